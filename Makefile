@@ -1,0 +1,35 @@
+# Two commands do all the set-up on a fresh machine:
+#   make demo   builds a tiny Flamingo offline and runs the main job
+#   make test   runs the whole test suite (every notebook, through nbdev_test)
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+export HF_HUB_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+export PYTHONWARNINGS := ignore::DeprecationWarning
+
+.PHONY: install demo test clean-nbs check-sync
+
+$(BIN)/.installed: setup.py settings.ini constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt torch
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: install
+	$(BIN)/flamingo-mini demo
+
+test: install
+	$(BIN)/nbdev_test --n_workers 2 --timing
+
+# CI's hygiene checks: notebooks are stripped and the library is in sync with them
+check-sync: install
+	$(BIN)/nbdev_clean
+	$(BIN)/nbdev_export
+	@git diff --exit-code --stat -- nbs flamingo_mini || (echo "nbdev_clean/nbdev_export changed tracked files: run them and commit"; exit 1)
+	@test -z "$$(git status --porcelain --untracked-files=all -- flamingo_mini nbs)" || (git status --short -- flamingo_mini nbs; echo "untracked files after nbdev_export"; exit 1)

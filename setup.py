@@ -1,0 +1,43 @@
+# Reads everything from settings.ini (the nbdev 2 layout); edit that file, not this one.
+from configparser import ConfigParser
+import shlex, setuptools
+
+config = ConfigParser(delimiters=['='])
+config.read('settings.ini', encoding='utf-8')
+cfg = config['DEFAULT']
+
+for key in 'version description keywords author author_email lib_name user license status min_python'.split():
+    assert key in cfg, f'settings.ini lacks {key}'
+
+statuses = ['1 - Planning', '2 - Pre-Alpha', '3 - Alpha', '4 - Beta', '5 - Production/Stable']
+licenses = {'mit': ('MIT License', 'OSI Approved :: MIT License')}
+lic = licenses[cfg['license'].lower()]
+
+setuptools.setup(
+    name=cfg['lib_name'],
+    version=cfg['version'],
+    description=cfg['description'],
+    keywords=cfg['keywords'],
+    author=cfg['author'],
+    author_email=cfg['author_email'],
+    license=lic[0],
+    classifiers=[f'Development Status :: {statuses[int(cfg["status"]) - 1]}',
+                 f'Intended Audience :: {cfg["audience"]}',
+                 f'License :: {lic[1]}',
+                 f'Natural Language :: {cfg["language"]}',
+                 'Programming Language :: Python :: 3',
+                 'Topic :: Scientific/Engineering :: Artificial Intelligence'],
+    url=cfg['git_url'],
+    packages=setuptools.find_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']),
+    include_package_data=True,
+    install_requires=shlex.split(cfg.get('requirements', '')),
+    extras_require={'dev': shlex.split(cfg.get('dev_requirements', ''))},
+    python_requires='>=' + cfg['min_python'],
+    long_description=open('README.md', encoding='utf-8').read(),
+    long_description_content_type='text/markdown',
+    zip_safe=False,
+    entry_points={
+        'console_scripts': shlex.split(cfg.get('console_scripts', '')),
+        'nbdev': [f'{cfg["lib_path"]}={cfg["lib_path"]}._modidx:d'],
+    },
+)
