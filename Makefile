@@ -10,7 +10,7 @@ export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: install demo test clean-nbs check-sync
+.PHONY: install demo test readme check-sync
 
 $(BIN)/.installed: setup.py settings.ini constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,9 +27,16 @@ demo: install
 test: install
 	$(BIN)/nbdev_test --n_workers 2 --timing
 
+# README.md is written from nbs/index.ipynb and its stored outputs (nbdev_readme needs quarto)
+readme: install
+	cd nbs && ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace index.ipynb
+	$(BIN)/nbdev_clean --fname nbs/index.ipynb
+	$(BIN)/python tools/make_readme.py
+
 # CI's hygiene checks: notebooks are stripped and the library is in sync with them
 check-sync: install
 	$(BIN)/nbdev_clean
 	$(BIN)/nbdev_export
+	$(BIN)/python tools/make_readme.py --check
 	@git diff --exit-code --stat -- nbs flamingo_mini || (echo "nbdev_clean/nbdev_export changed tracked files: run them and commit"; exit 1)
 	@test -z "$$(git status --porcelain --untracked-files=all -- flamingo_mini nbs)" || (git status --short -- flamingo_mini nbs; echo "untracked files after nbdev_export"; exit 1)

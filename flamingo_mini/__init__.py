@@ -1,1 +1,5 @@
 __version__ = "0.1.0"
+
+# The public API, under the original flamingo-mini's names. Hand-written (nbdev only updates the version above).
+from .model import FlamingoConfig, FlamingoModel
+from .processor import FlamingoProcessor
