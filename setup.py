@@ -10,8 +10,7 @@ for key in 'version description keywords author author_email lib_name user licen
     assert key in cfg, f'settings.ini lacks {key}'
 
 statuses = ['1 - Planning', '2 - Pre-Alpha', '3 - Alpha', '4 - Beta', '5 - Production/Stable']
-licenses = {'mit': ('MIT License', 'OSI Approved :: MIT License')}
-lic = licenses[cfg['license'].lower()]
+licenses = {'mit': 'MIT'}  # an SPDX expression: setuptools no longer wants license classifiers
 
 setuptools.setup(
     name=cfg['lib_name'],
@@ -20,10 +19,9 @@ setuptools.setup(
     keywords=cfg['keywords'],
     author=cfg['author'],
     author_email=cfg['author_email'],
-    license=lic[0],
+    license=licenses[cfg['license'].lower()],
     classifiers=[f'Development Status :: {statuses[int(cfg["status"]) - 1]}',
                  f'Intended Audience :: {cfg["audience"]}',
-                 f'License :: {lic[1]}',
                  f'Natural Language :: {cfg["language"]}',
                  'Programming Language :: Python :: 3',
                  'Topic :: Scientific/Engineering :: Artificial Intelligence'],
