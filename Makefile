@@ -25,7 +25,7 @@ demo: install
 	$(BIN)/flamingo-mini demo
 
 test: install
-	$(BIN)/nbdev_test --n_workers 2 --timing
+	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing
 
 # README.md is written from nbs/index.ipynb and its stored outputs (nbdev_readme needs quarto)
 readme: install
