@@ -10,7 +10,7 @@ export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: install demo test readme check-sync
+.PHONY: install demo test readme check-sync docs docs-test
 
 $(BIN)/.installed: setup.py settings.ini constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,15 @@ readme: install
 	cd nbs && ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace index.ipynb
 	$(BIN)/nbdev_clean --fname nbs/index.ipynb
 	$(BIN)/python tools/make_readme.py
+
+# The docs site in _docs/, built offline from the notebooks' stored outputs (nbdev_docs needs quarto)
+docs: install
+	$(BIN)/python tools/build_docs.py
+
+# Opens the built site in headless Chromium (Debian's, installed when missing) and checks its pages
+docs-test: docs
+	command -v chromium >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+	$(BIN)/python tools/test_docs.py
 
 # CI's hygiene checks: notebooks are stripped and the library is in sync with them
 check-sync: install
