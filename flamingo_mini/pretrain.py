@@ -93,6 +93,7 @@ def _warmup_then_decay(step:int, total:int, warmup:int=30, decay_share:float=0.3
     "Learning-rate factor: linear warm-up, flat, then a linear decay over the last `decay_share` of the steps."
     return max(0.0, min(1.0, (step + 1) / warmup, (total - step) / max(1.0, decay_share * total)))
 
+@torch.enable_grad()  # training works whatever the caller's grad mode (a notebook may have turned it off)
 def _fit(model, batches, steps:int, lr:float, log_every:int, name:str, loss_fn) -> list[float]:
     "Train `model` for `steps` AdamW steps on `batches`; return the loss of each step."
     params = [p for p in model.parameters() if p.requires_grad]

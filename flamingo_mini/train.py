@@ -115,6 +115,7 @@ class Learner:
                             shard=(a.process_index, a.num_processes))
 
 # %% ../nbs/14_train.ipynb #accb5c00
+@torch.enable_grad()  # trains whatever the caller's grad mode
 def _train_step(self:Learner, mix) -> float:
     a, model = self.accelerator, self.model
     micro = [next(mix) for _ in range(self.config.grad_accum)]
