@@ -10,7 +10,7 @@ export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: install demo test readme check-sync docs docs-test
+.PHONY: install demo test readme check-sync docs docs-test web-test
 
 $(BIN)/.installed: setup.py settings.ini constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ docs: install
 docs-test: docs
 	command -v chromium >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 	$(BIN)/python tools/test_docs.py
+
+# Serves a tiny checkpoint with the web chat and drives its page in headless Chromium (Debian's, installed when missing)
+web-test: install
+	command -v chromium >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+	$(BIN)/python tools/test_web.py
 
 # CI's hygiene checks: notebooks are stripped and the library is in sync with them
 check-sync: install
