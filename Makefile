@@ -54,3 +54,20 @@ check-sync: install
 	$(BIN)/python tools/make_readme.py --check
 	@git diff --exit-code --stat -- nbs flamingo_mini || (echo "nbdev_clean/nbdev_export changed tracked files: run them and commit"; exit 1)
 	@test -z "$$(git status --porcelain --untracked-files=all -- flamingo_mini nbs)" || (git status --short -- flamingo_mini nbs; echo "untracked files after nbdev_export"; exit 1)
+
+# Benchmarks against the bare LM, OpenFlamingo 2.0.1 and flamingo-pytorch 0.1.2 (benchmarks/run.py; results in
+# benchmarks/results/). The peers need transformers 4.52.4, so they get a venv of their own. On a shared two-core
+# machine use `make bench BENCH_ARGS=--quick` (a few minutes); the full run repeats everything three times.
+PEERS := benchmarks/.venv-peers
+BENCH_ARGS ?=
+.PHONY: bench
+
+$(PEERS)/.installed: benchmarks/requirements-peers.txt
+	test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install -q --upgrade pip
+	$(PEERS)/bin/python -m pip install -q -r benchmarks/requirements-peers.txt
+	$(PEERS)/bin/python -m pip install -q --no-deps open-flamingo==2.0.1 flamingo-pytorch==0.1.2
+	touch $@
+
+bench: install $(PEERS)/.installed
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
