@@ -10,8 +10,10 @@ def _cache(out): return out.cache
 
 class Ours(Impl):
     name = 'ours'
+    def media(self, images) -> dict: return dict(pixel_values=images)
+
     def prefill(self, ids, images):
-        out = self.model(input_ids=ids, pixel_values=images, use_cache=True, logits_to_keep=1)
+        out = self.model(input_ids=ids, **self.media(images), use_cache=True, logits_to_keep=1)
         return out.logits, _cache(out)
 
     def decode_step(self, next_id, cache):
@@ -19,7 +21,7 @@ class Ours(Impl):
         return out.logits, _cache(out)
 
     def generate(self, ids, images, num_beams, new_tokens, logits_processor):
-        return self.model.generate(input_ids=ids, pixel_values=images, num_beams=num_beams, do_sample=False,
+        return self.model.generate(input_ids=ids, **self.media(images), num_beams=num_beams, do_sample=False,
                                    max_new_tokens=new_tokens, min_new_tokens=new_tokens, pad_token_id=0,
                                    logits_processor=logits_processor)
 
@@ -27,24 +29,14 @@ class Ours(Impl):
         return self.model(**batch).loss
 
 
-class Bare(Impl):
+class Bare(Ours):
     "The LM alone: the same prompt with each <image> and <EOC> token replaced by an ordinary token, and no pixels."
     name = 'bare'
+    def media(self, images) -> dict: return {}
+
     def prompt(self, n_images, seed=0):
         ids = super().prompt(n_images, seed)
         return ids.masked_fill(ids >= self.vocab, 11)
-
-    def prefill(self, ids, images):
-        out = self.model(input_ids=ids, use_cache=True, logits_to_keep=1)
-        return out.logits, _cache(out)
-
-    def decode_step(self, next_id, cache):
-        out = self.model(input_ids=next_id, cache=cache, use_cache=True)
-        return out.logits, _cache(out)
-
-    def generate(self, ids, images, num_beams, new_tokens, logits_processor):
-        return self.model.generate(input_ids=ids, num_beams=num_beams, do_sample=False, max_new_tokens=new_tokens,
-                                   min_new_tokens=new_tokens, pad_token_id=0, logits_processor=logits_processor)
 
 
 def imports():

@@ -6,17 +6,15 @@ notebook stores, loaded as an image. Screenshots go to `_docs_screenshots/` and 
 
     python tools/test_docs.py
 """
-import json, re, shutil, subprocess, sys, tempfile, threading, time
+import json, re, sys, threading, time
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 import build_docs
+from browser import chromium, colours, fail
 
 ROOT = build_docs.ROOT
 SITE, SHOTS = ROOT/'_docs', ROOT/'_docs_screenshots'
-FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--hide-scrollbars',
-         '--disable-background-networking', '--disable-component-update', '--disable-sync',
-         '--virtual-time-budget=8000']  # virtual time: the page's timers (the probe's, search's) run to their end
 # The pages to open: the home page, an API page, pages with plots (masks, attention maps). Each must show its
 # heading (the H1, or show_doc's H3 of an API); its screenshot reaches down to that heading's docs and the first plot.
 PAGES = {'index.html': 'h1#flamingo_mini', 'model.html': 'h3#flamingomodel', 'xattn.html': 'h3#media_attention_mask',
@@ -56,7 +54,6 @@ class Handler(SimpleHTTPRequestHandler):
         self.send_header('Content-Type', 'text/html; charset=utf-8'); self.send_header('Content-Length', str(len(body)))
         self.end_headers(); self.wfile.write(body)
 
-def fail(msg): sys.exit(f'FAIL: {msg}')
 
 def check_fresh():
     "The site must exist and come from the current notebooks and builder, one page per notebook."
@@ -83,18 +80,6 @@ def plots(nb:Path) -> int:
     shown = lambda c: not re.search(r'^#\|\s*(hide|include:\s*false|output:\s*false)\s*$', ''.join(c['source']), re.M)
     return sum(any(k.startswith('image/') for k in o.get('data', {}))
                for c in cells if c['cell_type'] == 'code' and shown(c) for o in c['outputs'])
-
-def chromium(*args, height=1600) -> str:
-    exe = shutil.which('chromium') or shutil.which('chromium-browser') or fail('no chromium (make docs-test installs it)')
-    with tempfile.TemporaryDirectory() as profile:
-        r = subprocess.run([exe, *FLAGS, f'--user-data-dir={profile}', f'--window-size=1280,{height}', *args],
-                           capture_output=True, text=True, timeout=90)
-    if r.returncode: fail(f'chromium exited {r.returncode}: {r.stderr[-2000:]}')
-    return r.stdout
-
-def colours(png:Path) -> int:
-    from PIL import Image
-    return len(Image.open(png).convert('RGB').getcolors(1 << 20))
 
 def main():
     t0 = time.time()

@@ -18,12 +18,14 @@ from flamingo_mini.chat import Chat
 from flamingo_mini.model import FlamingoModel, open_gates_
 from flamingo_mini.processor import FlamingoProcessor
 from flamingo_mini.testing import save_tiny_parts
+from browser import colours, fail, chromium as _chromium
+
+def chromium(*args) -> str:
+    "Chromium on the chat page: the probe's awaits keep a request pending, so virtual time must outlast all its steps."
+    return _chromium(*args, width=900, height=1000, virtual_ms=10000, timeout=180)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT/'_web_screenshots'
-FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--hide-scrollbars',
-         '--disable-background-networking', '--disable-component-update', '--disable-sync',
-         '--virtual-time-budget=10000']  # the probe's awaits keep a request pending, so its steps all run first
 # Added to the page the test server sends. `?chat` (the default) runs a conversation with bad input in it; `?reset`
 # sends a message, resets and sends another. It records in the DOM, which `--dump-dom` prints, whether each step saw
 # what it waited for; the messages themselves are read from the page's own log.
@@ -83,19 +85,6 @@ class Messages(html.parser.HTMLParser):
     def handle_data(self, data):
         if self.open: self.msgs[-1]['text'] += data
 
-def fail(msg): sys.exit(f'FAIL: {msg}')
-
-def chromium(*args, height=1000) -> str:
-    exe = shutil.which('chromium') or shutil.which('chromium-browser') or fail('no chromium (make web-test installs it)')
-    with tempfile.TemporaryDirectory() as profile:
-        r = subprocess.run([exe, *FLAGS, f'--user-data-dir={profile}', f'--window-size=900,{height}', *args],
-                           capture_output=True, text=True, timeout=180)
-    if r.returncode: fail(f'chromium exited {r.returncode}: {r.stderr[-2000:]}')
-    return r.stdout
-
-def colours(png:Path) -> int:
-    from PIL import Image
-    return len(Image.open(png).convert('RGB').getcolors(1 << 20))
 
 def checkpoint(folder:Path) -> Path:
     "A tiny untrained Flamingo and its processor, saved as `serve` expects them."
