@@ -118,7 +118,7 @@ def evaluate_rices(model, processor, n:int=200, shots=(0, 4), support_n:int=500,
 # %% ../nbs/18_demo.ipynb #6119e168
 def demo_figure(model, processor, images:list, path:str|Path|None=None, max_new_tokens:int=12):
     "A figure of `images` with the model's captions and, for each, where its caption's tokens looked; and the gates."
-    import matplotlib; import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt
     from flamingo_mini.inspect import record_attention, patch_attention, show_patch_attention, plot_gates
     captions = generate_texts(model, processor, [[im, ''] for im in images], max_new_tokens=max_new_tokens)
     fig, axs = plt.subplots(2, len(images) + 1, figsize=(2.4 * (len(images) + 1), 5.2), squeeze=False)
@@ -175,7 +175,12 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
         learn = Learner(model, sources, config, weights=dict(scenes=1., episodes=1., digits=0.5))
         log(f'world ready in {built:.0f} s, data in {prepared:.0f} s; training for '
             f'{minutes * 60 - (time.time() - start) - eval_reserve:.0f} s')
-        while time.time() - start < minutes * 60 - eval_reserve: learn.fit(steps=25, progress=False)
+        while time.time() - start < minutes * 60 - eval_reserve:
+            learn.fit(steps=25, progress=False)  # in chunks, to stop on time; a line of progress every 100 steps
+            if learn.step % 100 == 0:
+                h = learn.history[-1]
+                log(f"step {learn.step}: loss {h['loss']:.3f}, {h['samples_per_s']:.0f} samples/s, "
+                    f"{time.time() - start:.0f} s of {minutes * 60:.0f}")
         trained = time.time() - start - built - prepared
         model.eval()
         log(f'trained {learn.step} steps; evaluating on held-out data ...')
