@@ -53,6 +53,7 @@ class FlamingoConfig(PreTrainedConfig):
     resampler_num_time_embeds: int = 4  # the most frames per media item
     resampler_ff_mult: float = 4
     resampler_act: str = 'gelu'
+    resampler_num_patch_embeds: int = 0  # > 0: learned position embeddings for that many tokens per frame (0: none, as in the paper)
     freeze_language_model: bool = True
     freeze_vision_model: bool = True
     media_token_id: int | None = None  # id of `<image>`; None: the first id past the LM's vocabulary
@@ -81,6 +82,8 @@ class FlamingoConfig(PreTrainedConfig):
                      'resampler_heads', 'resampler_num_latents', 'resampler_num_time_embeds'):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if not isinstance(self.resampler_num_patch_embeds, int) or self.resampler_num_patch_embeds < 0:
+            raise ValueError(f"resampler_num_patch_embeds must be an integer >= 0, got {self.resampler_num_patch_embeds!r}")
         self._derive_dims()
 
     def _derive_dims(self):
@@ -125,6 +128,7 @@ class FlamingoPreTrainedModel(PreTrainedModel):
         if isinstance(module, PerceiverResampler):
             init.normal_(module.latents)
             init.normal_(module.time_pos_emb)
+            if module.patch_pos_emb is not None: init.normal_(module.patch_pos_emb, std=self.config.initializer_range)
         elif isinstance(module, GatedCrossAttentionBlock):
             init.zeros_(module.alpha_attn)
             init.zeros_(module.alpha_ffw)
@@ -151,7 +155,7 @@ class FlamingoModel(FlamingoPreTrainedModel, GenerationMixin):
             dim=config.dim_visual, depth=config.resampler_depth, dim_head=config.resampler_dim_head,
             heads=config.resampler_heads, num_latents=config.resampler_num_latents,
             num_time_embeds=config.resampler_num_time_embeds, ff_mult=config.resampler_ff_mult,
-            act=config.resampler_act)
+            act=config.resampler_act, num_patch_embeds=config.resampler_num_patch_embeds)
         self.lm = lm if exists(lm) else AutoModelForCausalLM.from_config(config.text_config)
         add_cross_attention(self.lm, dim_media=config.dim_visual, every=config.xattn_every,
                             path=config.decoder_layers_path, dim=config.dim, dim_head=config.xattn_dim_head,
