@@ -44,7 +44,7 @@ class FeatureEpisodes:
                  ks=range(0, 9), # demonstrations per episode, drawn uniformly
                  ways:int=3, # distinct colours (or shapes) per episode
                  key:str='colour', # the feature that decides the word
-                 n:int=10**7, # episodes in the dataset
+                 n:int=100_000, # episodes in the dataset (a training loader shuffles an index list this long)
                  seed:int=0):
         from flamingo_mini.world import EPISODE_KEYS, _check_episode
         self.ks = [int(k) for k in ks]
