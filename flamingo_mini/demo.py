@@ -4,13 +4,14 @@
 
 # %% ../nbs/18_demo.ipynb #39ee4f4d
 from __future__ import annotations
-import json, random, textwrap, time
+import json, textwrap, time
 from pathlib import Path
 import numpy as np
 import torch
 from datasets import concatenate_datasets
 from .core import *
-from .world import episodes_dataset, parse_caption, scenes_dataset, digits_dataset
+from .world import (episodes_dataset, parse_caption, scenes_dataset, digits_dataset, demo_text, EPISODE_KEYS,
+                                 _check_episode, _episode_plan)
 from .data import FlamingoCollator, prepare_dataset
 
 # %% auto #0
@@ -46,7 +47,6 @@ class FeatureEpisodes:
                  key:str='colour', # the feature that decides the word
                  n:int=100_000, # episodes in the dataset (a training loader shuffles an index list this long)
                  seed:int=0):
-        from flamingo_mini.world import EPISODE_KEYS, _check_episode
         self.ks = [int(k) for k in ks]
         if not self.ks: raise ValueError("ks is empty: give at least one number of demonstrations")
         for k in self.ks: _check_episode(k, ways, 'train', seed, key)
@@ -61,7 +61,6 @@ class FeatureEpisodes:
 
     def __getitem__(self, i:int) -> dict:
         "Episode `i`: `texts` (None where an image goes) and `image_features` (None where text goes)."
-        from flamingo_mini.world import _episode_plan, demo_text
         if not 0 <= i < self.n: raise IndexError(f"episode {i} is outside 0..{self.n - 1}")
         rng = np.random.default_rng([self.seed, 43, i])
         k = self.ks[rng.integers(len(self.ks))]
