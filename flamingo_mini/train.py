@@ -108,6 +108,7 @@ class Learner:
         self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
         self.scheduler = make_scheduler(self.optimizer, config)
         self.step, self.history = 0, []
+        self._mix = None  # (step it is at, the batches), kept between `fit` calls
 
     def _mixture(self):
         a = self.accelerator
@@ -149,7 +150,10 @@ def _fit(self:Learner, steps:int|None=None, progress:bool=True) -> list[dict]:
     from tqdm.auto import tqdm
     cfg, a = self.config, self.accelerator
     end = self.step + steps if steps is not None else cfg.steps
-    mix, samples, start = self._mixture(), 0, time.perf_counter()
+    # a `fit` that continues where the last one stopped keeps its loaders (starting one shuffles every index of every
+    # dataset); after a checkpoint load the step differs and fresh loaders skip to it, giving the same batches
+    mix = self._mix[1] if self._mix is not None and self._mix[0] == self.step else self._mixture()
+    samples, start = 0, time.perf_counter()
     bar = tqdm(total=end - self.step, disable=not (progress and a.is_main_process), desc='training')
     while self.step < end:
         loss = self._train_step(mix)
@@ -164,6 +168,7 @@ def _fit(self:Learner, steps:int|None=None, progress:bool=True) -> list[dict]:
             self.history.append(dict(step=self.step, eval=self.eval_fn(self.raw_model)))
         if cfg.output_dir and cfg.save_every and self.step % cfg.save_every == 0: self.save_checkpoint()
     bar.close()
+    self._mix = (self.step, mix)
     if cfg.output_dir: self.save_checkpoint()
     return self.history
 
