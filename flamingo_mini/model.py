@@ -309,7 +309,7 @@ def _lend_media(layers, kvs, text_time, media_time, mask):
     finally:
         for layer in layers: layer.media = None
 
-def _media_state(self:FlamingoModel, input_ids, pixel_values, media_mask, vision_features, previous):
+def _media_state(self:FlamingoModel, input_ids, pixel_values, media_mask, vision_features, previous, check=True):
     "Keys/values per layer, the media time of every slot, and the text time of every token."
     layers = self._xattn_layers
     b = input_ids.shape[0]
@@ -325,7 +325,7 @@ def _media_state(self:FlamingoModel, input_ids, pixel_values, media_mask, vision
         media_mask = default(media_mask, torch.ones(source.shape[:2], dtype=torch.bool, device=source.device)).bool()
         new_images = media_mask.sum(1)
     else: new_images = torch.zeros_like(new_tokens)
-    if not torch.equal(new_tokens, new_images.to(new_tokens.device)):
+    if check and not torch.equal(new_tokens, new_images.to(new_tokens.device)):  # (a host-device sync)
         r = int((new_tokens != new_images.to(new_tokens.device)).nonzero()[0, 0])
         what = ("images for a prompt with no <image> token" if new_tokens[r] == 0 else
                 "an <image> token with no image" if new_images[r] == 0 else "a mismatch")
@@ -370,29 +370,47 @@ def _forward(self:FlamingoModel,
     if 'past_key_values' in kwargs: cache = kwargs.pop('past_key_values')
     if input_ids is None: raise ValueError("FlamingoModel needs input_ids: the <image> tokens say where images go")
     if kwargs.get('inputs_embeds') is not None: raise ValueError("pass input_ids, not inputs_embeds")
+    sampled = kwargs.pop('media_tokens_sampled', False)  # from `generate`'s decoding steps: the token was sampled
     previous = getattr(cache, 'flamingo_media', None) if exists(cache) else None
-    kvs, media_time, tt, seen = self._media_state(input_ids, pixel_values, media_mask, vision_features, previous)
-    layers = self._xattn_layers
-    mask = None
-    if exists(media_time) and not (self.config.xattn_media_policy == 'latest' and input_ids.shape[1] == 1):
-        mask = media_attention_mask(tt, media_time, self.config.resampler_num_latents, self.config.xattn_media_policy)
+    decoding = exists(previous) and input_ids.shape[1] == 1 and pixel_values is None and vision_features is None
+    # a sampled token is never <image> (`suppress_tokens`), so decoding skips the check that waits on the device
+    kvs, media_time, tt, seen = self._media_state(input_ids, pixel_values, media_mask, vision_features, previous,
+                                                  check=not (decoding and sampled))
+    layers, policy = self._xattn_layers, self.config.xattn_media_policy
+    mask, lent, latest = None, kvs, None
+    if exists(media_time) and decoding and policy == 'latest' and not any(l.record_attn for l in layers):
+        # the one image each sample sees while decoding: gathered once, reused at every step until new images come
+        latest = previous.get('latest') or [l.xattn_block.attn.latest_media(kv, seen, media_time)
+                                            for l, kv in zip(layers, kvs)]
+        lent = latest
+    elif exists(media_time) and not (policy == 'latest' and input_ids.shape[1] == 1):
+        mask = media_attention_mask(tt, media_time, self.config.resampler_num_latents, policy)
     past = cache.get_seq_length() if exists(cache) else 0
     if position_ids is None and exists(attention_mask) and attention_mask.shape[1] == past + input_ids.shape[1]:
         # count positions over real tokens only, so a left-padded sample sits where it would sit alone, also when
         # continuing from a cache (generate passes its own positions, computed the same way)
         position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, -input_ids.shape[1]:]
     lm_kwargs = dict(logits_to_keep=logits_to_keep) if logits_to_keep else {}
-    with _lend_media(layers, kvs, tt, media_time, mask):
+    with _lend_media(layers, lent, tt, media_time, mask):
         out = self.lm(input_ids=input_ids, attention_mask=attention_mask, cache=cache, position_ids=position_ids,
                       labels=labels, use_cache=use_cache, output_attentions=output_attentions,
                       output_hidden_states=output_hidden_states, return_dict=True, **lm_kwargs, **kwargs)
     if exists(out.cache):
-        out.cache.flamingo_media = dict(kvs=kvs, media_time=media_time, seen=seen)
+        out.cache.flamingo_media = dict(kvs=kvs, media_time=media_time, seen=seen, latest=latest)
     result = CausalLMOutputWithPast(loss=out.loss, logits=out.logits, cache=out.cache,
                                     hidden_states=out.hidden_states, attentions=out.attentions)
     return result if default(return_dict, self.config.return_dict) else result.to_tuple()
 
 FlamingoModel.forward = _forward
+
+def _prepare_inputs_for_generation(self:FlamingoModel, input_ids, *args, is_first_iteration:bool|None=False, **kwargs):
+    "transformers' own preparation; after the prompt, it marks the input as sampled (see `forward`)."
+    inputs = GenerationMixin.prepare_inputs_for_generation(self, input_ids, *args, is_first_iteration=is_first_iteration,
+                                                           **kwargs)
+    if not is_first_iteration: inputs['media_tokens_sampled'] = True
+    return inputs
+
+FlamingoModel.prepare_inputs_for_generation = _prepare_inputs_for_generation
 
 # %% ../nbs/06_model.ipynb #680ba82b
 @classmethod

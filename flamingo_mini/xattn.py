@@ -54,30 +54,42 @@ class MaskedCrossAttention(nn.Module):
         k, v = self.to_kv(media).chunk(2, dim=-1)
         return tuple(rearrange(x, 'b t n (h d) -> b h t n d', h=self.heads) for x in (k, v))
 
+    def latest_media(self,
+                     media_kv:tuple, # (k, v) from `project_media`, each (b, h, t, n, d)
+                     text_time:Tensor, # (b,) the text time of each sample's query
+                     media_time:Tensor|None=None): # (b, t) image index of each media slot; None: 1..t
+        "(k, v) of the one image each sample's query sees under `'latest'`, each (b, h, n, d); zero values where none."
+        k, v = media_kv
+        b, t = k.shape[0], k.shape[2]
+        media_time = default(media_time, torch.arange(1, t + 1, device=k.device).expand(b, t))
+        hit = media_time == text_time[:, None]  # (b, t): at most one slot per sample
+        slot, rows = hit.long().argmax(-1), torch.arange(b, device=k.device)
+        # zero values for a sample with no image yet: its output is then exactly zero, with no mask
+        return k[rows, :, slot], v[rows, :, slot] * rearrange(hit.any(-1), 'b -> b 1 1 1').to(v.dtype)
+
     def forward(self,
                 x:Tensor, # (b, i, dim) text hidden states
-                media_kv:tuple, # (k, v) from `project_media`, each (b, h, t, n, d)
-                text_time:Tensor, # (b, i) from `text_time`
+                media_kv:tuple, # (k, v) each (b, h, t, n, d) from `project_media`, or (b, h, n, d) from `latest_media`
+                text_time:Tensor|None=None, # (b, i) from `text_time`; not needed with `latest_media`'s keys
                 media_time:Tensor|None=None, # (b, t) image index of each media slot; None: 1..t
                 mask:Tensor|None=None, # (b, 1, i, t*n) precomputed `media_attention_mask`, shared by all layers
                 return_attn:bool=False): # also return the weights (b, h, i, t*n)
         k, v = media_kv
-        b, h, t, n, _ = k.shape
-        q = rearrange(self.to_q(self.norm(x)), 'b i (h d) -> b h i d', h=h)
-        if self.media_policy == 'latest' and x.shape[1] == 1 and not return_attn:
+        q = rearrange(self.to_q(self.norm(x)), 'b i (h d) -> b h i d', h=self.heads)
+        if k.ndim == 5 and self.media_policy == 'latest' and x.shape[1] == 1 and not return_attn:
             # one query per sample: gather the n latents of its image instead of masking t*n
-            if media_time is None: slot = (text_time[:, 0] - 1).clamp(min=0)  # (b,)
-            else: slot = (media_time == text_time[:, :1]).long().argmax(-1)
-            rows = torch.arange(b, device=k.device)
-            k, v = k[rows, :, slot], v[rows, :, slot]  # (b, h, n, d)
-            out = attend(q, k, v, mask=rearrange(text_time > 0, 'b i -> b 1 i 1'))
+            k, v = self.latest_media(media_kv, text_time[:, 0], media_time)
+        if k.ndim == 4:  # every query of a sample sees the same n latents: plain attention, no mask
+            out = attend(q, k, v, return_attn=return_attn)
         else:
+            b, h, t, n, _ = k.shape
             mask = default(mask, media_attention_mask(text_time, default(media_time, t), n, self.media_policy))
             k, v = (rearrange(z, 'b h t n d -> b h (t n) d') for z in (k, v))
             out = attend(q, k, v, mask=mask, return_attn=return_attn)
         out, attn = out if return_attn else (out, None)
         out = self.to_out(rearrange(out, 'b h i d -> b i (h d)'))
         return (out, attn) if return_attn else out
+
 
 # %% ../nbs/03_xattn.ipynb #cfa8a159
 class GatedCrossAttentionBlock(nn.Module):
