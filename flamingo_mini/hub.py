@@ -38,7 +38,7 @@ def lora_config(
     target_modules:list[str]|None=None, # names of LM modules to adapt; None: PEFT's default for the LM family
     modules_to_save:list[str]|None=FLAMINGO_MODULES, # trained in full and saved with the adapter
     **kwargs, # further `peft.LoraConfig` fields
-) -> LoraConfig:
+): # -> peft.LoraConfig (peft is imported only when this runs)
     "A `peft.LoraConfig` with LoRA on the LM's attention projections and the Flamingo layers trained in full."
     from peft import LoraConfig
     from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING

@@ -5,6 +5,7 @@
 # %% ../nbs/06_model.ipynb #db5f4c81
 from __future__ import annotations
 import copy, warnings
+from typing import Literal  # named by the annotations of transformers 5's generated config __init__: show_doc evaluates them
 from contextlib import contextmanager, nullcontext
 import torch
 from torch import nn, Tensor

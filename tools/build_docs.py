@@ -2,7 +2,9 @@
 
 nbdev processes each notebook as `nbdev_proc_nbs` does (it renders `show_doc`), then mkdocs with mkdocs-jupyter and
 mkdocs-material renders every page from the notebooks' stored outputs; nothing is executed but the cells nbdev runs
-for `show_doc` (exports and imports). `nbdev_docs` keeps working where quarto is installed.
+for `show_doc` (exports and imports). nbdev's processing runs unpatched, so a notebook that would break
+`nbdev_docs` where quarto is installed (a `show_doc` that raises, a cell mixing imports with code that fails outside
+the test run) breaks this build too, and CI's `make docs-test` catches it.
 
     python tools/build_docs.py [--force]
 """
@@ -36,40 +38,9 @@ def sha(*paths) -> str: return hashlib.sha256(b''.join(Path(p).read_bytes() for 
 def builder_sha() -> str: return sha(__file__, ROOT/'settings.ini')  # a changed builder makes every page stale
 
 
-# Runs in the worker processes: nbdev's processing, with two fixes for what would make it fail here
-NOTES = []  # what the fixes did, for the log
-
-def _signature(sym, *args, eval_str=False, **kwargs):
-    # transformers 5's configs get an `__init__` annotated with names it imports only for type checkers, so
-    # fastcore's `signature(sym, eval_str=True)` raises NameError (it catches only ValueError/TypeError) and
-    # `show_doc` fails: keep such annotations as strings instead.
-    try: return inspect.signature(sym, *args, eval_str=eval_str, **kwargs)
-    except NameError as e:
-        NOTES.append(f'show_doc({getattr(sym, "__qualname__", sym)}): annotations left unevaluated ({e})')
-        return inspect.signature(sym, *args, **kwargs)
-
-def _exec_show_docs(self, cell, _orig=None):
-    # nbdev runs every cell that contains an import, which runs test cells that import something: they fail on
-    # names from cells nbdev skips, or replace their stored outputs. Run only such a cell's own imports.
-    from nbdev.processors import _show_docs
-    stmts = cell.parsed_() if cell.cell_type == 'code' else None  # the cell's top-level statements
-    if (not stmts or cell.directives_.keys() & {'export', 'exports', 'exporti', 'exec_doc'} or _show_docs(stmts)
-            or all(isinstance(s, (ast.Import, ast.ImportFrom)) for s in stmts)
-            or not any(isinstance(n, (ast.Import, ast.ImportFrom)) for t in stmts for n in ast.walk(t))):
-        return _orig(self, cell)
-    imports = [ast.unparse(s) for s in stmts if isinstance(s, (ast.Import, ast.ImportFrom))]
-    ran = f'ran only `{"; ".join(imports)}`' if imports else 'skipped'
-    NOTES.append(f'cell {cell.idx_} mixes imports with code: {ran}')
-    self.k.run('\n'.join(imports))
-    if self.k.exc: raise Exception(f'imports of cell {cell.idx_} failed') from self.k.exc
-
-def _init_worker():
-    import functools, fastcore.docments, nbdev.processors as procs
-    fastcore.docments.signature = _signature
-    procs.exec_show_docs.__call__ = functools.partialmethod(_exec_show_docs, _orig=procs.exec_show_docs.__call__)
-
+# Runs in the worker process
 def _process(src:Path, dst:Path, key:str, site_url:str) -> list:
-    "nbdev's docs processing of notebook `src` (as `nbdev_proc_nbs`), written to `dst` for nbconvert; returns notes."
+    "nbdev's docs processing of notebook `src`, unpatched, as `nbdev_proc_nbs` does it; written to `dst` for nbconvert."
     # (not the CLI itself: without quarto it runs `pip install -e .`, and it writes yml files into nbs/)
     import nbformat
     from execnb.nbio import read_nb, write_nb
@@ -77,7 +48,6 @@ def _process(src:Path, dst:Path, key:str, site_url:str) -> list:
     os.chdir(src.parent)  # where nbdev_test runs it
     os.environ['IN_TEST'] = '1'  # as nbdev's serve_drv
     main = sys.modules['__main__']  # IPython's shell replaces it, and the pool finds `_process` there
-    NOTES.clear()
     try:
         nb = read_nb(src)
         FilterDefaults()(nb)
@@ -90,7 +60,6 @@ def _process(src:Path, dst:Path, key:str, site_url:str) -> list:
     nb['metadata']['docs_key'] = key
     nbformat.validate(nbformat.from_dict(nb))  # nbconvert would only log a warning
     dst.write_text(json.dumps(nb, indent=1))
-    return list(NOTES)
 
 
 # Runs in the main process
@@ -131,9 +100,9 @@ def _unexecuted(nb:Path) -> str:
         try: body = ast.parse(_directives(''.join(cell['source']))[1]).body
         except SyntaxError: continue
         last = body[-1].value if body and isinstance(body[-1], ast.Expr) else None
-        # a call displays its result unless it returns None, as fastcore's test_* and torch's set_* do
+        # a call displays its result unless it returns None, as fastcore's test_*, torch's set_* and the disable_progress_bar()s do
         func = ast.unparse(last.func) if isinstance(last, ast.Call) else ''
-        n += last is not None and not re.match(r'(.*\.)?(test_|set_)', func)
+        n += last is not None and not re.match(r'(.*\.)?(test_|set_|disable_)', func)
     none = ' (no stored outputs at all)' if not any(c['outputs'] for c in cells) else ''
     return f'{n} cells{none}' if n else ''
 
@@ -171,16 +140,15 @@ def main(force=False):
     print(f'processing {len(todo)} of {len(srcs)} notebooks with nbdev')
     failed = []
     # one worker: it imports torch and transformers once for all notebooks; a second would import them again
-    with ProcessPoolExecutor(max_workers=1, initializer=_init_worker) as pool:
+    with ProcessPoolExecutor(max_workers=1) as pool:
         jobs = {p: pool.submit(_process, srcs[p], pages/f'{p}.ipynb', key[p], site_url(cfg)) for p in todo}
         for p, job in jobs.items():
-            try: notes = job.result()
+            try: job.result()
             except Exception as e:  # nbdev's message names the cell; the worker's traceback ends in the first error
                 cause = str(getattr(e.__cause__, 'tb', '')).split('The above exception')[0].strip().splitlines()[-1:]
                 failed.append(f'{srcs[p].name}: {str(e).splitlines()[0]} {"".join(cause)}')
                 (pages/f'{p}.ipynb').unlink(missing_ok=True)
                 continue
-            for note in notes: print(f'  note: {srcs[p].name}: {note}')
     if failed: sys.exit('nbdev could not process:\n  ' + '\n  '.join(failed))
     t1 = time.time()
 
