@@ -218,6 +218,26 @@ def train_step(impl:Impl, batch:dict) -> float:
     return clock(impl.device) - t0
 
 
+def train_flops(impl:Impl, batch:dict) -> float:
+    """Model FLOPs of one training step, forward and backward, by torch's FlopCounterMode (the optimiser's update is not
+    model work and is left out). On a CPU the counter has no formula for SDPA's fused kernel, so attention is missing."""
+    from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as counter:
+        impl.loss(batch).backward()
+    for p in impl.trainable_parameters(): p.grad = None
+    return counter.get_total_flops()
+
+
+# dense bf16 tensor-core peaks from the vendors' data sheets (FLOP/s), for model FLOPs utilisation
+PEAK_BF16 = {'H200': 989e12, 'H100 PCIe': 756e12, 'H100': 989e12, 'A100': 312e12, 'L40S': 362e12, 'L4': 121e12}
+
+def peak_flops(device) -> tuple:
+    "(name, bf16 peak FLOP/s) of a CUDA device we know; (name, None) otherwise (a CPU has no such figure here)."
+    if torch.device(device).type != 'cuda': return 'cpu', None
+    name = torch.cuda.get_device_name(device)
+    return name, next((v for k, v in PEAK_BF16.items() if k in name), None)
+
+
 def device_batch(batch:dict, impl:Impl) -> dict:
     return {k: v.to(impl.device, impl.dtype if v.is_floating_point() else v.dtype) for k, v in batch.items()}
 

@@ -56,7 +56,9 @@ def generate_summary(res) -> dict:
 
 
 def train_summary(res) -> dict:
-    "impl -> seconds per step (the first step of each process is a warm-up), samples/s, peak memory above the baseline."
+    """impl -> seconds per step (the first step of each process is a warm-up), samples/s, peak memory above the baseline,
+    the step's model FLOPs (counted), the FLOP/s they were done at, and on a GPU with a known peak the model FLOPs
+    utilisation (MFU)."""
     out = {}
     for r in res['train']:
         out.setdefault(r['impl'], []).append(r)
@@ -64,9 +66,13 @@ def train_summary(res) -> dict:
     for impl, rs in out.items():
         steps = [s for r in rs for s in (r['step_s'][1:] or r['step_s'])]
         step = med(steps)
+        flops = next((r['train_flops'] for r in rs if r.get('train_flops')), None)
+        peak = next((r['peak_flops'] for r in rs if r.get('peak_flops')), None)
         summary[impl] = dict(step_s=step, samples_per_s=res['meta']['train_batch'] / step,
                              peak_mb=med([r['peak_mb'] - r['baseline_mb'] for r in rs]),
-                             weights_mb=med([r['weights_mb'] - r['baseline_mb'] for r in rs]), steps=len(steps))
+                             weights_mb=med([r['weights_mb'] - r['baseline_mb'] for r in rs]), steps=len(steps),
+                             train_flops=flops, flops_per_s=flops / step if flops else None,
+                             mfu=flops / step / peak if flops and peak else None)
     return summary
 
 
@@ -112,6 +118,9 @@ def targets(res) -> list[dict]:
                      '>=', 1.3))
     rows.append(_row('peak training memory ours/OpenFlamingo', o['peak_mb'] / p['peak_mb'] if o and p else nan,
                      '<=', 0.8))
+    if str(res['meta']['device']).startswith('cuda'):  # the MFU target is for a GPU (bf16); a CPU has no peak figure here
+        rows.append(_row('training-step model FLOPs utilisation, ours (bf16)', (o.get('mfu') or nan) if o else nan,
+                         '>=', 0.40))
     return rows
 
 
@@ -184,9 +193,12 @@ def train_table(res) -> str:
         p = res['params'].get(impl, {})
         rows.append([NAMES[impl], f"{p.get('trainable', 0)/1e6:.1f}", f"{t['step_s']:.2f}", f"{t['samples_per_s']:.2f}",
                      f"{t['weights_mb']:.0f}", f"{t['peak_mb']:.0f}",
-                     f"{tr['ours']['samples_per_s']/t['samples_per_s']:.2f}", f"{tr['ours']['peak_mb']/t['peak_mb']:.2f}"])
+                     f"{tr['ours']['samples_per_s']/t['samples_per_s']:.2f}", f"{tr['ours']['peak_mb']/t['peak_mb']:.2f}",
+                     f"{t['train_flops']/1e12:.2f}" if t['train_flops'] else '-',
+                     f"{t['flops_per_s']/1e9:.0f}" if t['flops_per_s'] else '-',
+                     f"{t['mfu']:.1%}" if t['mfu'] else '-'])
     return _md(['implementation', 'trainable M params', 's per step', 'samples/s', 'model MB', 'peak MB',
-                'ours throughput ratio', 'ours memory ratio'], rows)
+                'ours throughput ratio', 'ours memory ratio', 'TFLOP per step (counted)', 'GFLOP/s', 'MFU'], rows)
 
 
 # ---------------------------------------------------------------- plot

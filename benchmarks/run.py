@@ -177,7 +177,8 @@ def main(argv=None):
             for impl in rotated(train_impls, step):
                 steps[impl] += trainers[impl].ask(op='train', impl=impl, steps=1)['step_s']
         for impl in train_impls:
-            r = trainers[impl].ask(op='memory')
+            r = trainers[impl].ask(op='memory')  # before counting FLOPs: that pass must not set the peak
+            if rep == 0: r.update(trainers[impl].ask(op='train_flops', impl=impl))
             trainers[impl].close()
             res['train'].append(dict(impl=impl, rep=rep, step_s=steps[impl], **r))
             say(f"  {impl:12} steps {[round(s, 2) for s in steps[impl]]} s, peak {r['peak_mb'] - r['baseline_mb']:.0f} MB "

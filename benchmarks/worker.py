@@ -46,6 +46,10 @@ def handle(impls, req) -> dict:
     if op == 'train':
         batch = common.device_batch(common.train_batch(impl.media_id, impl.vocab, impl.size), impl)
         return dict(step_s=[common.train_step(impl, batch) for _ in range(req.get('steps', 1))])
+    if op == 'train_flops':
+        batch = common.device_batch(common.train_batch(impl.media_id, impl.vocab, impl.size), impl)
+        name, peak = common.peak_flops(device)
+        return dict(train_flops=common.train_flops(impl, batch), device_name=name, peak_flops=peak)
     raise ValueError(f'unknown op {op!r}')
 
 
