@@ -23,10 +23,10 @@ from .world import episode_baselines, make_scene, text_episode, world_text
 
 # %% auto #0
 __all__ = ['END_OF_TEXT', 'WORLD_WORDS', 'DIGIT_CAPTIONS', 'TINY_WORLD_VERSION', 'train_world_tokenizer', 'add_eoc_token',
-           'world_batches', 'world_lm_config', 'pretrain_lm', 'lm_perplexity', 'next_words', 'text_icl_accuracy',
-           'text_icl_report', 'world_vision_config', 'world_clip', 'world_image_processor', 'vision_tower',
-           'scene_batches', 'pretrain_vision', 'vision_features', 'vision_probe', 'clip_retrieval', 'tiny_world_dir',
-           'build_tiny_world']
+           'world_batches', 'copy_batches', 'world_lm_config', 'pretrain_lm', 'lm_perplexity', 'next_words',
+           'text_icl_accuracy', 'text_icl_report', 'world_vision_config', 'world_clip', 'world_image_processor',
+           'vision_tower', 'scene_batches', 'pretrain_vision', 'vision_features', 'vision_probe', 'clip_retrieval',
+           'tiny_world_dir', 'build_tiny_world']
 
 # %% ../nbs/10_pretrain.ipynb #8112063f
 END_OF_TEXT = '<|endoftext|>'
@@ -65,6 +65,11 @@ def _pad_rows(rows:list[list[int]], pad_id:int) -> tuple[Tensor, Tensor]:
     return (torch.tensor([r + [pad_id] * (width - len(r)) for r in rows]),
             torch.tensor([r + [-100] * (width - len(r)) for r in rows]))
 
+def _answer_ids(tokenizer) -> set[int]:
+    "Token ids of the nonsense words and `<EOC>`: what a text episode's context determines."
+    ids = {tokenizer(f' {w}', add_special_tokens=False)['input_ids'][0] for w in WORDS}
+    return ids | {tokenizer.convert_tokens_to_ids(EOC_TOKEN)}
+
 def world_batches(
     tokenizer, # the LM's tokenizer, with `<EOC>` (`add_eoc_token`)
     batch_size:int=32, # documents per batch
@@ -72,26 +77,51 @@ def world_batches(
     seed:int=0,
     pool:int=8, # batches drawn at once and regrouped by length
     p_digits:float=0.05, # share of digit captions (' the digit 7<EOC>', as the Flamingo sees them after an image)
-) -> Iterator[tuple[Tensor, Tensor]]:
-    "Endless batches of world documents, one per row, right-padded: `input_ids` and `labels`, both (b, i)."
+    answer_loss:bool=False, # label only a text episode's words and `<EOC>`s (captions keep every label)
+) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+    "Endless batches of world documents, one per row, right-padded: `input_ids`, `labels`, `attention_mask`, each (b, i)."
     eos = tokenizer.eos_token_id
     documents = world_text(2**62, seed=seed, p_episode=p_episode)
     rng, picks = np.random.default_rng(seed), np.random.default_rng([seed, 1])
+    answers = _answer_ids(tokenizer) - {tokenizer.convert_tokens_to_ids(EOC_TOKEN)}  # an episode has these; a caption not
+    keep = _answer_ids(tokenizer)
     def document():
         if picks.random() < p_digits: return f' {DIGIT_CAPTIONS[picks.integers(10)]}{EOC_TOKEN}'
         return next(documents)
     while True:
         rows = sorted((tokenizer(document())['input_ids'] + [eos] for _ in range(batch_size * pool)), key=len)
-        for i in rng.permutation(pool): yield _pad_rows(rows[i * batch_size:(i + 1) * batch_size], eos)
+        for i in rng.permutation(pool):
+            input_ids, labels = _pad_rows(rows[i * batch_size:(i + 1) * batch_size], eos)
+            attention_mask = (labels != -100).long()
+            if answer_loss:
+                is_episode = torch.isin(input_ids, torch.tensor(sorted(answers))).any(1, keepdim=True)
+                labels = labels.masked_fill(is_episode & ~torch.isin(input_ids, torch.tensor(sorted(keep))), -100)
+            yield input_ids, labels, attention_mask
+
+def copy_batches(
+    tokenizer, # the LM's tokenizer: tokens are drawn from its ordinary (not special) vocabulary
+    batch_size:int=32,
+    length:int=24, # distinct draws per row; each is written twice
+    seed:int=0,
+) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+    "Endless batches of doubled random tokens (`a a b b ...`), labelled on every second copy."
+    vocab = np.array(sorted(set(range(len(tokenizer))) - set(tokenizer.all_special_ids)))
+    rng = np.random.default_rng([seed, 2])
+    while True:
+        input_ids = torch.as_tensor(np.repeat(rng.choice(vocab, size=(batch_size, length)), 2, axis=1))
+        labels = input_ids.clone()
+        labels[:, 0::2] = -100  # the first of a pair is a fresh draw: nothing to learn there
+        yield input_ids, labels, torch.ones_like(input_ids)
+
 
 # %% ../nbs/10_pretrain.ipynb #e5715366
 def world_lm_config(
     tokenizer, # the LM's tokenizer (its length sets the vocabulary)
     **kwargs, # GPT2Config fields to change: n_layer, n_embd, n_head, n_positions, ...
 ) -> GPT2Config:
-    "A small GPT-2 config for the world: 4 layers, width 128, 4 heads, 128 positions."
+    "A small GPT-2 config for the world: 2 layers, width 128, 4 heads, 128 positions."
     eos = tokenizer.eos_token_id
-    return GPT2Config(**{**dict(vocab_size=len(tokenizer), n_positions=128, n_embd=128, n_layer=4, n_head=4,
+    return GPT2Config(**{**dict(vocab_size=len(tokenizer), n_positions=128, n_embd=128, n_layer=2, n_head=4,
                                 bos_token_id=eos, eos_token_id=eos, pad_token_id=eos), **kwargs})
 
 @contextmanager
@@ -107,11 +137,11 @@ def _warmup_then_decay(step:int, total:int, warmup:int=30, decay_share:float=0.3
     return max(0.0, min(1.0, (step + 1) / warmup, (total - step) / max(1.0, decay_share * total)))
 
 @torch.enable_grad()  # whatever the caller's grad mode: nbdev_test reuses a worker after a notebook turned it off
-def _fit(model, batches, steps:int, lr:float, log_every:int, name:str, loss_fn) -> list[float]:
+def _fit(model, batches, steps:int, lr:float, log_every:int, name:str, loss_fn, decay_share:float=0.3) -> list[float]:
     "Train `model` for `steps` AdamW steps on `batches`; return the loss of each step."
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.95), weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _warmup_then_decay(s, steps))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _warmup_then_decay(s, steps, decay_share=decay_share))
     model.train()
     losses, start = [], time.time()
     for step in range(steps):
@@ -127,15 +157,18 @@ def _fit(model, batches, steps:int, lr:float, log_every:int, name:str, loss_fn) 
     return losses
 
 def _lm_loss(model, batch):
-    input_ids, labels = batch
-    return model(input_ids=input_ids, attention_mask=(labels != -100).long(), labels=labels).loss
+    input_ids, labels, attention_mask = batch
+    return model(input_ids=input_ids, attention_mask=attention_mask, labels=labels).loss
 
 # %% ../nbs/10_pretrain.ipynb #41120db1
 def pretrain_lm(
     tokenizer, # from `train_world_tokenizer`; `<EOC>` is added to it in place
     caption_steps:int=100, # first: batches of captions only
-    episode_steps:int=1100, # then: batches dominated by text episodes
-    p_episode:float=0.9, # share of text episodes in the second phase
+    episode_steps:int=1700, # then: batches dominated by text episodes, and batches of doubled tokens
+    p_episode:float=0.9, # share of text episodes in the second phase's world batches
+    p_copy:float=0.5, # share of the second phase's steps that are `copy_batches`
+    answer_loss:bool=True, # label only the words and `<EOC>`s of text episodes (`world_batches`)
+    decay_share:float=0.1, # the learning rate decays linearly to 0 over this last share of the steps
     batch_size:int=32, # documents per step
     lr:float=1e-3,
     seed:int=0,
@@ -143,7 +176,8 @@ def pretrain_lm(
     log_every:int=0, # print the mean loss every this many steps (0: silent)
     **config_kwargs, # `world_lm_config` fields: n_layer, n_embd, n_head, n_positions
 ) -> GPT2LMHeadModel:
-    "A small GPT-2 pretrained with next-token loss on world text: captions, then mostly text episodes; in eval mode."
+    "A small GPT-2 pretrained on world text: captions, then text episodes mixed with doubled tokens; in eval mode."
+    if not 0 <= p_copy < 1: raise ValueError(f"p_copy must be in [0, 1), got {p_copy}")
     add_eoc_token(tokenizer)
     config = world_lm_config(tokenizer, **config_kwargs)
     tokenizer.model_max_length = config.n_positions
@@ -151,9 +185,12 @@ def pretrain_lm(
     model = GPT2LMHeadModel(config)
     model.loss_type = 'ForCausalLM'  # transformers picks the loss by class name, matches none for GPT-2, and warns
     captions = world_batches(tokenizer, batch_size, p_episode=0.0, seed=seed)
-    episodes = world_batches(tokenizer, batch_size, p_episode=p_episode, seed=seed + 1)
-    batches = itertools.chain(itertools.islice(captions, caption_steps), episodes)
-    with _torch_threads(threads): _fit(model, batches, caption_steps + episode_steps, lr, log_every, 'LM', _lm_loss)
+    episodes = world_batches(tokenizer, batch_size, p_episode=p_episode, seed=seed + 1, answer_loss=answer_loss)
+    copies, picks = copy_batches(tokenizer, batch_size, seed=seed), np.random.default_rng([seed, 3])
+    second = (next(copies) if picks.random() < p_copy else next(episodes) for _ in itertools.count())
+    batches = itertools.chain(itertools.islice(captions, caption_steps), second)
+    with _torch_threads(threads):
+        _fit(model, batches, caption_steps + episode_steps, lr, log_every, 'LM', _lm_loss, decay_share=decay_share)
     return model.eval()
 
 # %% ../nbs/10_pretrain.ipynb #a1ef55fc
@@ -378,7 +415,7 @@ def clip_retrieval(
     return float(np.mean([captions[b] == c for b, c in zip(best.tolist(), captions)]))
 
 # %% ../nbs/10_pretrain.ipynb #b21b3d87
-TINY_WORLD_VERSION = 2  # bump when a change to the training code changes what a build gives
+TINY_WORLD_VERSION = 3  # bump when a change to the training code changes what a build gives
 
 def tiny_world_dir() -> Path:
     "Where built parts are cached: `$FLAMINGO_MINI_HOME/tiny-world`, else `~/.cache/flamingo_mini/tiny-world`."
