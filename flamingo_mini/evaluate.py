@@ -74,12 +74,11 @@ def image_features(model:FlamingoModel, # its vision encoder computes the featur
     if batch_size < 1: raise ValueError(f"batch_size must be positive, got {batch_size}")
     images = list(images)
     if not images: raise ValueError("no images to encode")
-    encoder, features = model.vision_encoder, []
+    features = []
     with _evaluating(model):
         for start in range(0, len(images), batch_size):
-            pixels = processor.preprocess_images(images[start:start + batch_size])  # (b, c, h, w)
-            out = encoder(pixel_values=pixels.to(encoder.device, encoder.dtype))
-            features.append(_pool(out, encoder.config, pooling).float().cpu())
+            out = model.encode_images(processor.preprocess_images(images[start:start + batch_size]))
+            features.append(_pool(out, model.vision_encoder.config, pooling).float().cpu())
     return torch.cat(features)
 
 # %% ../nbs/16_evaluate.ipynb #9490b69c

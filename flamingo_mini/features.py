@@ -26,9 +26,7 @@ __all__ = ['STORAGE_DTYPES', 'vision_tokens', 'vision_fingerprint', 'feature_col
 @torch.no_grad()
 def vision_tokens(model, processor, images:list) -> Tensor:
     "The frozen vision encoder's tokens (k, v, d) for `images`: what `FlamingoModel.get_image_features` resamples."
-    encoder = model.vision_encoder
-    pixels = processor.preprocess_images(images)  # (k, c, h, w)
-    return encoder(pixel_values=pixels.to(encoder.device, encoder.dtype)).last_hidden_state
+    return model.encode_images(processor.preprocess_images(images)).last_hidden_state
 
 # %% ../nbs/17_features.ipynb #3b100871
 def vision_fingerprint(model, processor) -> str:

@@ -267,6 +267,14 @@ def _check_pixels(self:FlamingoModel, pixel_values:Tensor) -> Tensor:
                          f"for this vision encoder; got {c}x{h}x{w}")
     return pixel_values
 
+def _encode_images(self:FlamingoModel,
+                   pixel_values:Tensor): # (k, c, h, w) preprocessed images
+    "The vision encoder's output for `pixel_values`, moved to its device and dtype; without gradients when frozen."
+    encoder = self.vision_encoder
+    trainable = any(p.requires_grad for p in encoder.parameters())
+    with nullcontext() if trainable and torch.is_grad_enabled() else torch.no_grad():
+        return encoder(pixel_values=pixel_values.to(encoder.device, encoder.dtype))
+
 def _get_image_features(self:FlamingoModel,
                         pixel_values:Tensor|None=None, # (b, t, f, c, h, w)
                         media_mask:Tensor|None=None, # (b, t) bool, True for real media
@@ -278,10 +286,7 @@ def _get_image_features(self:FlamingoModel,
     real = source[media_mask]  # (k, f, ...)
     if exists(vision_features): feats = real
     else:
-        trainable = any(p.requires_grad for p in self.vision_encoder.parameters())
-        with nullcontext() if trainable else torch.no_grad():
-            pixels = rearrange(real, 'k f c h w -> (k f) c h w').to(self.vision_encoder.dtype)
-            feats = self.vision_encoder(pixel_values=pixels).last_hidden_state
+        feats = self.encode_images(rearrange(real, 'k f c h w -> (k f) c h w')).last_hidden_state
         feats = rearrange(feats, '(k f) v d -> k f v d', f=f)
     latents = self.resampler(rearrange(feats.to(self.resampler.latents.dtype), 'k f v d -> k 1 f v d'))[:, 0]
     media = latents.new_zeros(b, t, *latents.shape[1:])
@@ -297,6 +302,7 @@ def _distinct_rows(x:Tensor, *more:Tensor):
     return first.nonzero().squeeze(1), first.cumsum(0) - 1
 
 FlamingoModel._check_pixels = _check_pixels
+FlamingoModel.encode_images = _encode_images
 FlamingoModel.get_image_features = _get_image_features
 
 # %% ../nbs/06_model.ipynb #13778c8e
