@@ -4,11 +4,13 @@
 
 # %% ../nbs/00_core.ipynb #a53fb393
 from __future__ import annotations
+from contextlib import contextmanager
 import torch
 from torch import nn
 
 # %% auto #0
-__all__ = ['MEDIA_TOKEN', 'EOC_TOKEN', 'exists', 'default', 'freeze_', 'unfreeze_', 'count_params', 'add_flamingo_tokens']
+__all__ = ['MEDIA_TOKEN', 'EOC_TOKEN', 'exists', 'default', 'freeze_', 'unfreeze_', 'count_params', 'torch_threads',
+           'add_flamingo_tokens']
 
 # %% ../nbs/00_core.ipynb #f34c9a02
 def exists(val) -> bool:
@@ -33,6 +35,15 @@ def unfreeze_(module: nn.Module) -> nn.Module:
 def count_params(module: nn.Module, trainable: bool | None = None) -> int:
     "Number of parameters of `module` (only trainable ones if `trainable`, only frozen ones if `trainable is False`)."
     return sum(p.numel() for p in module.parameters() if trainable is None or p.requires_grad == trainable)
+
+# %% ../nbs/00_core.ipynb #thr0ex01
+@contextmanager
+def torch_threads(n:int|None):
+    "Run a block with `n` torch threads (None or 0: as they are), then restore the previous number."
+    previous = torch.get_num_threads()
+    if n: torch.set_num_threads(n)
+    try: yield
+    finally: torch.set_num_threads(previous)
 
 # %% ../nbs/00_core.ipynb #ecbd710e
 MEDIA_TOKEN = "<image>"

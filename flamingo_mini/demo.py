@@ -186,7 +186,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
     "Build the tiny world, train a Flamingo on it within the budget, evaluate, save; return the report."
     from flamingo_mini.model import FlamingoModel
     from flamingo_mini.processor import FlamingoProcessor
-    from flamingo_mini.pretrain import build_tiny_world, _torch_threads
+    from flamingo_mini.pretrain import build_tiny_world
     from flamingo_mini.train import Learner, TrainConfig
     from flamingo_mini.features import cache_vision_features, FeatureCollator
     start = time.time()
@@ -197,7 +197,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
     processor = FlamingoProcessor.from_pretrained_parts(paths['lm'], paths['vision'])
     torch.manual_seed(seed)
     model = FlamingoModel.from_pretrained_parts(paths['lm'], paths['vision'], **DEMO_FLAMINGO)
-    with _torch_threads(threads):
+    with torch_threads(threads):
         sources = demo_sources(processor, seed=seed)
         # The vision tower is frozen: the scenes and digits, seen for several epochs, are encoded once, and the
         # episodes are assembled from the single-shape scenes' features (`FeatureEpisodes`), so no training step

@@ -5,7 +5,6 @@
 # %% ../nbs/10_pretrain.ipynb #c5043c2c
 from __future__ import annotations
 import itertools, json, math, os, shutil, subprocess, sys, time
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
 import numpy as np
@@ -16,7 +15,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import (CLIPConfig, CLIPModel, CLIPTextConfig, CLIPVisionConfig, CLIPVisionModel, GPT2Config,
                           GPT2LMHeadModel, PreTrainedTokenizerFast)
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
-from .core import EOC_TOKEN
+from .core import EOC_TOKEN, torch_threads
 from .testing import tiny_image_processor
 from .world import COLOURS, IMAGE_SIZE, POSITIONS, SHAPES, SIZES, WORDS
 from .world import episode_baselines, make_scene, text_episode, world_text
@@ -124,14 +123,6 @@ def world_lm_config(
     return GPT2Config(**{**dict(vocab_size=len(tokenizer), n_positions=128, n_embd=128, n_layer=2, n_head=4,
                                 bos_token_id=eos, eos_token_id=eos, pad_token_id=eos), **kwargs})
 
-@contextmanager
-def _torch_threads(n:int|None):
-    "Run a block with `n` torch threads (None: as they are), then restore the previous number."
-    previous = torch.get_num_threads()
-    if n: torch.set_num_threads(n)
-    try: yield
-    finally: torch.set_num_threads(previous)
-
 def _warmup_then_decay(step:int, total:int, warmup:int=30, decay_share:float=0.3) -> float:
     "Learning-rate factor: linear warm-up, flat, then a linear decay over the last `decay_share` of the steps."
     return max(0.0, min(1.0, (step + 1) / warmup, (total - step) / max(1.0, decay_share * total)))
@@ -189,7 +180,7 @@ def pretrain_lm(
     copies, picks = copy_batches(tokenizer, batch_size, seed=seed), np.random.default_rng([seed, 3])
     second = (next(copies) if picks.random() < p_copy else next(episodes) for _ in itertools.count())
     batches = itertools.chain(itertools.islice(captions, caption_steps), second)
-    with _torch_threads(threads):
+    with torch_threads(threads):
         _fit(model, batches, caption_steps + episode_steps, lr, log_every, 'LM', _lm_loss, decay_share=decay_share)
     return model.eval()
 
@@ -351,7 +342,7 @@ def pretrain_vision(
     model = world_clip(tokenizer, world_vision_config(**vision_kwargs), seed=seed)
     batches = scene_batches(tokenizer, world_image_processor(model.config.vision_config.image_size), batch_size,
                             shapes, seed)
-    with _torch_threads(threads): _fit(model, batches, steps, lr, log_every, 'CLIP', _clip_loss)
+    with torch_threads(threads): _fit(model, batches, steps, lr, log_every, 'CLIP', _clip_loss)
     return model.eval()
 
 # %% ../nbs/10_pretrain.ipynb #36b0b571
@@ -436,7 +427,7 @@ def _build_vision(folder:str, tokenizer_kwargs:dict, vision_kwargs:dict, seed:in
     vision_tower(clip).save_pretrained(folder)
     world_image_processor(clip.config.vision_config.image_size).save_pretrained(folder)
     seconds = time.time() - start
-    with _torch_threads(threads): retrieval = clip_retrieval(clip, tokenizer)
+    with torch_threads(threads): retrieval = clip_retrieval(clip, tokenizer)
     return dict(vision_seconds=round(seconds, 1), clip_retrieval=retrieval)
 
 # the vision job runs the exported module in a fresh interpreter: a notebook's own functions cannot be sent there
