@@ -12,16 +12,22 @@ export PYTHONWARNINGS := ignore::DeprecationWarning
 
 .PHONY: install demo test readme check-sync docs docs-test web-test
 
-$(BIN)/.installed: setup.py settings.ini constraints.txt
+# the package and what it needs to run (the demo's first command installs only this)
+$(BIN)/.installed-run: setup.py settings.ini constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt torch
+	$(BIN)/python -m pip install -q -c constraints.txt -e .
+	touch $@
+
+# and the development tools: nbdev, Jupyter, the docs site's builders
+$(BIN)/.installed: $(BIN)/.installed-run
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
 	touch $@
 
 install: $(BIN)/.installed
 
-demo: install
+demo: $(BIN)/.installed-run
 	$(BIN)/flamingo-mini demo
 
 test: install
