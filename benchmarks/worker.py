@@ -43,11 +43,11 @@ def handle(impls, req) -> dict:
         return common.measure_decode(impl, req['images'], req['steps'], req.get('count_flops', False),
                                      req.get('count_prefill', False))
     if op == 'generate': return common.measure_generate(impl, req['images'], req['beams'], req['new_tokens'])
-    if op == 'train':
+    if op in ('train', 'train_flops'):
         batch = common.device_batch(common.train_batch(impl.media_id, impl.vocab, impl.size), impl)
+    if op == 'train':
         return dict(step_s=[common.train_step(impl, batch) for _ in range(req.get('steps', 1))])
     if op == 'train_flops':
-        batch = common.device_batch(common.train_batch(impl.media_id, impl.vocab, impl.size), impl)
         name, peak = common.peak_flops(device)
         return dict(train_flops=common.train_flops(impl, batch), device_name=name, peak_flops=peak)
     raise ValueError(f'unknown op {op!r}')

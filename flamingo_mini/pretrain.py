@@ -82,8 +82,8 @@ def world_batches(
     eos = tokenizer.eos_token_id
     documents = world_text(2**62, seed=seed, p_episode=p_episode)
     rng, picks = np.random.default_rng(seed), np.random.default_rng([seed, 1])
-    answers = _answer_ids(tokenizer) - {tokenizer.convert_tokens_to_ids(EOC_TOKEN)}  # an episode has these; a caption not
-    keep = _answer_ids(tokenizer)
+    keep = torch.tensor(sorted(_answer_ids(tokenizer)))  # what an episode's context decides
+    words = keep[keep != tokenizer.convert_tokens_to_ids(EOC_TOKEN)]  # an episode has these; a caption has none
     def document():
         if picks.random() < p_digits: return f' {DIGIT_CAPTIONS[picks.integers(10)]}{EOC_TOKEN}'
         return next(documents)
@@ -93,8 +93,8 @@ def world_batches(
             input_ids, labels = _pad_rows(rows[i * batch_size:(i + 1) * batch_size], eos)
             attention_mask = (labels != -100).long()
             if answer_loss:
-                is_episode = torch.isin(input_ids, torch.tensor(sorted(answers))).any(1, keepdim=True)
-                labels = labels.masked_fill(is_episode & ~torch.isin(input_ids, torch.tensor(sorted(keep))), -100)
+                is_episode = torch.isin(input_ids, words).any(1, keepdim=True)
+                labels = labels.masked_fill(is_episode & ~torch.isin(input_ids, keep), -100)
             yield input_ids, labels, attention_mask
 
 def copy_batches(

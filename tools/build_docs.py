@@ -8,7 +8,7 @@ the test run) breaks this build too, and CI's `make docs-test` catches it.
 
     python tools/build_docs.py [--force]
 """
-import argparse, ast, hashlib, inspect, json, os, re, subprocess, sys, time
+import argparse, ast, hashlib, json, os, re, subprocess, sys, time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -39,7 +39,7 @@ def builder_sha() -> str: return sha(__file__, ROOT/'settings.ini')  # a changed
 
 
 # Runs in the worker process
-def _process(src:Path, dst:Path, key:str, site_url:str) -> list:
+def _process(src:Path, dst:Path, key:str, site_url:str) -> None:
     "nbdev's docs processing of notebook `src`, unpatched, as `nbdev_proc_nbs` does it; written to `dst` for nbconvert."
     # (not the CLI itself: without quarto it runs `pip install -e .`, and it writes yml files into nbs/)
     import nbformat
