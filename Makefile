@@ -10,7 +10,7 @@ export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: install demo test readme check-sync docs docs-test web-test
+.PHONY: install demo test readme check-sync docs docs-test web-test world
 
 # the package and what it needs to run (the demo's first command installs only this)
 $(BIN)/.installed-run: setup.py settings.ini constraints.txt
@@ -32,6 +32,11 @@ demo: $(BIN)/.installed-run
 
 test: install
 	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing
+
+# Rebuilds the tiny world shipped in flamingo_mini/tiny_world (what `make demo` uses) from nothing, with the
+# default settings of pretrain.build_tiny_world; commit the result with a TINY_WORLD_VERSION change
+world: install
+	$(BIN)/python -c "from flamingo_mini.pretrain import *; build_tiny_world(embedded_world_dir(), rebuild=True, log_every=500)"
 
 # README.md is written from nbs/index.ipynb and its stored outputs (nbdev_readme needs quarto)
 readme: install

@@ -93,6 +93,12 @@ class FlamingoCollator:
                                    suffix=[s['suffix'] for s in samples], **kw))
 
 # %% ../nbs/11_data.ipynb #0626a953
+def _rows(dataset, indices:list[int]) -> list:
+    "Rows `indices` of a map-style dataset; a `datasets.Dataset` is read in one batch (per-row reads cost several times more)."
+    if not isinstance(dataset, Dataset): return [dataset[i] for i in indices]
+    columns = dataset[indices]
+    return [dict(zip(columns, values)) for values in zip(*columns.values())]
+
 def batches(
     dataset, # a `datasets.Dataset` or `IterableDataset`
     collate, # e.g. a `FlamingoCollator`
@@ -122,7 +128,7 @@ def batches(
             if skip: skip -= 1; continue
             mine = chunk[rank * batch_size:(rank + 1) * batch_size]
             if not mine: continue
-            yield collate(mine if isinstance(dataset, IterableDataset) else [dataset[i] for i in mine])
+            yield collate(mine if isinstance(dataset, IterableDataset) else _rows(dataset, mine))
 
 # %% ../nbs/11_data.ipynb #af6115c2
 class MixedBatches:
