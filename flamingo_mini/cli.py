@@ -250,7 +250,7 @@ def main(argv:list|None=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(prog='flamingo-mini', description=__doc__ or 'flamingo_mini jobs')
     sub = parser.add_subparsers(dest='command', required=True)
-    d = sub.add_parser('demo', help='the main job: build the tiny world, train a Flamingo on it, evaluate, save')
+    d = sub.add_parser('demo', help='the main job: train a Flamingo on the tiny world, evaluate, save')
     d.add_argument('--out', default='flamingo-demo', help='folder for the checkpoint, figure and report')
     d.add_argument('--seed', type=int, default=0)
     d.add_argument('--minutes', type=float, default=7.5, help='wall-clock budget of the whole job')

@@ -184,11 +184,11 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
              seed:int=0,
              world_dir:str|None=None, # where to build the tiny world's parts (default: use the copy shipped in the package)
              eval_n:int=200, # held-out samples per evaluation
-             eval_reserve:float=90., # seconds kept for evaluation and saving
+             eval_reserve:float=60., # seconds kept for evaluation and saving (they take about 40)
              episode_batch:int=16, # in-context episodes per step (with 32 scenes and 16 digits)
              threads:int|None=2, # torch threads for training and evaluation
              log=print) -> dict:
-    "Build the tiny world, train a Flamingo on it within the budget, evaluate, save; return the report."
+    "Load (or build) the tiny world, train a Flamingo on it within the budget, evaluate, save; return the report."
     from flamingo_mini.model import FlamingoModel
     from flamingo_mini.processor import FlamingoProcessor
     from flamingo_mini.pretrain import build_tiny_world
