@@ -182,7 +182,7 @@ def pretrain_lm(
     model.loss_type = 'ForCausalLM'  # transformers picks the loss by class name, matches none for GPT-2, and warns
     captions = world_batches(tokenizer, batch_size, p_episode=0.0, seed=seed)
     episodes = world_batches(tokenizer, batch_size, p_episode=p_episode, seed=seed + 1, answer_loss=answer_loss,
-                             ways=tuple(ways))
+                             ways=ways)
     copies, picks = copy_batches(tokenizer, batch_size, seed=seed), np.random.default_rng([seed, 3])
     second = (next(copies) if picks.random() < p_copy else next(episodes) for _ in itertools.count())
     batches = itertools.chain(itertools.islice(captions, caption_steps), second)
@@ -460,8 +460,8 @@ def build_tiny_world(
     tokenizer_kwargs, lm_kwargs, vision_kwargs = tokenizer_kwargs or {}, lm_kwargs or {}, vision_kwargs or {}
     settings = json.loads(json.dumps(dict(version=TINY_WORLD_VERSION, seed=seed, tokenizer=tokenizer_kwargs,
                                           lm=lm_kwargs, vision=vision_kwargs)))
-    if folder is None and not rebuild and (_stamp(embedded_world_dir()) or {}).get('settings') == settings:
-        return _parts(embedded_world_dir())
+    shipped = embedded_world_dir()
+    if folder is None and not rebuild and (_stamp(shipped) or {}).get('settings') == settings: return _parts(shipped)
     folder = Path(folder) if folder is not None else tiny_world_dir()
     if not rebuild and (_stamp(folder) or {}).get('settings') == settings: return _parts(folder)
     start = time.time()
