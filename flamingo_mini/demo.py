@@ -16,11 +16,11 @@ from .data import FlamingoCollator, prepare_dataset
 
 # %% auto #0
 __all__ = ['DEMO_FLAMINGO', 'ATTRIBUTES', 'demo_sources', 'FeatureEpisodes', 'caption_accuracy', 'generate_texts',
-           'evaluate_captions', 'evaluate_digits', 'evaluate_icl', 'evaluate_rices', 'demo_figure', 'run_demo',
-           'format_report']
+           'evaluate_captions', 'evaluate_digits', 'evaluate_icl', 'evaluate_rices', 'train_in_context', 'demo_figure',
+           'run_demo', 'format_report']
 
 # %% ../nbs/18_demo.ipynb #e8d9ad95
-DEMO_FLAMINGO = dict(xattn_every=1, xattn_dim_head=32, xattn_heads=4, xattn_ff_mult=2, xattn_act='sqrelu',
+DEMO_FLAMINGO = dict(xattn_every=1, xattn_dim_head=32, xattn_heads=4, xattn_ff_mult=2, xattn_act='sqrelu', xattn_gate_init=1.,
                      resampler_depth=2, resampler_dim_head=32, resampler_heads=4, resampler_num_latents=16,
                      resampler_ff_mult=2, resampler_act='sqrelu', resampler_num_patch_embeds=65)
 
@@ -157,6 +157,41 @@ def evaluate_rices(model, processor, n:int=200, shots=(0, 4), support_n:int=500,
         report[selection] = {row['shots']: row['accuracy'] for row in rows}
     return dict(chance=1 / len(words), **report)
 
+# %% ../nbs/18_demo.ipynb #aca9503a
+def train_in_context(lm:str, # the frozen LM's folder (with its tokenizer)
+                     vision:str, # the frozen vision tower's folder (with its image processor)
+                     steps:int=2400,
+                     episode_batch:int=16, # in-context episodes a step
+                     caption_batch:int=32, # captioned scenes a step
+                     n_scenes:int=3000, # single-shape training scenes: captions, and the pool episodes draw from
+                     seed:int=0,
+                     threads:int|None=2, # torch threads (None: leave torch's setting)
+                     log_every:int=0): # print the loss every this many steps (0: silent)
+    "Train demo-sized Flamingo layers on in-context episodes and captions of single-shape scenes; return (model, processor, learner)."
+    from flamingo_mini.model import FlamingoModel
+    from flamingo_mini.processor import FlamingoProcessor
+    from flamingo_mini.train import Learner, TrainConfig
+    from flamingo_mini.features import cache_vision_features, FeatureCollator
+    processor = FlamingoProcessor.from_pretrained_parts(lm, vision)
+    torch.manual_seed(seed)
+    model = FlamingoModel.from_pretrained_parts(lm, vision, **DEMO_FLAMINGO)
+    with torch_threads(threads):
+        scenes = prepare_dataset(scenes_dataset(n_scenes, 'train', shapes=1, seed=seed), ['image'])
+        scenes = cache_vision_features(scenes, model, processor)
+        sources = dict(episodes=(FeatureEpisodes.from_scenes(scenes, seed=seed),
+                                 FeatureCollator(processor, texts_column='texts', images_column='image_features'),
+                                 episode_batch),
+                       scenes=(scenes, FeatureCollator(processor), caption_batch))
+        config = TrainConfig(steps=steps, lr=1e-3, gate_lr_mult=1., warmup_steps=50, schedule='constant',
+                             log_every=log_every or 50, seed=seed)
+        learn = Learner(model, sources, config)
+        while learn.step < steps:
+            learn.fit(steps=min(50, steps - learn.step), progress=False)
+            if log_every and learn.step % log_every == 0:
+                print(f"step {learn.step}: loss {learn.history[-1]['loss']:.3f}", flush=True)
+    return model.eval(), processor, learn
+
+
 # %% ../nbs/18_demo.ipynb #d0b6b23d
 def demo_figure(model, processor, images:list, path:str|Path|None=None, max_new_tokens:int=12):
     "A figure of `images` with the model's captions and, for each, where its caption's tokens looked; and the gates."
@@ -215,7 +250,9 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
                                FeatureCollator(processor, texts_column='texts', images_column='image_features'),
                                episode_batch)
         prepared = time.time() - start - built
-        config = TrainConfig(steps=10**6, lr=1e-3, warmup_steps=50, schedule='constant', log_every=25, seed=seed)
+        # the gates start open and learn at the common rate: see "Why the gates start open" below
+        config = TrainConfig(steps=10**6, lr=1e-3, gate_lr_mult=1., warmup_steps=50, schedule='constant', log_every=25,
+                             seed=seed)
         learn = Learner(model, sources, config, weights=dict(scenes=1., episodes=1., digits=0.5))
         log(f'world ready in {built:.0f} s, data in {prepared:.0f} s; training for '
             f'{minutes * 60 - (time.time() - start) - eval_reserve:.0f} s')

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_model.ipynb #db5f4c81
 from __future__ import annotations
-import copy, warnings
+import copy, math, warnings
 from typing import Literal  # named by the annotations of transformers 5's generated config __init__: show_doc evaluates them
 from contextlib import contextmanager, nullcontext
 import torch
@@ -47,6 +47,7 @@ class FlamingoConfig(PreTrainedConfig):
     xattn_ff_mult: float = 4
     xattn_act: str = 'gelu'  # 'gelu', 'sqrelu' or 'relu'
     xattn_media_policy: str = 'latest'  # 'latest': a token sees its latest image (the paper); 'all': every earlier one
+    xattn_gate_init: float = 0.  # the tanh gates' alpha at initialisation: 0 (the paper) starts the model as its LM
     resampler_depth: int = 6
     resampler_dim_head: int = 64
     resampler_heads: int = 8
@@ -79,6 +80,8 @@ class FlamingoConfig(PreTrainedConfig):
                 raise ValueError(f"{name}={getattr(self, name)!r} is not one of {list(ACTIVATIONS)}")
         if self.xattn_media_policy not in MEDIA_POLICIES:
             raise ValueError(f"xattn_media_policy={self.xattn_media_policy!r} is not one of {MEDIA_POLICIES}")
+        if not (isinstance(self.xattn_gate_init, (int, float)) and math.isfinite(self.xattn_gate_init)):
+            raise ValueError(f"xattn_gate_init must be a finite number, got {self.xattn_gate_init!r}")
         for name in ('xattn_every', 'xattn_dim_head', 'xattn_heads', 'resampler_depth', 'resampler_dim_head',
                      'resampler_heads', 'resampler_num_latents', 'resampler_num_time_embeds'):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
@@ -127,12 +130,12 @@ class FlamingoPreTrainedModel(PreTrainedModel):
     def _init_weights(self, module):
         super()._init_weights(module)
         if isinstance(module, PerceiverResampler):
-            init.normal_(module.latents)
-            init.normal_(module.time_pos_emb)
-            if module.patch_pos_emb is not None: init.normal_(module.patch_pos_emb, std=self.config.initializer_range)
-        elif isinstance(module, GatedCrossAttentionBlock):
-            init.zeros_(module.alpha_attn)
-            init.zeros_(module.alpha_ffw)
+            # small, as in the Perceiver: unit-variance latents would drown the image in the resampler's output
+            for p in (module.latents, module.time_pos_emb, module.patch_pos_emb):
+                if p is not None: init.normal_(p, std=self.config.initializer_range)
+        elif isinstance(module, GatedCrossAttentionBlock):  # (blocks inside the LM are set up by the LM's own init,
+            init.constant_(module.alpha_attn, self.config.xattn_gate_init)  # so the block starts its gates itself)
+            init.constant_(module.alpha_ffw, self.config.xattn_gate_init)
 
 # %% ../nbs/06_model.ipynb #840eeb17
 class FlamingoModel(FlamingoPreTrainedModel, GenerationMixin):
@@ -161,7 +164,7 @@ class FlamingoModel(FlamingoPreTrainedModel, GenerationMixin):
         add_cross_attention(self.lm, dim_media=config.dim_visual, every=config.xattn_every,
                             path=config.decoder_layers_path, dim=config.dim, dim_head=config.xattn_dim_head,
                             heads=config.xattn_heads, ff_mult=config.xattn_ff_mult, act=config.xattn_act,
-                            media_policy=config.xattn_media_policy)
+                            media_policy=config.xattn_media_policy, gate_init=config.xattn_gate_init)
         decouple_new_tokens(self.lm, [config.media_token_id, config.eoc_token_id], init_from_mean=False)
         self._xattn_layers = tuple(flamingo_layers(self.lm))  # looked up once: forward runs at every decoding step
         config.text_config = self.lm.config  # one object, so resizing the vocabulary shows in both

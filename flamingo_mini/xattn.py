@@ -95,13 +95,13 @@ class MaskedCrossAttention(nn.Module):
 class GatedCrossAttentionBlock(nn.Module):
     "x + tanh(alpha_attn) * xattn(x, media); then x + tanh(alpha_ffw) * ffw(x)."
     def __init__(self, *, dim:int, dim_media:int, dim_head:int=64, heads:int=8, ff_mult:float=4,
-                 act:str='gelu', media_policy:str='latest'):
+                 act:str='gelu', media_policy:str='latest', gate_init:float=0.):
         super().__init__()
         self.attn = MaskedCrossAttention(dim=dim, dim_media=dim_media, dim_head=dim_head, heads=heads,
                                          media_policy=media_policy)
-        self.alpha_attn = nn.Parameter(torch.zeros(1))
+        self.alpha_attn = nn.Parameter(torch.full((1,), float(gate_init)))  # 0: closed, the block adds nothing
         self.ffw = FeedForward(dim=dim, mult=ff_mult, act=act)
-        self.alpha_ffw = nn.Parameter(torch.zeros(1))
+        self.alpha_ffw = nn.Parameter(torch.full((1,), float(gate_init)))
 
     def forward(self,
                 x:Tensor, # (b, i, dim)
