@@ -250,7 +250,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
                                FeatureCollator(processor, texts_column='texts', images_column='image_features'),
                                episode_batch)
         prepared = time.time() - start - built
-        # the gates start open and learn at the common rate: see "Why the gates start open" below
+        # the gates start open and learn at the common rate (see "Why the gates start open" on the demo page)
         config = TrainConfig(steps=10**6, lr=1e-3, gate_lr_mult=1., warmup_steps=50, schedule='constant', log_every=25,
                              seed=seed)
         learn = Learner(model, sources, config, weights=dict(scenes=1., episodes=1., digits=0.5))
