@@ -158,6 +158,18 @@ def evaluate_rices(model, processor, n:int=200, shots=(0, 4), support_n:int=500,
     return dict(chance=1 / len(words), **report)
 
 # %% ../nbs/18_demo.ipynb #aca9503a
+def _episode_source(scenes, processor, batch_size:int, seed:int) -> tuple:
+    "The training source of in-context episodes drawn from a cached scenes dataset: (episodes, collate, batch size)."
+    from flamingo_mini.features import FeatureCollator
+    return (FeatureEpisodes.from_scenes(scenes, seed=seed),
+            FeatureCollator(processor, texts_column='texts', images_column='image_features'), batch_size)
+
+def _demo_config(steps:int, seed:int, log_every:int):
+    "The demo's optimisation: a constant rate after warm-up; the gates start open and learn at the common rate."
+    from flamingo_mini.train import TrainConfig
+    return TrainConfig(steps=steps, lr=1e-3, gate_lr_mult=1., warmup_steps=50, schedule='constant',
+                       log_every=log_every, seed=seed)
+
 def train_in_context(lm:str, # the frozen LM's folder (with its tokenizer)
                      vision:str, # the frozen vision tower's folder (with its image processor)
                      steps:int=2400,
@@ -170,7 +182,7 @@ def train_in_context(lm:str, # the frozen LM's folder (with its tokenizer)
     "Train demo-sized Flamingo layers on in-context episodes and captions of single-shape scenes; return (model, processor, learner)."
     from flamingo_mini.model import FlamingoModel
     from flamingo_mini.processor import FlamingoProcessor
-    from flamingo_mini.train import Learner, TrainConfig
+    from flamingo_mini.train import Learner
     from flamingo_mini.features import cache_vision_features, FeatureCollator
     processor = FlamingoProcessor.from_pretrained_parts(lm, vision)
     torch.manual_seed(seed)
@@ -178,13 +190,9 @@ def train_in_context(lm:str, # the frozen LM's folder (with its tokenizer)
     with torch_threads(threads):
         scenes = prepare_dataset(scenes_dataset(n_scenes, 'train', shapes=1, seed=seed), ['image'])
         scenes = cache_vision_features(scenes, model, processor)
-        sources = dict(episodes=(FeatureEpisodes.from_scenes(scenes, seed=seed),
-                                 FeatureCollator(processor, texts_column='texts', images_column='image_features'),
-                                 episode_batch),
+        sources = dict(episodes=_episode_source(scenes, processor, episode_batch, seed),
                        scenes=(scenes, FeatureCollator(processor), caption_batch))
-        config = TrainConfig(steps=steps, lr=1e-3, gate_lr_mult=1., warmup_steps=50, schedule='constant',
-                             log_every=log_every or 50, seed=seed)
-        learn = Learner(model, sources, config)
+        learn = Learner(model, sources, _demo_config(steps, seed, log_every or 50))
         while learn.step < steps:
             learn.fit(steps=min(50, steps - learn.step), progress=False)
             if log_every and learn.step % log_every == 0:
@@ -227,7 +235,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
     from flamingo_mini.model import FlamingoModel
     from flamingo_mini.processor import FlamingoProcessor
     from flamingo_mini.pretrain import build_tiny_world
-    from flamingo_mini.train import Learner, TrainConfig
+    from flamingo_mini.train import Learner
     from flamingo_mini.features import cache_vision_features, FeatureCollator
     start = time.time()
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
@@ -246,14 +254,10 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
             log(f'encoding the {name} images once ...')
             sources[name] = (cache_vision_features(ds, model, processor, image_column=c.image_column),
                              FeatureCollator.from_collator(c), bs)
-        sources['episodes'] = (FeatureEpisodes.from_scenes(sources['scenes'][0], seed=seed),
-                               FeatureCollator(processor, texts_column='texts', images_column='image_features'),
-                               episode_batch)
+        sources['episodes'] = _episode_source(sources['scenes'][0], processor, episode_batch, seed)
         prepared = time.time() - start - built
         # the gates start open and learn at the common rate (see "Why the gates start open" on the demo page)
-        config = TrainConfig(steps=10**6, lr=1e-3, gate_lr_mult=1., warmup_steps=50, schedule='constant', log_every=25,
-                             seed=seed)
-        learn = Learner(model, sources, config, weights=dict(scenes=1., episodes=1., digits=0.5))
+        learn = Learner(model, sources, _demo_config(10**6, seed, 25), weights=dict(scenes=1., episodes=1., digits=0.5))
         log(f'world ready in {built:.0f} s, data in {prepared:.0f} s; training for '
             f'{minutes * 60 - (time.time() - start) - eval_reserve:.0f} s')
         while time.time() - start < minutes * 60 - eval_reserve:

@@ -133,9 +133,8 @@ class FlamingoPreTrainedModel(PreTrainedModel):
             # small, as in the Perceiver: unit-variance latents would drown the image in the resampler's output
             for p in (module.latents, module.time_pos_emb, module.patch_pos_emb):
                 if p is not None: init.normal_(p, std=self.config.initializer_range)
-        elif isinstance(module, GatedCrossAttentionBlock):  # (blocks inside the LM are set up by the LM's own init,
-            init.constant_(module.alpha_attn, self.config.xattn_gate_init)  # so the block starts its gates itself)
-            init.constant_(module.alpha_ffw, self.config.xattn_gate_init)
+        # the cross-attention blocks live inside the LM, whose own `_init_weights` covers them (transformers runs a
+        # nested model's init on its subtree), so each block starts its gates itself (`xattn_gate_init`)
 
 # %% ../nbs/06_model.ipynb #840eeb17
 class FlamingoModel(FlamingoPreTrainedModel, GenerationMixin):
