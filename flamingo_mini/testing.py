@@ -15,15 +15,14 @@ from transformers import (AutoConfig, AutoModelForCausalLM, CLIPVisionConfig, CL
                           GPT2Config, GPTNeoXConfig, LlamaConfig, MistralConfig, OPTConfig, PreTrainedTokenizerFast,
                           Qwen2Config)
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+from .world import COLOURS, SHAPES, PALETTE, BACKGROUND
 
 # %% auto #0
-__all__ = ['COLOURS', 'SHAPES', 'TEXT_FAMILIES', 'RGB', 'tiny_tokenizer', 'tiny_text_config', 'tiny_lm', 'tiny_vision_config',
-           'tiny_vision_encoder', 'tiny_image_processor', 'synthetic_image', 'synthetic_images', 'save_tiny_parts']
+__all__ = ['TEXT_FAMILIES', 'tiny_tokenizer', 'tiny_text_config', 'tiny_lm', 'tiny_vision_config', 'tiny_vision_encoder',
+           'tiny_image_processor', 'synthetic_image', 'synthetic_images', 'save_tiny_parts']
 
 # %% ../nbs/04_testing.ipynb #582a4462
-COLOURS = ['red', 'green', 'blue', 'yellow', 'purple', 'white']
-SHAPES = ['circle', 'square', 'triangle', 'diamond', 'cross', 'star']
-
+# the colour and shape words are the tiny world's (`flamingo_mini.world`)
 def _corpus(seed=0, n=400):
     rng = random.Random(seed)
     templates = ['a {c} {s}', 'a picture of a {c} {s}', 'two {c} {s}s and a {c2} {s2}', 'the {s} is {c}',
@@ -92,18 +91,15 @@ def tiny_image_processor(image_size:int=32) -> CLIPImageProcessorPil:
     return CLIPImageProcessorPil(size={'shortest_edge': image_size}, crop_size={'height': image_size, 'width': image_size})
 
 # %% ../nbs/04_testing.ipynb #9b6abdc1
-RGB = dict(red=(230, 40, 40), green=(40, 200, 60), blue=(50, 80, 230), yellow=(235, 220, 40),
-           purple=(150, 60, 200), white=(240, 240, 240))
-
 def synthetic_image(seed:int=0, size:int=64) -> Image.Image:
     "An RGB image with one to three random coloured shapes, determined by `seed`."
     rng = random.Random(seed)
-    img = Image.new('RGB', (size, size), (10, 10, 20))
+    img = Image.new('RGB', (size, size), BACKGROUND)
     draw = ImageDraw.Draw(img)
     for _ in range(rng.randint(1, 3)):
         r = rng.randint(size // 10, size // 4)
         x, y = rng.randint(r, size - r), rng.randint(r, size - r)
-        box, colour = (x - r, y - r, x + r, y + r), RGB[rng.choice(COLOURS)]
+        box, colour = (x - r, y - r, x + r, y + r), PALETTE[rng.choice(COLOURS)]
         shape = rng.choice(['circle', 'square', 'triangle'])
         if shape == 'circle': draw.ellipse(box, fill=colour)
         elif shape == 'square': draw.rectangle(box, fill=colour)

@@ -121,8 +121,11 @@ def _train_step(self:Learner, mix) -> float:
     a, model = self.accelerator, self.model
     micro = [next(mix) for _ in range(self.config.grad_accum)]
     names = [name for name, _, _ in micro[0]]
-    local = torch.tensor([[float((b['labels'][:, 1:] != -100).sum()) for _, _, b in m] for m in micro]).sum(0)
-    counts = a.reduce(local.to(a.device), reduction='sum').clamp(min=1) / a.num_processes
+    # per source the label tokens of the step (the loss's denominator), and last the rows: summed over processes
+    local = torch.tensor([[float((b['labels'][:, 1:] != -100).sum()) for _, _, b in m] +
+                          [float(sum(len(b['labels']) for _, _, b in m))] for m in micro]).sum(0)
+    totals = a.reduce(local.to(a.device), reduction='sum')
+    counts, self._rows = totals[:-1].clamp(min=1) / a.num_processes, int(totals[-1])
     model.train()
     total = 0.
     for i, m in enumerate(micro):
@@ -157,7 +160,7 @@ def _fit(self:Learner, steps:int|None=None, progress:bool=True) -> list[dict]:
     bar = tqdm(total=end - self.step, disable=not (progress and a.is_main_process), desc='training')
     while self.step < end:
         loss = self._train_step(mix)
-        samples += sum(src[2] for src in self.sources.values()) * cfg.grad_accum * a.num_processes
+        samples += self._rows  # rows (captions, episodes, ...) this step took, in all processes
         bar.update(1)
         if self.step % cfg.log_every == 0 or self.step == end:
             rate = samples / (time.perf_counter() - start)
