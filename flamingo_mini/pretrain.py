@@ -10,7 +10,7 @@ from typing import Iterable, Iterator
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import (CLIPConfig, CLIPModel, CLIPTextConfig, CLIPVisionConfig, CLIPVisionModel, GPT2Config,
                           GPT2LMHeadModel, PreTrainedTokenizerFast)
@@ -18,14 +18,15 @@ from transformers.models.clip.image_processing_pil_clip import CLIPImageProcesso
 from .core import EOC_TOKEN, torch_threads
 from .testing import tiny_image_processor
 from .world import COLOURS, IMAGE_SIZE, POSITIONS, SHAPES, SIZES, WORDS
-from .world import episode_baselines, make_scene, text_episode, world_text
+from .world import digits_dataset, episode_baselines, make_scene, parse_caption, text_episode, world_text
 
 # %% auto #0
-__all__ = ['END_OF_TEXT', 'WORLD_WORDS', 'DIGIT_CAPTIONS', 'TINY_WORLD_VERSION', 'train_world_tokenizer', 'add_eoc_token',
-           'world_batches', 'copy_batches', 'world_lm_config', 'pretrain_lm', 'lm_perplexity', 'next_words',
-           'text_icl_accuracy', 'text_icl_report', 'world_vision_config', 'world_clip', 'world_image_processor',
-           'vision_tower', 'scene_batches', 'pretrain_vision', 'vision_features', 'vision_probe', 'clip_retrieval',
-           'tiny_world_dir', 'embedded_world_dir', 'build_tiny_world']
+__all__ = ['END_OF_TEXT', 'WORLD_WORDS', 'DIGIT_CAPTIONS', 'SLOT_VALUES', 'TINY_WORLD_VERSION', 'train_world_tokenizer',
+           'add_eoc_token', 'world_batches', 'copy_batches', 'world_lm_config', 'pretrain_lm', 'lm_perplexity',
+           'next_words', 'text_icl_accuracy', 'text_icl_report', 'world_vision_config', 'world_clip',
+           'world_image_processor', 'vision_tower', 'attribute_targets', 'scene_batches', 'AttributeHeads',
+           'pretrain_vision', 'vision_features', 'vision_probe', 'clip_retrieval', 'tiny_world_dir',
+           'embedded_world_dir', 'build_tiny_world']
 
 # %% ../nbs/10_pretrain.ipynb #8112063f
 END_OF_TEXT = '<|endoftext|>'
@@ -132,7 +133,8 @@ def _warmup_then_decay(step:int, total:int, warmup:int=30, decay_share:float=0.3
     return max(0.0, min(1.0, (step + 1) / warmup, (total - step) / max(1.0, decay_share * total)))
 
 @torch.enable_grad()  # whatever the caller's grad mode: nbdev_test reuses a worker after a notebook turned it off
-def _fit(model, batches, steps:int, lr:float, log_every:int, name:str, loss_fn, decay_share:float=0.3) -> list[float]:
+def _fit(model, batches, steps:int, lr:float, log_every:int, name:str, loss_fn, decay_share:float=0.3,
+         on_log=None) -> list[float]:
     "Train `model` for `steps` AdamW steps on `batches`; return the loss of each step."
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.95), weight_decay=0.01)
@@ -149,6 +151,7 @@ def _fit(model, batches, steps:int, lr:float, log_every:int, name:str, loss_fn, 
         if log_every and ((step + 1) % log_every == 0 or step + 1 == steps):
             print(f'{name} step {step + 1}/{steps}: loss {np.mean(losses[-log_every:]):.3f} '
                   f'({time.time() - start:.0f} s)')
+            if on_log is not None: on_log(step + 1)  # e.g. a probe; it must leave the model's mode and RNG alone
     return losses
 
 def _lm_loss(model, batch):
@@ -309,47 +312,99 @@ def _normalised_pixels(images:list, image_processor) -> Tensor:
     x = (x - torch.tensor(image_processor.image_mean)) / torch.tensor(image_processor.image_std)
     return x.permute(0, 3, 1, 2).contiguous()
 
+SLOT_VALUES = dict(colour=COLOURS, shape=SHAPES, size=SIZES)  # what a supervised head reads at each of the 5 places
+
+def attribute_targets(objects:list, digit:int|None=None) -> tuple[Tensor, int]:
+    "Class targets of one image: (places, attributes) with 0 for an empty place, else 1 + the value's index; and 1 + the digit (0: none)."
+    slots = torch.zeros(len(POSITIONS), len(SLOT_VALUES), dtype=torch.long)
+    for o in objects:
+        slots[POSITIONS.index(o.position)] = torch.tensor([1 + v.index(getattr(o, a)) for a, v in SLOT_VALUES.items()])
+    return slots, 0 if digit is None else 1 + digit
+
 def scene_batches(
     tokenizer, # the world tokenizer
     image_processor, # `world_image_processor()`
     batch_size:int=64,
     shapes:int|str='mixed', # objects per scene: 1, 2 or 'mixed'
+    digits:int=0, # rows per batch that are training digits (drawn at random) instead of scenes
     seed:int=0,
-) -> Iterator[tuple[Tensor, Tensor, Tensor, Tensor]]:
-    "Endless batches of fresh training scenes: caption `input_ids`, `attention_mask`, `pixel_values`, and which captions are equal (b, b)."
-    eos = tokenizer.eos_token_id
-    for start in itertools.count(0, batch_size):
-        scenes = [make_scene(i, 'train', shapes, seed) for i in range(start, start + batch_size)]
-        captions = [s.caption for s in scenes]
-        input_ids, labels = _pad_rows([tokenizer(c)['input_ids'] + [eos] for c in captions], eos)
-        same = torch.tensor([[a == b for b in captions] for a in captions], dtype=torch.float)
-        yield input_ids, (labels != -100).long(), _normalised_pixels([s.image for s in scenes], image_processor), same
+) -> Iterator[dict]:
+    "Endless batches of fresh training scenes (and digits): `input_ids`, `attention_mask` and `pixel_values`; `same` (b, b), which captions are equal; and the `attribute_targets`, `slots` (b, 5, 3) and `digit` (b,)."
+    if not 0 <= digits <= batch_size: raise ValueError(f"digits must be between 0 and batch_size ({batch_size}), got {digits}")
+    eos, n_scenes = tokenizer.eos_token_id, batch_size - digits
+    pool = digits_dataset('train') if digits else None
+    for step in itertools.count():
+        scenes = [make_scene(i, 'train', shapes, seed) for i in range(step * n_scenes, (step + 1) * n_scenes)]
+        rows = np.random.default_rng([seed, step]).integers(len(pool), size=digits) if digits else []
+        labels = [pool[int(i)]['label'] for i in rows]
+        images = [s.image for s in scenes] + [pool[int(i)]['image'] for i in rows]
+        captions = [s.caption for s in scenes] + [f'the digit {l}' for l in labels]
+        targets = [attribute_targets(s.objects) for s in scenes] + [attribute_targets([], l) for l in labels]
+        input_ids, mask = _pad_rows([tokenizer(c)['input_ids'] + [eos] for c in captions], eos)
+        yield dict(input_ids=input_ids, attention_mask=(mask != -100).long(),
+                   pixel_values=_normalised_pixels(images, image_processor),
+                   same=torch.tensor([[a == b for b in captions] for a in captions], dtype=torch.float),
+                   slots=torch.stack([s for s, _ in targets]), digit=torch.tensor([d for _, d in targets]))
 
-def _clip_loss(model, batch) -> Tensor:
+def _clip_loss(model, batch:dict, return_outputs:bool=False):
     "Symmetric InfoNCE with every equal caption counted as a match."
-    input_ids, attention_mask, pixel_values, same = batch
-    out = model(input_ids=input_ids, attention_mask=attention_mask, pixel_values=pixel_values)
-    targets = same / same.sum(-1, keepdim=True)
-    return (F.cross_entropy(out.logits_per_image, targets) + F.cross_entropy(out.logits_per_text, targets)) / 2
+    out = model(input_ids=batch['input_ids'], attention_mask=batch['attention_mask'], pixel_values=batch['pixel_values'])
+    targets = batch['same'] / batch['same'].sum(-1, keepdim=True)
+    loss = (F.cross_entropy(out.logits_per_image, targets) + F.cross_entropy(out.logits_per_text, targets)) / 2
+    return (loss, out) if return_outputs else loss
 
 # %% ../nbs/10_pretrain.ipynb #4e78fbfc
+class AttributeHeads(nn.Module):
+    "Linear read-outs of CLIP's pooled image embedding: at each place, whether an object is there and its colour, shape and size; and the digit."
+    def __init__(self, width:int):
+        super().__init__()
+        self.sizes = [len(v) for v in SLOT_VALUES.values()]
+        self.places = nn.Linear(width, len(POSITIONS) * (1 + sum(self.sizes)))  # per place: occupied?, then the attributes
+        self.digit = nn.Linear(width, 10)
+
+    def forward(self, pooled:Tensor, slots:Tensor, digit:Tensor) -> Tensor:
+        "The occupancy loss plus, for the objects present, the cross-entropy of each attribute, and that of the digits."
+        out = self.places(pooled).reshape(len(pooled), len(POSITIONS), -1)
+        occupied = slots[..., 0] > 0
+        loss = F.binary_cross_entropy_with_logits(out[..., 0], occupied.float())
+        if occupied.any():  # summed, not averaged over attributes, so that shape gets a full share of the gradient
+            loss = loss + sum(F.cross_entropy(l, t) for l, t in
+                              zip(out[..., 1:][occupied].split(self.sizes, -1), (slots[occupied] - 1).unbind(-1)))
+        if (digit > 0).any(): loss = loss + F.cross_entropy(self.digit(pooled[digit > 0]), digit[digit > 0] - 1)
+        return loss
+
+class _CLIPWithHeads(nn.Module):
+    def __init__(self, clip:CLIPModel, attribute_weight:float):
+        super().__init__()
+        self.clip, self.weight = clip, attribute_weight
+        self.heads = AttributeHeads(clip.config.vision_config.hidden_size)
+
+def _vision_loss(model:_CLIPWithHeads, batch:dict) -> Tensor:
+    loss, out = _clip_loss(model.clip, batch, return_outputs=True)
+    if not model.weight: return loss
+    return loss + model.weight * model.heads(out.vision_model_output.pooler_output, batch['slots'], batch['digit'])
+
 def pretrain_vision(
     tokenizer, # the world tokenizer (for the text tower)
-    steps:int=900, # contrastive steps; 0 gives the randomly initialised model
-    batch_size:int=64, # scene-caption pairs per step
+    steps:int=3000, # training steps; 0 gives the randomly initialised model
+    batch_size:int=64, # image-caption pairs per step
     lr:float=1e-3,
     shapes:int|str='mixed', # objects per training scene
+    digits:int|None=None, # of each batch, training digits instead of scenes (None: an eighth)
+    attribute_weight:float=1., # weight of the supervised `AttributeHeads` beside the contrastive loss (0: CLIP alone)
     seed:int=0,
     threads:int|None=2, # torch threads (None: leave torch's setting)
     log_every:int=0, # print the mean loss every this many steps (0: silent)
     **vision_kwargs, # `world_vision_config` fields
 ) -> CLIPModel:
-    "A tiny CLIP trained contrastively on fresh scenes and their captions, in eval mode."
-    model = world_clip(tokenizer, world_vision_config(**vision_kwargs), seed=seed)
-    batches = scene_batches(tokenizer, world_image_processor(model.config.vision_config.image_size), batch_size,
-                            shapes, seed)
-    with torch_threads(threads): _fit(model, batches, steps, lr, log_every, 'CLIP', _clip_loss)
-    return model.eval()
+    "A tiny CLIP trained contrastively on fresh scenes (and digits) and their captions, and with supervised attribute heads (`attribute_weight`), in eval mode."
+    clip = world_clip(tokenizer, world_vision_config(**vision_kwargs), seed=seed)
+    model = _CLIPWithHeads(clip, attribute_weight)
+    digits = batch_size // 8 if digits is None else digits
+    batches = scene_batches(tokenizer, world_image_processor(clip.config.vision_config.image_size), batch_size,
+                            shapes, digits, seed)
+    with torch_threads(threads): _fit(model, batches, steps, lr, log_every, 'CLIP', _vision_loss)
+    return clip.eval()
 
 # %% ../nbs/10_pretrain.ipynb #36b0b571
 @torch.no_grad()
@@ -412,7 +467,7 @@ def clip_retrieval(
     return float(np.mean([captions[b] == c for b, c in zip(best.tolist(), captions)]))
 
 # %% ../nbs/10_pretrain.ipynb #b21b3d87
-TINY_WORLD_VERSION = 4  # bump when a change to the training code changes what a build gives
+TINY_WORLD_VERSION = 5  # bump when a change to the training code changes what a build gives
 
 def tiny_world_dir() -> Path:
     "Where built parts are cached: `$FLAMINGO_MINI_HOME/tiny-world`, else `~/.cache/flamingo_mini/tiny-world`."
