@@ -18,7 +18,7 @@ from transformers.models.clip.image_processing_pil_clip import CLIPImageProcesso
 from .core import EOC_TOKEN, torch_threads
 from .testing import tiny_image_processor
 from .world import COLOURS, IMAGE_SIZE, POSITIONS, SHAPES, SIZES, WORDS
-from .world import digits_dataset, episode_baselines, make_scene, parse_caption, text_episode, world_text
+from .world import digits_dataset, episode_baselines, make_scene, text_episode, world_text
 
 # %% auto #0
 __all__ = ['END_OF_TEXT', 'WORLD_WORDS', 'DIGIT_CAPTIONS', 'SLOT_VALUES', 'TINY_WORLD_VERSION', 'train_world_tokenizer',
@@ -133,8 +133,7 @@ def _warmup_then_decay(step:int, total:int, warmup:int=30, decay_share:float=0.3
     return max(0.0, min(1.0, (step + 1) / warmup, (total - step) / max(1.0, decay_share * total)))
 
 @torch.enable_grad()  # whatever the caller's grad mode: nbdev_test reuses a worker after a notebook turned it off
-def _fit(model, batches, steps:int, lr:float, log_every:int, name:str, loss_fn, decay_share:float=0.3,
-         on_log=None) -> list[float]:
+def _fit(model, batches, steps:int, lr:float, log_every:int, name:str, loss_fn, decay_share:float=0.3) -> list[float]:
     "Train `model` for `steps` AdamW steps on `batches`; return the loss of each step."
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.95), weight_decay=0.01)
@@ -151,7 +150,6 @@ def _fit(model, batches, steps:int, lr:float, log_every:int, name:str, loss_fn, 
         if log_every and ((step + 1) % log_every == 0 or step + 1 == steps):
             print(f'{name} step {step + 1}/{steps}: loss {np.mean(losses[-log_every:]):.3f} '
                   f'({time.time() - start:.0f} s)')
-            if on_log is not None: on_log(step + 1)  # e.g. a probe; it must leave the model's mode and RNG alone
     return losses
 
 def _lm_loss(model, batch):
