@@ -158,10 +158,10 @@ def evaluate_rices(model, processor, n:int=200, shots=(0, 4), support_n:int=500,
     return dict(chance=1 / len(words), **report)
 
 # %% ../nbs/18_demo.ipynb #aca9503a
-def _episode_source(scenes, processor, batch_size:int, seed:int) -> tuple:
+def _episode_source(scenes, processor, batch_size:int, seed:int, key:str='colour') -> tuple:
     "The training source of in-context episodes drawn from a cached scenes dataset: (episodes, collate, batch size)."
     from flamingo_mini.features import FeatureCollator
-    return (FeatureEpisodes.from_scenes(scenes, seed=seed),
+    return (FeatureEpisodes.from_scenes(scenes, seed=seed, key=key),
             FeatureCollator(processor, texts_column='texts', images_column='image_features'), batch_size)
 
 def _demo_config(steps:int, seed:int, log_every:int):
@@ -176,6 +176,7 @@ def train_in_context(lm:str, # the frozen LM's folder (with its tokenizer)
                      episode_batch:int=16, # in-context episodes a step
                      caption_batch:int=32, # captioned scenes a step
                      n_scenes:int=3000, # single-shape training scenes: captions, and the pool episodes draw from
+                     key:str='colour', # the feature that decides an episode's words: 'colour' or 'shape'
                      seed:int=0,
                      threads:int|None=2, # torch threads (None: leave torch's setting)
                      log_every:int=0): # print the loss every this many steps (0: silent)
@@ -190,7 +191,7 @@ def train_in_context(lm:str, # the frozen LM's folder (with its tokenizer)
     with torch_threads(threads):
         scenes = prepare_dataset(scenes_dataset(n_scenes, 'train', shapes=1, seed=seed), ['image'])
         scenes = cache_vision_features(scenes, model, processor)
-        sources = dict(episodes=_episode_source(scenes, processor, episode_batch, seed),
+        sources = dict(episodes=_episode_source(scenes, processor, episode_batch, seed, key),
                        scenes=(scenes, FeatureCollator(processor), caption_batch))
         learn = Learner(model, sources, _demo_config(steps, seed, log_every or 50))
         while learn.step < steps:

@@ -384,7 +384,7 @@ def _vision_loss(model:_CLIPWithHeads, batch:dict) -> Tensor:
 
 def pretrain_vision(
     tokenizer, # the world tokenizer (for the text tower)
-    steps:int=3000, # training steps; 0 gives the randomly initialised model
+    steps:int=6000, # training steps; 0 gives the randomly initialised model
     batch_size:int=64, # image-caption pairs per step
     lr:float=1e-3,
     shapes:int|str='mixed', # objects per training scene
@@ -465,7 +465,7 @@ def clip_retrieval(
     return float(np.mean([captions[b] == c for b, c in zip(best.tolist(), captions)]))
 
 # %% ../nbs/10_pretrain.ipynb #b21b3d87
-TINY_WORLD_VERSION = 5  # bump when a change to the training code changes what a build gives
+TINY_WORLD_VERSION = 6  # bump when a change to the training code changes what a build gives
 
 def tiny_world_dir() -> Path:
     "Where built parts are cached: `$FLAMINGO_MINI_HOME/tiny-world`, else `~/.cache/flamingo_mini/tiny-world`."
