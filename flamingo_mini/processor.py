@@ -14,7 +14,7 @@ from transformers import AutoImageProcessor, AutoTokenizer, BatchFeature, Proces
 from .core import *
 
 # %% auto #0
-__all__ = ['load_image', 'is_video', 'FlamingoProcessor', 'images_per_prompt', 'few_shot_prompt', 'tokens_html']
+__all__ = ['load_image', 'is_video', 'images_per_prompt', 'FlamingoProcessor', 'few_shot_prompt', 'tokens_html']
 
 # %% ../nbs/07_processor.ipynb #c544f436
 def load_image(image) -> Image.Image:
@@ -46,70 +46,6 @@ def is_video(item) -> bool:
     "A media item that is a video: a tuple of frames, or a 4-D array or tensor (f, h, w, c) / (f, c, h, w)."
     return isinstance(item, tuple) or (isinstance(item, (np.ndarray, Tensor)) and item.ndim == 4)
 
-# %% ../nbs/07_processor.ipynb #e724ebaf
-class FlamingoProcessor(ProcessorMixin):
-    "Turns interleaved text and images into `input_ids`, `attention_mask`, `pixel_values`, `media_mask` (and `labels`)."
-    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
-        add_flamingo_tokens(tokenizer)
-        super().__init__(image_processor, tokenizer, chat_template=chat_template, **kwargs)
-
-    @property
-    def media_token_id(self) -> int: return self.tokenizer.convert_tokens_to_ids(MEDIA_TOKEN)
-    @property
-    def eoc_token_id(self) -> int: return self.tokenizer.convert_tokens_to_ids(EOC_TOKEN)
-
-    @classmethod
-    def from_pretrained_parts(cls, lm:str, vision:str) -> FlamingoProcessor:
-        "The processor for `FlamingoModel.from_pretrained_parts(lm, vision)`: the LM's tokenizer, the vision image processor."
-        # left padding (what batched generation needs) is set at load time so that it is saved with the processor
-        return cls(AutoImageProcessor.from_pretrained(vision), AutoTokenizer.from_pretrained(lm, padding_side='left'))
-
-# %% ../nbs/07_processor.ipynb #ac3ea229
-def _as_sample(self:FlamingoProcessor, text, images):
-    "One sample as (text with markers, list of media items)."
-    if isinstance(text, (list, tuple)):
-        if images: raise ValueError("give images inside the interleaved list, not also in `images`")
-        parts, media = [], []
-        for item in text:
-            if isinstance(item, str): parts.append(item)
-            else: parts.append(MEDIA_TOKEN); media.append(item)
-        text, images = ''.join(parts), media
-    if not isinstance(text, str): raise ValueError(f"a prompt must be a string or an interleaved list, got {type(text).__name__}")
-    if not text.strip(): raise ValueError("empty prompt: a sample needs some text or an <image> marker")
-    images = list(images or [])
-    markers = text.count(MEDIA_TOKEN)
-    if markers != len(images):
-        raise ValueError(f"prompt {text[:60]!r} has {markers} <image> marker(s) but {len(images)} image(s) were given"
-                         + (" (images for a prompt with no <image>)" if markers == 0 else ""))
-    return text, images
-
-FlamingoProcessor._as_sample = _as_sample
-
-# %% ../nbs/07_processor.ipynb #3b5a6396
-def _pixels(self:FlamingoProcessor, media_per_sample:list, return_tensors=None) -> dict:
-    "`pixel_values` and `media_mask` for a batch of media lists."
-    items = [m for media in media_per_sample for m in media]
-    if not items: return {}
-    videos = [is_video(m) for m in items]
-    if any(videos) and not all(videos): raise ValueError("a batch must hold either images or videos, not both")
-    frames = [list(m) if is_video(m) else [m] for m in items]  # a 4-D array iterates over its frames
-    if len({len(f) for f in frames}) != 1:
-        raise ValueError(f"all videos in a batch need the same number of frames, got {sorted({len(f) for f in frames})}")
-    flat = [load_image(im) for f in frames for im in f]
-    pixels = torch.as_tensor(np.asarray(self.image_processor(flat, return_tensors='np')['pixel_values']))
-    f = len(frames[0])
-    pixels = pixels.reshape(len(items), f, *pixels.shape[1:])  # (k, f, c, h, w)
-    t = max(len(m) for m in media_per_sample)
-    out = pixels.new_zeros(len(media_per_sample), t, *pixels.shape[1:])
-    mask = torch.zeros(len(media_per_sample), t, dtype=torch.bool)
-    k = 0
-    for r, media in enumerate(media_per_sample):
-        out[r, :len(media)] = pixels[k:k + len(media)]; mask[r, :len(media)] = True; k += len(media)
-    if not any(videos): out = out[:, :, 0]
-    return dict(pixel_values=out, media_mask=mask)
-
-FlamingoProcessor._pixels = _pixels
-
 # %% ../nbs/07_processor.ipynb #60a01513
 def _pack_features(media_per_sample:list) -> dict:
     "`vision_features` (b, t, f, v, d) and `media_mask` for a batch of lists of (f, v, d) or (v, d) tensors."
@@ -126,7 +62,6 @@ def _pack_features(media_per_sample:list) -> dict:
         for j in range(len(media)): out[r, j] = items[k]; mask[r, j] = True; k += 1
     return dict(vision_features=out, media_mask=mask)
 
-# %% ../nbs/07_processor.ipynb #bde73e7d
 def _is_interleaved(x) -> bool:
     "A list holding at least one media item (anything but a string or a list): one interleaved sample."
     return isinstance(x, (list, tuple)) and any(not isinstance(i, (str, list)) for i in x)
@@ -150,61 +85,152 @@ def images_per_prompt(
         raise ValueError(f"{len(images)} images for {sum(counts)} <image> markers in {len(text)} prompts")
     return [images[end - n:end] for n, end in zip(counts, itertools.accumulate(counts))]
 
-def _call(self:FlamingoProcessor,
-          text=None, # a prompt, a list of prompts, an interleaved list, or a list of interleaved lists
-          images=None, # the media of the prompt(s): a list for one prompt, a list of lists for a batch
-          suffix=None, # targets appended to each prompt; labels then cover only them
-          return_labels:bool|None=None, # add `labels` (default: when `suffix` is given)
-          padding='longest', # 'longest', 'max_length' (with `max_length`), or False for a single sample
-          padding_side:str|None=None, # 'left' for generation, 'right' for training; default: the tokenizer's
-          truncation:bool=False, # cut to `max_length` tokens (an error if that would drop an image)
-          max_length:int|None=None,
-          return_tensors='pt',
-          vision_features=None) -> BatchFeature: # instead of images: precomputed vision-encoder tokens, (f, v, d) or (v, d) per image, laid out like `images`
-    "Model inputs for a batch of interleaved samples."
-    if text is None: raise ValueError("FlamingoProcessor needs text (with an <image> marker per image)")
-    if vision_features is not None:
-        if images is not None: raise ValueError("give images or vision_features, not both")
-        images = vision_features
-    images = images_per_prompt(text, images)
-    if isinstance(text, str) or _is_interleaved(text): texts, images = [text], [images]
-    else:
-        texts = list(text)
-        images = [None] * len(texts) if images is None else list(images)
-        if len(images) != len(texts): raise ValueError(f"{len(texts)} prompts but images for {len(images)}")
-        if any(im is not None and not isinstance(im, (list, tuple)) for im in images):
-            raise ValueError("for a batch of prompts, give one list of images per prompt")
-    samples = [self._as_sample(t, im) for t, im in zip(texts, images)]
-    if suffix is not None:
-        suffix = [suffix] if isinstance(suffix, str) else list(suffix)
-        if len(suffix) != len(samples): raise ValueError(f"{len(samples)} prompts but {len(suffix)} suffixes")
-        if any(MEDIA_TOKEN in s for s in suffix): raise ValueError("a suffix cannot hold <image>")
-        suffix = [s if s.endswith(EOC_TOKEN) else s + EOC_TOKEN for s in suffix]
-    # prompt and suffix are tokenized apart, so the prompt's length in tokens is exact for the labels
-    prompt_ids = self.tokenizer([p for p, _ in samples])['input_ids']
-    suffix_ids = self.tokenizer(suffix, add_special_tokens=False)['input_ids'] if suffix else [[] for _ in samples]
-    ids = [p + s for p, s in zip(prompt_ids, suffix_ids)]
-    if truncation and max_length: ids = [x[:max_length] for x in ids]
-    for r, ((_, media), x) in enumerate(zip(samples, ids)):
-        if x.count(self.media_token_id) != len(media):
-            raise ValueError(f"sample {r}: truncation to {max_length} tokens would drop "
-                             f"{len(media) - x.count(self.media_token_id)} of its {len(media)} image(s); "
-                             "raise max_length or shorten the text")
-    enc = self.tokenizer.pad({'input_ids': ids}, padding=padding, max_length=max_length, padding_side=padding_side,
-                             return_tensors='pt')
-    input_ids, attention_mask = enc['input_ids'], enc['attention_mask']
-    media = [m for _, m in samples]
-    data = dict(input_ids=input_ids, attention_mask=attention_mask,
-                **(self._pixels(media) if vision_features is None else _pack_features(media)))
-    if return_labels or (return_labels is None and suffix is not None):
-        labels = input_ids.masked_fill((attention_mask == 0) | (input_ids == self.media_token_id), -100)
-        if suffix is not None:
-            for r, p in enumerate(prompt_ids):
-                labels[r, attention_mask[r].nonzero().flatten()[:len(p)]] = -100
-        data['labels'] = labels
-    return BatchFeature(data, tensor_type=return_tensors)
 
-FlamingoProcessor.__call__ = _call
+# %% ../nbs/07_processor.ipynb #e724ebaf
+class FlamingoProcessor(ProcessorMixin):
+    "Turns interleaved text and images into `input_ids`, `attention_mask`, `pixel_values`, `media_mask` (and `labels`)."
+    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+        add_flamingo_tokens(tokenizer)
+        super().__init__(image_processor, tokenizer, chat_template=chat_template, **kwargs)
+
+    @property
+    def media_token_id(self) -> int: return self.tokenizer.convert_tokens_to_ids(MEDIA_TOKEN)
+    @property
+    def eoc_token_id(self) -> int: return self.tokenizer.convert_tokens_to_ids(EOC_TOKEN)
+
+    @classmethod
+    def from_pretrained_parts(cls, lm:str, vision:str) -> FlamingoProcessor:
+        "The processor for `FlamingoModel.from_pretrained_parts(lm, vision)`: the LM's tokenizer, the vision image processor."
+        # left padding (what batched generation needs) is set at load time so that it is saved with the processor
+        return cls(AutoImageProcessor.from_pretrained(vision), AutoTokenizer.from_pretrained(lm, padding_side='left'))
+
+    def _as_sample(self, text, images):
+        "One sample as (text with markers, list of media items)."
+        if isinstance(text, (list, tuple)):
+            if images: raise ValueError("give images inside the interleaved list, not also in `images`")
+            parts, media = [], []
+            for item in text:
+                if isinstance(item, str): parts.append(item)
+                else: parts.append(MEDIA_TOKEN); media.append(item)
+            text, images = ''.join(parts), media
+        if not isinstance(text, str): raise ValueError(f"a prompt must be a string or an interleaved list, got {type(text).__name__}")
+        if not text.strip(): raise ValueError("empty prompt: a sample needs some text or an <image> marker")
+        images = list(images or [])
+        markers = text.count(MEDIA_TOKEN)
+        if markers != len(images):
+            raise ValueError(f"prompt {text[:60]!r} has {markers} <image> marker(s) but {len(images)} image(s) were given"
+                             + (" (images for a prompt with no <image>)" if markers == 0 else ""))
+        return text, images
+
+    def _pixels(self, media_per_sample:list, return_tensors=None) -> dict:
+        "`pixel_values` and `media_mask` for a batch of media lists."
+        items = [m for media in media_per_sample for m in media]
+        if not items: return {}
+        videos = [is_video(m) for m in items]
+        if any(videos) and not all(videos): raise ValueError("a batch must hold either images or videos, not both")
+        frames = [list(m) if is_video(m) else [m] for m in items]  # a 4-D array iterates over its frames
+        if len({len(f) for f in frames}) != 1:
+            raise ValueError(f"all videos in a batch need the same number of frames, got {sorted({len(f) for f in frames})}")
+        flat = [load_image(im) for f in frames for im in f]
+        pixels = torch.as_tensor(np.asarray(self.image_processor(flat, return_tensors='np')['pixel_values']))
+        f = len(frames[0])
+        pixels = pixels.reshape(len(items), f, *pixels.shape[1:])  # (k, f, c, h, w)
+        t = max(len(m) for m in media_per_sample)
+        out = pixels.new_zeros(len(media_per_sample), t, *pixels.shape[1:])
+        mask = torch.zeros(len(media_per_sample), t, dtype=torch.bool)
+        k = 0
+        for r, media in enumerate(media_per_sample):
+            out[r, :len(media)] = pixels[k:k + len(media)]; mask[r, :len(media)] = True; k += len(media)
+        if not any(videos): out = out[:, :, 0]
+        return dict(pixel_values=out, media_mask=mask)
+
+    def __call__(self,
+                 text=None, # a prompt, a list of prompts, an interleaved list, or a list of interleaved lists
+                 images=None, # the media of the prompt(s): a list for one prompt, a list of lists for a batch
+                 suffix=None, # targets appended to each prompt; labels then cover only them
+                 return_labels:bool|None=None, # add `labels` (default: when `suffix` is given)
+                 padding='longest', # 'longest', 'max_length' (with `max_length`), or False for a single sample
+                 padding_side:str|None=None, # 'left' for generation, 'right' for training; default: the tokenizer's
+                 truncation:bool=False, # cut to `max_length` tokens (an error if that would drop an image)
+                 max_length:int|None=None,
+                 return_tensors='pt',
+                 vision_features=None) -> BatchFeature: # instead of images: precomputed vision-encoder tokens, (f, v, d) or (v, d) per image, laid out like `images`
+        "Model inputs for a batch of interleaved samples."
+        if text is None: raise ValueError("FlamingoProcessor needs text (with an <image> marker per image)")
+        if vision_features is not None:
+            if images is not None: raise ValueError("give images or vision_features, not both")
+            images = vision_features
+        images = images_per_prompt(text, images)
+        if isinstance(text, str) or _is_interleaved(text): texts, images = [text], [images]
+        else:
+            texts = list(text)
+            images = [None] * len(texts) if images is None else list(images)
+            if len(images) != len(texts): raise ValueError(f"{len(texts)} prompts but images for {len(images)}")
+            if any(im is not None and not isinstance(im, (list, tuple)) for im in images):
+                raise ValueError("for a batch of prompts, give one list of images per prompt")
+        samples = [self._as_sample(t, im) for t, im in zip(texts, images)]
+        if suffix is not None:
+            suffix = [suffix] if isinstance(suffix, str) else list(suffix)
+            if len(suffix) != len(samples): raise ValueError(f"{len(samples)} prompts but {len(suffix)} suffixes")
+            if any(MEDIA_TOKEN in s for s in suffix): raise ValueError("a suffix cannot hold <image>")
+            suffix = [s if s.endswith(EOC_TOKEN) else s + EOC_TOKEN for s in suffix]
+        # prompt and suffix are tokenized apart, so the prompt's length in tokens is exact for the labels
+        prompt_ids = self.tokenizer([p for p, _ in samples])['input_ids']
+        suffix_ids = self.tokenizer(suffix, add_special_tokens=False)['input_ids'] if suffix else [[] for _ in samples]
+        ids = [p + s for p, s in zip(prompt_ids, suffix_ids)]
+        if truncation and max_length: ids = [x[:max_length] for x in ids]
+        for r, ((_, media), x) in enumerate(zip(samples, ids)):
+            if x.count(self.media_token_id) != len(media):
+                raise ValueError(f"sample {r}: truncation to {max_length} tokens would drop "
+                                 f"{len(media) - x.count(self.media_token_id)} of its {len(media)} image(s); "
+                                 "raise max_length or shorten the text")
+        enc = self.tokenizer.pad({'input_ids': ids}, padding=padding, max_length=max_length, padding_side=padding_side,
+                                 return_tensors='pt')
+        input_ids, attention_mask = enc['input_ids'], enc['attention_mask']
+        media = [m for _, m in samples]
+        data = dict(input_ids=input_ids, attention_mask=attention_mask,
+                    **(self._pixels(media) if vision_features is None else _pack_features(media)))
+        if return_labels or (return_labels is None and suffix is not None):
+            labels = input_ids.masked_fill((attention_mask == 0) | (input_ids == self.media_token_id), -100)
+            if suffix is not None:
+                for r, p in enumerate(prompt_ids):
+                    labels[r, attention_mask[r].nonzero().flatten()[:len(p)]] = -100
+            data['labels'] = labels
+        return BatchFeature(data, tensor_type=return_tensors)
+
+    # the original flamingo-mini's methods, kept for its users (see "The original's methods" below)
+    def encode_text(self, text, device=None, max_length:int|None=None, length:int|None=None,
+                    return_tensors='pt', return_attention_mask:bool=True):
+        "The original's tokenizer call: `(input_ids, media_locations, attention_mask)`, right-padded."
+        padding = 'max_length' if length else 'longest'
+        enc = self.tokenizer(text, padding=padding, truncation=bool(length or max_length), max_length=length or max_length,
+                             return_tensors=return_tensors, padding_side='right')
+        ids, mask = enc['input_ids'].to(device), enc['attention_mask'].to(device)
+        return ids, self.get_media_locations(ids), (mask if return_attention_mask else None)
+
+    def get_media_locations(self, input_ids:Tensor) -> Tensor:
+        "Where the <image> tokens are: (b, i) bool."
+        return input_ids == self.media_token_id
+
+    def prepare_caption(self, caption:str) -> str:
+        "A caption as training text: `<image>caption<EOC>` plus the end-of-text token."
+        return f'{MEDIA_TOKEN}{caption}{EOC_TOKEN}{self.tokenizer.eos_token or ""}'
+
+    def prepare_captions(self, captions:list) -> list:
+        "`prepare_caption` for each caption."
+        return [self.prepare_caption(c) for c in captions]
+
+    def remove_tags(self, text):
+        "Text without <image>, <EOC>, end-of-text and padding tokens, and without surrounding whitespace."
+        if isinstance(text, (list, tuple)): return [self.remove_tags(t) for t in text]
+        for tag in {MEDIA_TOKEN, EOC_TOKEN, self.tokenizer.eos_token, self.tokenizer.pad_token} - {None}:
+            text = text.replace(tag, '')
+        return text.strip()
+
+    def preprocess_images(self, images:list) -> Tensor:
+        "Pixel values (n, c, h, w) for a list of images."
+        return self._pixels([[im] for im in images])['pixel_values'][:, 0]
+
 
 # %% ../nbs/07_processor.ipynb #7a1f0217
 def few_shot_prompt(
@@ -233,39 +259,3 @@ def tokens_html(processor:FlamingoProcessor, input_ids:Tensor, attention_mask:Te
             cells.append(f'<td style="background:{colour};padding:2px 4px;font-family:monospace">{tok}</td>')
         rows.append(f'<tr><th style="padding-right:6px">{r}</th>{"".join(cells)}</tr>')
     return f'<table style="border-collapse:collapse;font-size:12px">{"".join(rows)}</table>'
-
-# %% ../nbs/07_processor.ipynb #22ac10a6
-def _encode_text(self:FlamingoProcessor, text, device=None, max_length:int|None=None, length:int|None=None,
-                 return_tensors='pt', return_attention_mask:bool=True):
-    "The original's tokenizer call: `(input_ids, media_locations, attention_mask)`, right-padded."
-    padding = 'max_length' if length else 'longest'
-    enc = self.tokenizer(text, padding=padding, truncation=bool(length or max_length), max_length=length or max_length,
-                         return_tensors=return_tensors, padding_side='right')
-    ids, mask = enc['input_ids'].to(device), enc['attention_mask'].to(device)
-    return ids, self.get_media_locations(ids), (mask if return_attention_mask else None)
-
-def _get_media_locations(self:FlamingoProcessor, input_ids:Tensor) -> Tensor:
-    "Where the <image> tokens are: (b, i) bool."
-    return input_ids == self.media_token_id
-
-def _prepare_caption(self:FlamingoProcessor, caption:str) -> str:
-    "A caption as training text: `<image>caption<EOC>` plus the end-of-text token."
-    return f'{MEDIA_TOKEN}{caption}{EOC_TOKEN}{self.tokenizer.eos_token or ""}'
-
-def _prepare_captions(self:FlamingoProcessor, captions:list) -> list:
-    "`prepare_caption` for each caption."
-    return [self.prepare_caption(c) for c in captions]
-
-def _remove_tags(self:FlamingoProcessor, text):
-    "Text without <image>, <EOC>, end-of-text and padding tokens, and without surrounding whitespace."
-    if isinstance(text, (list, tuple)): return [self.remove_tags(t) for t in text]
-    for tag in {MEDIA_TOKEN, EOC_TOKEN, self.tokenizer.eos_token, self.tokenizer.pad_token} - {None}:
-        text = text.replace(tag, '')
-    return text.strip()
-
-def _preprocess_images(self:FlamingoProcessor, images:list) -> Tensor:
-    "Pixel values (n, c, h, w) for a list of images."
-    return self._pixels([[im] for im in images])['pixel_values'][:, 0]
-
-for _f in (_encode_text, _get_media_locations, _prepare_caption, _prepare_captions, _remove_tags, _preprocess_images):
-    setattr(FlamingoProcessor, _f.__name__[1:], _f)
