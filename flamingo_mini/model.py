@@ -10,6 +10,7 @@ from contextlib import contextmanager, nullcontext
 import torch
 from torch import nn, Tensor
 from einops import rearrange
+from fastcore.basics import patch
 from transformers import (AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer, GenerationMixin,
                           PreTrainedConfig, PreTrainedModel)
 from transformers import initialization as init
@@ -188,6 +189,13 @@ class FlamingoModel(FlamingoPreTrainedModel, GenerationMixin):
                 mean = frozen[:text_vocab].mean(0)
                 for slot, i in enumerate(ids): new[slot] = frozen[i] if i < text_vocab else mean
 
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        "`PreTrainedModel.from_pretrained`, then the config's freezing: loading makes every parameter anew, trainable."
+        model = super().from_pretrained(*args, **kwargs)
+        model.apply_freezing()
+        return model
+
     def get_input_embeddings(self): return self.lm.get_input_embeddings()
     def get_output_embeddings(self): return self.lm.get_output_embeddings()
 
@@ -204,53 +212,48 @@ def _load_named_parts(config, lm=None, vision_encoder=None):
     return lm, vision_encoder, add_flamingo_tokens(tokenizer), text_vocab
 
 # %% ../nbs/06_model.ipynb #32ac7aaf
-def _freeze_lm(self:FlamingoModel):
+@patch
+def freeze_lm(self:FlamingoModel):
     "Freeze the LM's own weights; its cross-attention blocks and new token rows stay trainable."
     freeze_(self.lm)
     for layer in flamingo_layers(self.lm): unfreeze_(layer.xattn_block)
     for p in new_token_parameters(self.lm): p.requires_grad_(True)
 
-def _apply_freezing(self:FlamingoModel):
+@patch
+def apply_freezing(self:FlamingoModel):
     "Freeze the parts the config says to freeze (and unfreeze the rest)."
     unfreeze_(self)
     if self.config.freeze_language_model: self.freeze_lm()
     if self.config.freeze_vision_model: self.freeze_vm()
 
-def _unfreeze_lm(self:FlamingoModel):
+@patch
+def unfreeze_lm(self:FlamingoModel):
     "Let the whole LM train."
     unfreeze_(self.lm)
 
-def _freeze_vm(self:FlamingoModel):
+@patch
+def freeze_vm(self:FlamingoModel):
     "Freeze the vision encoder."
     freeze_(self.vision_encoder)
 
-def _unfreeze_vm(self:FlamingoModel):
+@patch
+def unfreeze_vm(self:FlamingoModel):
     "Let the vision encoder train (it then runs with gradients)."
     unfreeze_(self.vision_encoder)
 
-def _parameters_trainable(self:FlamingoModel) -> list:
+@patch
+def parameters_trainable(self:FlamingoModel) -> list:
     "The parameters that train."
     return [p for p in self.parameters() if p.requires_grad]
 
-def _state_dict_trainable(self:FlamingoModel) -> dict:
+@patch
+def state_dict_trainable(self:FlamingoModel) -> dict:
     "The state dict restricted to trainable parameters."
     trainable = {id(p) for p in self.parameters_trainable()}
     return {k: v for k, v in self.state_dict(keep_vars=True).items() if id(v) in trainable}
 
-for _f in (_freeze_lm, _unfreeze_lm, _freeze_vm, _unfreeze_vm, _apply_freezing, _parameters_trainable,
-           _state_dict_trainable):
-    setattr(FlamingoModel, _f.__name__[1:], _f)
-
-_hf_from_pretrained = FlamingoModel.from_pretrained.__func__
-
-def _from_pretrained(cls, *args, **kwargs):
-    "`PreTrainedModel.from_pretrained`, then the config's freezing: loading makes every parameter anew, trainable."
-    model = _hf_from_pretrained(cls, *args, **kwargs)
-    model.apply_freezing()
-    return model
-FlamingoModel.from_pretrained = classmethod(_from_pretrained)
-
 # %% ../nbs/06_model.ipynb #e17947b0
+@patch
 def _check_pixels(self:FlamingoModel, pixel_values:Tensor) -> Tensor:
     "Validate `pixel_values` and bring it to (b, t, f, c, h, w)."
     if not torch.is_floating_point(pixel_values):
@@ -269,18 +272,20 @@ def _check_pixels(self:FlamingoModel, pixel_values:Tensor) -> Tensor:
                          f"for this vision encoder; got {c}x{h}x{w}")
     return pixel_values
 
-def _encode_images(self:FlamingoModel,
-                   pixel_values:Tensor): # (k, c, h, w) preprocessed images
+@patch
+def encode_images(self:FlamingoModel,
+                  pixel_values:Tensor): # (k, c, h, w) preprocessed images
     "The vision encoder's output for `pixel_values`, moved to its device and dtype; without gradients when frozen."
     encoder = self.vision_encoder
     trainable = any(p.requires_grad for p in encoder.parameters())
     with nullcontext() if trainable and torch.is_grad_enabled() else torch.no_grad():
         return encoder(pixel_values=pixel_values.to(encoder.device, encoder.dtype))
 
-def _get_image_features(self:FlamingoModel,
-                        pixel_values:Tensor|None=None, # (b, t, f, c, h, w)
-                        media_mask:Tensor|None=None, # (b, t) bool, True for real media
-                        vision_features:Tensor|None=None): # (b, t, f, v, d) vision-encoder tokens, to skip the encoder
+@patch
+def get_image_features(self:FlamingoModel,
+                       pixel_values:Tensor|None=None, # (b, t, f, c, h, w)
+                       media_mask:Tensor|None=None, # (b, t) bool, True for real media
+                       vision_features:Tensor|None=None): # (b, t, f, v, d) vision-encoder tokens, to skip the encoder
     "Resampled media (b, t, n, d), zeros where `media_mask` is False."
     source = vision_features if exists(vision_features) else pixel_values
     b, t, f = source.shape[:3]
@@ -303,10 +308,6 @@ def _distinct_rows(x:Tensor, *more:Tensor):
     first = torch.cat([same.new_ones(1), ~same])
     return first.nonzero().squeeze(1), first.cumsum(0) - 1
 
-FlamingoModel._check_pixels = _check_pixels
-FlamingoModel.encode_images = _encode_images
-FlamingoModel.get_image_features = _get_image_features
-
 # %% ../nbs/06_model.ipynb #13778c8e
 @contextmanager
 def _lend_media(layers, kvs, text_time, media_time, mask):
@@ -318,6 +319,7 @@ def _lend_media(layers, kvs, text_time, media_time, mask):
     finally:
         for layer in layers: layer.media = None
 
+@patch
 def _media_state(self:FlamingoModel, input_ids, pixel_values, media_mask, vision_features, previous, check=True):
     "Keys/values per layer, the media time of every slot, and the text time of every token."
     layers = self._xattn_layers
@@ -357,23 +359,22 @@ def _media_state(self:FlamingoModel, input_ids, pixel_values, media_mask, vision
         else: kvs, media_time = new_kvs, new_time
     return kvs, media_time, tt, seen + new_tokens
 
-FlamingoModel._media_state = _media_state
-
 # %% ../nbs/06_model.ipynb #cd0e6bad
-def _forward(self:FlamingoModel,
-             input_ids:Tensor|None=None, # (b, i) token ids, with one <image> token per image
-             attention_mask:Tensor|None=None, # (b, i) 1 for real tokens, 0 for padding
-             pixel_values:Tensor|None=None, # (b, t, f, c, h, w), (b, t, c, h, w) or (b, c, h, w)
-             media_mask:Tensor|None=None, # (b, t) bool, True for real images when samples have fewer than t
-             vision_features:Tensor|None=None, # (b, t, f, v, d) precomputed vision-encoder tokens
-             cache=None, # the LM's cache from an earlier call (it also carries the media)
-             position_ids:Tensor|None=None,
-             labels:Tensor|None=None, # (b, i) targets; -100 is ignored
-             use_cache:bool|None=None,
-             output_attentions:bool|None=None,
-             output_hidden_states:bool|None=None,
-             return_dict:bool|None=None,
-             logits_to_keep:int|Tensor=0,
+@patch
+def forward(self:FlamingoModel,
+            input_ids:Tensor|None=None, # (b, i) token ids, with one <image> token per image
+            attention_mask:Tensor|None=None, # (b, i) 1 for real tokens, 0 for padding
+            pixel_values:Tensor|None=None, # (b, t, f, c, h, w), (b, t, c, h, w) or (b, c, h, w)
+            media_mask:Tensor|None=None, # (b, t) bool, True for real images when samples have fewer than t
+            vision_features:Tensor|None=None, # (b, t, f, v, d) precomputed vision-encoder tokens
+            cache=None, # the LM's cache from an earlier call (it also carries the media)
+            position_ids:Tensor|None=None,
+            labels:Tensor|None=None, # (b, i) targets; -100 is ignored
+            use_cache:bool|None=None,
+            output_attentions:bool|None=None,
+            output_hidden_states:bool|None=None,
+            return_dict:bool|None=None,
+            logits_to_keep:int|Tensor=0,
              **kwargs) -> CausalLMOutputWithPast:
     "Run the LM on `input_ids` with cross-attention to the images (new ones, and those already in `cache`)."
     if 'past_key_values' in kwargs: cache = kwargs.pop('past_key_values')
@@ -410,23 +411,20 @@ def _forward(self:FlamingoModel,
                                     hidden_states=out.hidden_states, attentions=out.attentions)
     return result if default(return_dict, self.config.return_dict) else result.to_tuple()
 
-FlamingoModel.forward = _forward
-
-def _prepare_inputs_for_generation(self:FlamingoModel, input_ids, *args, is_first_iteration:bool|None=False, **kwargs):
+@patch
+def prepare_inputs_for_generation(self:FlamingoModel, input_ids, *args, is_first_iteration:bool|None=False, **kwargs):
     "transformers' own preparation; after the prompt, it marks the input as sampled (see `forward`)."
     inputs = GenerationMixin.prepare_inputs_for_generation(self, input_ids, *args, is_first_iteration=is_first_iteration,
                                                            **kwargs)
     if not is_first_iteration: inputs['media_tokens_sampled'] = True
     return inputs
 
-FlamingoModel.prepare_inputs_for_generation = _prepare_inputs_for_generation
-
 # %% ../nbs/06_model.ipynb #680ba82b
-@classmethod
-def _from_pretrained_parts(cls,
-                           lm:str, # hub id or folder of a causal LM (and its tokenizer)
-                           vision:str, # hub id or folder of a vision model (CLIP checkpoints give their vision tower)
-                           dtype:torch.dtype|None=None, # load both parts in this dtype
+@patch(cls_method=True)
+def from_pretrained_parts(cls:FlamingoModel,
+                          lm:str, # hub id or folder of a causal LM (and its tokenizer)
+                          vision:str, # hub id or folder of a vision model (CLIP checkpoints give their vision tower)
+                          dtype:torch.dtype|None=None, # load both parts in this dtype
                            **config_kwargs) -> FlamingoModel: # `FlamingoConfig` fields: xattn_every, resampler_depth, ...
     "A Flamingo around a pretrained LM and vision encoder; only the Flamingo layers and new token rows start fresh."
     lm_model = AutoModelForCausalLM.from_pretrained(lm, dtype=dtype)
@@ -438,8 +436,6 @@ def _from_pretrained_parts(cls,
                             clip_model_type=vision, **ids, **config_kwargs)
     model = cls(config, lm=lm_model, vision_encoder=vision_model, text_vocab=text_vocab)
     return model.to(lm_model.dtype) if dtype is not None else model
-
-FlamingoModel.from_pretrained_parts = _from_pretrained_parts
 
 # %% ../nbs/06_model.ipynb #02bd4e11
 def tiny_flamingo(family:str='gpt2', seed:int=0, **config_kwargs) -> FlamingoModel:
@@ -461,24 +457,23 @@ def open_gates_(model:nn.Module, value:float=1.) -> nn.Module:
     return model
 
 # %% ../nbs/06_model.ipynb #6c6be050
+@patch
 @torch.no_grad()
-def _generate_captions(self:FlamingoModel,
-                       processor, # a `FlamingoProcessor` for this model
-                       images:list|None=None, # images (PIL, arrays, tensors or paths), one caption each
-                       pixel_values:Tensor|None=None, # or preprocessed (b, c, h, w) pixels
-                       prompt:str='<image>', # the text before each caption, with one <image>
-                       max_new_tokens:int=20,
-                       num_beams:int=1,
+def generate_captions(self:FlamingoModel,
+                      processor, # a `FlamingoProcessor` for this model
+                      images:list|None=None, # images (PIL, arrays, tensors or paths), one caption each
+                      pixel_values:Tensor|None=None, # or preprocessed (b, c, h, w) pixels
+                      prompt:str='<image>', # the text before each caption, with one <image>
+                      max_new_tokens:int=20,
+                      num_beams:int=1,
                        **kwargs) -> list[str]: # passed to `generate`
     "One caption per image, generated after `prompt`."
     if (images is None) == (pixel_values is None): raise ValueError("pass either images or pixel_values")
     n = len(images) if images is not None else pixel_values.shape[0]
     inputs = processor(text=[prompt] * n, images=[[im] for im in images] if images is not None else None,
-                       return_tensors='pt', padding=True, padding_side='left')
+                      return_tensors='pt', padding=True, padding_side='left')
     if pixel_values is not None: inputs['pixel_values'] = pixel_values
     inputs = {k: v.to(self.device) for k, v in inputs.items()}
     out = self.generate(**inputs, max_new_tokens=max_new_tokens, num_beams=num_beams,
                         pad_token_id=processor.tokenizer.pad_token_id, **kwargs)
     return [processor.remove_tags(t) for t in processor.batch_decode(out[:, inputs['input_ids'].shape[1]:])]
-
-FlamingoModel.generate_captions = _generate_captions
