@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import torch
 from datasets import Dataset, IterableDataset, Image as ImageFeature
 from .core import *
-from .processor import FlamingoProcessor, load_image
+from .processor import FlamingoProcessor, ImageError, load_image
 
 # %% auto #0
 __all__ = ['check_columns', 'prepare_dataset', 'FlamingoCollator', 'batches', 'MixedBatches', 'mixed_loss']
@@ -45,7 +45,7 @@ class FlamingoCollator:
     images_column:str|None=None # interleaved layout: the column of image lists
     prompt:str='<image>' # caption layout: the context before each caption, with one <image>
     max_length:int|None=None # truncate longer samples (an error if that would cut an image; see the processor)
-    skip_corrupt:bool=True # skip samples with unreadable images (counted in `skipped`) instead of raising
+    skip_corrupt:bool=True # skip samples with unreadable or over-budget images (an `ImageError`, counted in `skipped`) instead of raising
     padding_side:str='right'
     skipped:int=field(default=0, init=False)
 
@@ -78,11 +78,11 @@ class FlamingoCollator:
             missing = [c for c in self.columns() if c not in row]
             if missing: raise ValueError(f"a row has no column(s) {missing}; its columns are {list(row)}")
             try: samples.append(self._interleaved(row) if self.interleaved else self._caption(row))
-            except ValueError as e:
-                if not (self.skip_corrupt and 'cannot read image' in str(e)): raise
+            except ImageError as e:
+                if not self.skip_corrupt: raise
                 self.skipped += 1
-                warnings.warn(f"skipped a sample with an unreadable image ({self.skipped} so far): {e}")
-        if not samples: raise ValueError(f"every sample of this batch of {len(rows)} had an unreadable image")
+                warnings.warn(f"skipped a sample with an unusable image ({self.skipped} so far): {e}")
+        if not samples: raise ValueError(f"every sample of this batch of {len(rows)} had an unusable image")
         kw = dict(padding_side=self.padding_side, truncation=self.max_length is not None, max_length=self.max_length)
         if self.interleaved:
             batch = self.processor(text=samples, return_labels=True, **kw)

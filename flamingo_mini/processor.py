@@ -14,37 +14,119 @@ from transformers import AutoImageProcessor, AutoTokenizer, BatchFeature, Proces
 from .core import *
 
 # %% auto #0
-__all__ = ['load_image', 'is_video', 'images_per_prompt', 'FlamingoProcessor', 'few_shot_prompt', 'tokens_html']
+__all__ = ['MAX_IMAGE_PIXELS', 'MAX_IMAGE_ASPECT', 'IMAGE_BACKGROUND', 'ImageError', 'check_image_size', 'load_image', 'is_video',
+           'images_per_prompt', 'FlamingoProcessor', 'few_shot_prompt', 'tokens_html']
 
-# %% ../nbs/07_processor.ipynb #c544f436
-def load_image(image) -> Image.Image:
-    "An RGB PIL image from a PIL image, an array or tensor (hwc or chw), a file path, or an undecoded `datasets` image."
+# %% ../nbs/07_processor.ipynb #7267c489
+MAX_IMAGE_PIXELS = 50_000_000 # the default pixel budget (width x height) of `load_image`: a 48-megapixel phone photo passes
+MAX_IMAGE_ASPECT = 20.0 # the default longest/shortest side bound: a 20:1 panorama passes
+IMAGE_BACKGROUND = (255, 255, 255) # transparent pixels are composited onto white, as transformers' `convert_to_rgb`
+
+class ImageError(ValueError):
+    "An image that cannot be used: unreadable, over the pixel budget, or of values with no documented meaning."
+
+def check_image_size(
+    width:int, height:int,
+    name:str='image', # what to call the image in the error: a file name or an argument
+    max_pixels:int|None=None, # width x height bound; None: `MAX_IMAGE_PIXELS`
+    max_aspect:float|None=None, # longest/shortest side bound; None: `MAX_IMAGE_ASPECT`
+):
+    "Raise an `ImageError` naming `name` and the numbers when a `width` x `height` image is over the budget."
+    max_pixels, max_aspect = default(max_pixels, MAX_IMAGE_PIXELS), default(max_aspect, MAX_IMAGE_ASPECT)
+    if width < 1 or height < 1: raise ImageError(f"{name} is {width}x{height} pixels: an image needs at least one pixel")
+    if width * height > max_pixels:
+        raise ImageError(f"{name} is {width}x{height} = {width * height:,} pixels, over the budget of max_pixels={max_pixels:,}")
+    if max(width, height) / min(width, height) > max_aspect:
+        raise ImageError(f"{name} is {width}x{height} pixels, aspect ratio {max(width, height) / min(width, height):g}:1 "
+                         f"over max_aspect={max_aspect:g} (resizing its short side to the vision tower's would blow it up)")
+
+
+# %% ../nbs/07_processor.ipynb #401ac0c3
+def _values_to_uint8(a:np.ndarray, name:str) -> np.ndarray:
+    "Pixel values as uint8 by the documented rule (see above), or an `ImageError` saying why not."
+    if a.dtype == np.uint8: return a
+    if a.dtype == np.bool_ or np.iscomplexobj(a) or not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
+        raise ImageError(f"{name} has dtype {a.dtype}: give uint8, uint16, integer values in 0..255 or floats")
+    if a.dtype == np.uint16: return np.round(a / 257).astype(np.uint8)  # 65535 -> 255: scaled, not clipped
+    if np.issubdtype(a.dtype, np.integer):
+        lo, hi = int(a.min()), int(a.max())
+        if lo < 0 or hi > 255:
+            raise ImageError(f"{name} has {a.dtype} values in {lo}..{hi}: integer images other than uint16 must lie "
+                             "in 0..255 (scale it to uint8 yourself, so nothing wraps around)")
+        return a.astype(np.uint8)
+    if not np.isfinite(a).all(): raise ImageError(f"{name} holds {(~np.isfinite(a)).sum()} NaN or infinite value(s)")
+    lo, hi = float(a.min()), float(a.max())
+    if lo < 0: raise ImageError(f"{name} has float values in [{lo:.3g}, {hi:.3g}]: negative values look already "
+                                "normalised; give the model `pixel_values` directly, or images in [0, 1] or [0, 255]")
+    if hi > 255: raise ImageError(f"{name} has float values up to {hi:.4g}: give floats in [0, 1] or [0, 255]")
+    return np.round(a.astype(np.float64) * (255 if hi <= 1 else 1)).astype(np.uint8)
+
+def _array_image(a:np.ndarray, name:str) -> Image.Image:
+    "An (h, w), (h, w, c) or (c, h, w) array as a PIL image by the documented rule."
+    if a.ndim == 3 and a.shape[0] in (1, 3, 4) and a.shape[-1] not in (1, 3, 4): a = a.transpose(1, 2, 0)  # chw -> hwc
+    if a.ndim == 3 and a.shape[-1] == 1: a = a[..., 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[-1] not in (3, 4)):
+        raise ImageError(f"{name} has shape {a.shape}: an image array is (h, w), (h, w, c) or (c, h, w) with 1, 3 or 4 "
+                         "channels (a video is a 4-D array or a tuple of frames)")
+    return Image.fromarray(np.ascontiguousarray(_values_to_uint8(a, name)))
+
+def _rgb(im:Image.Image, name:str, background=IMAGE_BACKGROUND) -> Image.Image:
+    "An RGB image: more than 8 bits scaled, not clipped; transparency composited onto `background`."
+    if im.mode.startswith('I;16'): im = Image.fromarray(_values_to_uint8(np.asarray(im).astype(np.uint16), name))
+    elif im.mode == 'I':  # 32-bit integers: what PIL gives for 16-bit files of some formats; read as 16-bit
+        a = np.asarray(im)
+        if a.min() < 0 or a.max() > 65535:
+            raise ImageError(f"{name} is a 32-bit integer image with values in {a.min()}..{a.max()}, outside 16 bits")
+        im = Image.fromarray(_values_to_uint8(a.astype(np.uint16), name))
+    elif im.mode == 'F': im = Image.fromarray(_values_to_uint8(np.asarray(im), name))
+    if im.mode in ('RGBA', 'LA', 'PA') or (im.mode == 'P' and 'transparency' in im.info):
+        im = im.convert('RGBA')
+        flat = Image.new('RGBA', im.size, (*background, 255))
+        flat.alpha_composite(im)
+        im = flat
+    return im.convert('RGB')
+
+def _open(source, name:str, max_pixels, max_aspect, background) -> Image.Image:
+    "Open an image file, check its size from the header, then decode it."
+    try:
+        with Image.open(source) as im:  # reads the header only
+            check_image_size(*im.size, name=name, max_pixels=max_pixels, max_aspect=max_aspect)
+            return _rgb(im, name, background)
+    except (OSError, UnidentifiedImageError, TypeError, Image.DecompressionBombError, SyntaxError) as e:
+        raise ImageError(f"cannot read image {name}: {e}") from None
+
+def load_image(
+    image, # a PIL image, an (h, w[, c]) or (c, h, w) array or tensor, a path, bytes, or an undecoded `datasets` image
+    max_pixels:int|None=None, # the pixel budget, checked before decoding; None: `MAX_IMAGE_PIXELS`
+    max_aspect:float|None=None, # the aspect-ratio bound, checked before decoding; None: `MAX_IMAGE_ASPECT`
+    background:tuple=IMAGE_BACKGROUND, # what transparent pixels are composited onto
+    name:str|None=None, # what errors call the image (default: its file name, or `image`)
+) -> Image.Image:
+    "An RGB PIL image, its size checked before anything is decoded or resized; an `ImageError` names what is wrong."
     if isinstance(image, dict) and ('bytes' in image or 'path' in image):  # a `datasets` image left undecoded
+        name = default(name, repr(image.get('path') or '(bytes)'))
         source = io.BytesIO(image['bytes']) if image.get('bytes') is not None else image.get('path')
-        try:
-            with Image.open(source) as im: return im.convert('RGB')
-        except (OSError, UnidentifiedImageError, TypeError) as e:
-            raise ValueError(f"cannot read image {image.get('path') or '(bytes)'!r}: {e}") from None
+        if source is None: raise ImageError(f"the datasets image {name} has neither bytes nor a path")
+        return _open(source, name, max_pixels, max_aspect, background)
     if isinstance(image, (str, Path)):
-        try:
-            with Image.open(image) as im: image = im.convert('RGB')
-        except (OSError, UnidentifiedImageError) as e:
-            raise ValueError(f"cannot read image file {str(image)!r}: {e}") from None
-    if isinstance(image, Tensor): image = image.detach().cpu().numpy()
+        return _open(image, default(name, f"file {str(image)!r}"), max_pixels, max_aspect, background)
+    if isinstance(image, (bytes, bytearray)): return _open(io.BytesIO(image), default(name, '(bytes)'), max_pixels, max_aspect, background)
+    name = default(name, 'image')
+    if isinstance(image, Tensor): image = image.detach().cpu()
+    if isinstance(image, Tensor): image = (image.float() if image.dtype == torch.bfloat16 else image).numpy()
     if isinstance(image, np.ndarray):
-        if image.ndim == 3 and image.shape[0] in (1, 3, 4) and image.shape[-1] not in (1, 3, 4):
-            image = image.transpose(1, 2, 0)  # chw -> hwc
-        if image.ndim == 3 and image.shape[-1] == 1: image = image[..., 0]
-        if image.dtype != np.uint8:
-            image = (np.clip(image, 0, 1) * 255).round().astype(np.uint8) if image.max() <= 1 else image.astype(np.uint8)
-        image = Image.fromarray(image)
+        hw = image.shape[1:] if image.ndim == 3 and image.shape[0] in (1, 3, 4) and image.shape[-1] not in (1, 3, 4) else image.shape[:2]
+        if image.ndim in (2, 3): check_image_size(hw[1], hw[0], name=name, max_pixels=max_pixels, max_aspect=max_aspect)
+        return _rgb(_array_image(image, name), name, background)
     if not isinstance(image, Image.Image):
-        raise ValueError(f"cannot use {type(image).__name__} as an image: give a PIL image, array, tensor or path")
-    return image.convert('RGB')
+        raise ImageError(f"cannot use {type(image).__name__} as an image: give a PIL image, array, tensor or path")
+    check_image_size(*image.size, name=name, max_pixels=max_pixels, max_aspect=max_aspect)
+    return _rgb(image, name, background)
 
 def is_video(item) -> bool:
     "A media item that is a video: a tuple of frames, or a 4-D array or tensor (f, h, w, c) / (f, c, h, w)."
     return isinstance(item, tuple) or (isinstance(item, (np.ndarray, Tensor)) and item.ndim == 4)
+
 
 # %% ../nbs/07_processor.ipynb #60a01513
 def _pack_features(media_per_sample:list) -> dict:
@@ -89,6 +171,9 @@ def images_per_prompt(
 # %% ../nbs/07_processor.ipynb #e724ebaf
 class FlamingoProcessor(ProcessorMixin):
     "Turns interleaved text and images into `input_ids`, `attention_mask`, `pixel_values`, `media_mask` (and `labels`)."
+    max_image_pixels:int|None = None # the pixel budget for this processor's images; None: `MAX_IMAGE_PIXELS`
+    max_image_aspect:float|None = None # the aspect-ratio bound; None: `MAX_IMAGE_ASPECT`
+
     def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
         add_flamingo_tokens(tokenizer)
         super().__init__(image_processor, tokenizer, chat_template=chat_template, **kwargs)
@@ -131,7 +216,7 @@ class FlamingoProcessor(ProcessorMixin):
         frames = [list(m) if is_video(m) else [m] for m in items]  # a 4-D array iterates over its frames
         if len({len(f) for f in frames}) != 1:
             raise ValueError(f"all videos in a batch need the same number of frames, got {sorted({len(f) for f in frames})}")
-        flat = [load_image(im) for f in frames for im in f]
+        flat = [load_image(im, self.max_image_pixels, self.max_image_aspect) for f in frames for im in f]
         pixels = torch.as_tensor(np.asarray(self.image_processor(flat, return_tensors='np')['pixel_values']))
         f = len(frames[0])
         pixels = pixels.reshape(len(items), f, *pixels.shape[1:])  # (k, f, c, h, w)
