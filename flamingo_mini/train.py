@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_train.ipynb #111b477a
 from __future__ import annotations
-import dataclasses, json, math, os, random, shutil, time
+import dataclasses, errno, hashlib, json, math, os, random, re, shutil, tempfile, time, warnings
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,14 +12,19 @@ import numpy as np
 import torch
 from torch import nn
 from accelerate import Accelerator
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save as safetensors_bytes
 from transformers import get_constant_schedule_with_warmup, get_cosine_schedule_with_warmup, get_linear_schedule_with_warmup
 from .core import *
 from .data import MixedBatches, FlamingoCollator, batches, check_columns, prepare_dataset
 from .lm import flamingo_layers
+from .loading import check_finite
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'TrainConfig', 'param_groups', 'make_scheduler', 'Learner', 'gate_values', 'plot_history']
+__all__ = ['SCHEDULES', 'CHECKPOINT_NAME', 'TrainConfig', 'param_groups', 'make_scheduler', 'Learner', 'gate_values',
+           'check_labels', 'write_file', 'fsync_dir', 'save_state', 'load_state', 'rng_state', 'set_rng_state',
+           'write_manifest', 'checkpoint_problem', 'find_checkpoint', 'publish_checkpoint', 'checkpoint_bytes',
+           'check_output_dir', 'explain_write_error', 'plot_history']
 
 # %% ../nbs/14_train.ipynb #680fb012
 SCHEDULES = ('constant', 'linear', 'cosine')
@@ -52,12 +57,14 @@ class TrainConfig:
         for name in ('warmup_steps', 'eval_every', 'save_every', 'seed'):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {getattr(self, name)!r}")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0): raise ValueError(f"lr must be positive, got {self.lr!r}")
-        if self.weight_decay < 0 or self.gate_lr_mult <= 0: raise ValueError("weight_decay must be >= 0 and gate_lr_mult > 0")
+        for name, low in (('lr', 0), ('gate_lr_mult', 0), ('weight_decay', None), ('max_grad_norm', 0)):
+            value = getattr(self, name)
+            if value is None and name == 'max_grad_norm': continue
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and (value > low if low is not None else value >= 0)):
+                raise ValueError(f"{name} must be a finite {'positive' if low is not None else 'non-negative'} number, got {value!r}")
         if self.schedule not in SCHEDULES: raise ValueError(f"schedule={self.schedule!r} is not one of {SCHEDULES}")
         if self.mixed_precision not in ('no', 'bf16', 'fp16'):
             raise ValueError(f"mixed_precision={self.mixed_precision!r} is not one of 'no', 'bf16', 'fp16'")
-        if self.max_grad_norm is not None and self.max_grad_norm <= 0: raise ValueError("max_grad_norm must be positive or None")
 
     @classmethod
     def from_dict(cls, d:dict) -> TrainConfig:
@@ -97,9 +104,10 @@ class Learner:
                  accelerator:Accelerator|None=None):
         self.config, self.sources, self.weights, self.eval_fn = config, sources, weights, eval_fn
         self.accelerator = accelerator or Accelerator(mixed_precision=config.mixed_precision, cpu=not torch.cuda.is_available())
-        for name, (dataset, collate, _) in sources.items():
-            if not hasattr(collate, 'columns'): continue
-            try: check_columns(dataset, collate.columns())
+        for name, (dataset, collate, batch_size) in sources.items():
+            try:
+                if hasattr(collate, 'columns'): check_columns(dataset, collate.columns())
+                check_labels(dataset, collate, batch_size)
             except ValueError as e: raise ValueError(f"dataset {name!r}: {e}") from None
         if config.gradient_checkpointing:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=dict(use_reentrant=False))
@@ -108,6 +116,7 @@ class Learner:
         self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
         self.scheduler = make_scheduler(self.optimizer, config)
         self.step, self.history = 0, []
+        self.saved_step = None  # the step of the checkpoint on disk that matches this state (saved or loaded)
         self._mix = None  # (step it is at, the batches), kept between `fit` calls
 
     def _mixture(self):
@@ -115,31 +124,120 @@ class Learner:
         return MixedBatches(self.sources, self.weights, seed=self.config.seed, skip=self.step * self.config.grad_accum,
                             shard=(a.process_index, a.num_processes))
 
-# %% ../nbs/14_train.ipynb #eecdc5a8
-@torch.enable_grad()  # trains whatever the caller's grad mode
-def _train_step(self:Learner, mix) -> float:
-    a, model = self.accelerator, self.model
-    micro = [next(mix) for _ in range(self.config.grad_accum)]
-    names = [name for name, _, _ in micro[0]]
-    # per source the label tokens of the step (the loss's denominator), and last the rows: summed over processes
-    local = torch.tensor([[float((b['labels'][:, 1:] != -100).sum()) for _, _, b in m] +
-                          [float(sum(len(b['labels']) for _, _, b in m))] for m in micro]).sum(0)
-    totals = a.reduce(local.to(a.device), reduction='sum')
-    counts, self._rows = totals[:-1].clamp(min=1) / a.num_processes, int(totals[-1])
-    model.train()
-    total = 0.
-    for i, m in enumerate(micro):
-        with a.no_sync(model) if i < len(micro) - 1 else nullcontext():
-            loss = sum(w * model(**{k: v.to(a.device) for k, v in b.items()}, num_items_in_batch=counts[j]).loss
-                       for j, (_, w, b) in enumerate(m))
-            a.backward(loss)
-        total += loss.detach()
-    if self.config.max_grad_norm: a.clip_grad_norm_(self.raw_model.parameters_trainable(), self.config.max_grad_norm)
-    self.optimizer.step(); self.scheduler.step(); self.optimizer.zero_grad(set_to_none=True)
-    self.step += 1
-    return float(a.reduce(total.reshape(1), reduction='sum')) / a.num_processes
+    @torch.enable_grad()  # trains whatever the caller's grad mode
+    def _train_step(self, mix) -> float:
+        "One optimiser step; gradients are synchronised between processes only on the last micro-batch."
+        a, model, cfg = self.accelerator, self.model, self.config
+        micro = [next(mix) for _ in range(cfg.grad_accum)]
+        # per source the label tokens of the step (the loss's denominator), and last the rows: summed over processes
+        local = torch.tensor([[float((b['labels'][:, 1:] != -100).sum()) for _, _, b in m] +
+                              [float(sum(len(b['labels']) for _, _, b in m))] for m in micro]).sum(0)
+        totals = a.reduce(local.to(a.device), reduction='sum')
+        counts, self._rows = totals[:-1].clamp(min=1) / a.num_processes, int(totals[-1])
+        model.train()
+        total = 0.
+        for i, m in enumerate(micro):
+            with a.no_sync(model) if i < len(micro) - 1 else nullcontext():
+                loss = sum(w * model(**{k: v.to(a.device) for k, v in b.items()}, num_items_in_batch=counts[j]).loss
+                           for j, (_, w, b) in enumerate(m))
+                a.backward(loss)
+            total += loss.detach()
+        params = self.raw_model.parameters_trainable()
+        norm = (a.clip_grad_norm_(params, cfg.max_grad_norm) if cfg.max_grad_norm else
+                torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None]))
+        loss = float(a.reduce(total.reshape(1), reduction='sum')) / a.num_processes
+        # fp16's loss scaler skips steps with infinite gradients itself
+        bad = ('loss', loss) if not math.isfinite(loss) else ('gradient norm', float(norm)) if (
+            exists(norm) and cfg.mixed_precision != 'fp16' and not math.isfinite(float(norm))) else None
+        if bad:
+            self.optimizer.zero_grad(set_to_none=True)
+            last = f"checkpoint-{self.saved_step:07d}" if exists(self.saved_step) else 'none written'
+            raise FloatingPointError(f"the {bad[0]} of step {self.step + 1} is {bad[1]}: training stopped before that "
+                                     f"update (last checkpoint: {last}); lower the learning rate or check the data")
+        self.optimizer.step(); self.scheduler.step(); self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        return loss
 
-Learner._train_step = _train_step
+    def fit(self, steps:int|None=None, progress:bool=True) -> list[dict]:
+        "Train for `steps` more steps (default: up to `config.steps`); return the history."
+        from tqdm.auto import tqdm
+        cfg, a = self.config, self.accelerator
+        end = self.step + steps if steps is not None else cfg.steps
+        if cfg.output_dir and self.step < end:
+            check_output_dir(cfg.output_dir, checkpoint_bytes(self.raw_model), cfg.keep_checkpoints)
+        # a `fit` that continues where the last one stopped keeps its loaders (starting one shuffles every index of every
+        # dataset); after a checkpoint load the step differs and fresh loaders skip to it, giving the same batches
+        mix = self._mix[1] if self._mix is not None and self._mix[0] == self.step else self._mixture()
+        samples, start = 0, time.perf_counter()
+        bar = tqdm(total=end - self.step, disable=not (progress and a.is_main_process), desc='training')
+        while self.step < end:
+            loss = self._train_step(mix)
+            samples += self._rows  # rows (captions, episodes, ...) this step took, in all processes
+            bar.update(1)
+            if self.step % cfg.log_every == 0 or self.step == end:
+                rate = samples / (time.perf_counter() - start)
+                self.history.append(dict(step=self.step, loss=loss, lr=self.scheduler.get_last_lr()[0],
+                                         samples_per_s=rate, gates=gate_values(self.raw_model)))
+                bar.set_postfix(loss=f'{loss:.3f}', samples_s=f'{rate:.1f}')
+            if cfg.eval_every and self.eval_fn and self.step % cfg.eval_every == 0:
+                self.history.append(dict(step=self.step, eval=self.eval_fn(self.raw_model)))
+            if cfg.output_dir and cfg.save_every and self.step % cfg.save_every == 0: self.save_checkpoint()
+        bar.close()
+        self._mix = (self.step, mix)
+        check_finite(self.raw_model.state_dict_trainable(), f"the trainable weights after step {self.step}")
+        if cfg.output_dir and self.saved_step != self.step: self.save_checkpoint()  # one save per step
+        return self.history
+
+    def save_checkpoint(self, folder:str|None=None) -> Path:
+        "Write a checkpoint of this step under `folder` (default: `config.output_dir`), atomically and verified."
+        a = self.accelerator
+        root = Path(folder or self.config.output_dir)
+        name = f'checkpoint-{self.step:07d}'
+        trainable = {k: v.detach().contiguous() for k, v in self.raw_model.state_dict_trainable().items()}
+        check_finite(trainable, f"not saving {name}: the trainable weights")  # the last good checkpoint stays
+        tmp = root/f'.{name}.tmp'
+        if a.is_main_process: shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            if a.is_main_process: tmp.mkdir(parents=True)
+            a.wait_for_everyone()
+            save_state(tmp/f'rng-{a.process_index}.safetensors', rng_state())
+            if a.is_main_process:
+                write_file(tmp/'trainable.safetensors', safetensors_bytes(trainable, metadata=dict(format='pt')))
+                save_state(tmp/'optimizer.safetensors', dict(optimizer=self.optimizer.state_dict(),
+                                                             scheduler=self.scheduler.state_dict()))
+                write_file(tmp/'state.json', json.dumps(dict(step=self.step, history=self.history,
+                                                             config=dataclasses.asdict(self.config))).encode())
+            a.wait_for_everyone()
+            if a.is_main_process: write_manifest(tmp, self.step)
+        except OSError as e:
+            if a.is_main_process: shutil.rmtree(tmp, ignore_errors=True)
+            raise explain_write_error(e, tmp) from e
+        if a.is_main_process: publish_checkpoint(tmp, root/name, self.config.keep_checkpoints)
+        a.wait_for_everyone()
+        self.saved_step = self.step
+        return root/name
+
+    def load_checkpoint(self, folder:str|None=None) -> Path:
+        "Continue from the checkpoint `latest` names under `folder` (default: `config.output_dir`), or the newest intact one."
+        ckpt = find_checkpoint(folder or self.config.output_dir)
+        weights = load_file(ckpt/'trainable.safetensors')
+        expected = {k: v.shape for k, v in self.raw_model.state_dict_trainable().items()}
+        wrong = sorted(k for k in set(weights) & set(expected) if weights[k].shape != expected[k])
+        if set(weights) != set(expected) or wrong:
+            raise ValueError(f"checkpoint {ckpt} does not fit this model: missing {sorted(set(expected) - set(weights))[:5]}, "
+                             f"unexpected {sorted(set(weights) - set(expected))[:5]}, wrong shape {wrong[:5]}")
+        self.raw_model.load_state_dict(weights, strict=False)
+        opt = load_state(ckpt/'optimizer.safetensors')
+        self.optimizer.load_state_dict(opt['optimizer']); self.scheduler.load_state_dict(opt['scheduler'])
+        state = json.loads((ckpt/'state.json').read_text())
+        rng = ckpt/f'rng-{self.accelerator.process_index}.safetensors'
+        if not rng.exists():
+            raise ValueError(f"{ckpt} was written by fewer processes than this run has (no {rng.name})")
+        set_rng_state(load_state(rng))
+        self.step, self.history = state['step'], state['history']
+        self.saved_step = self.step
+        return ckpt
+
 
 # %% ../nbs/14_train.ipynb #0a0036b6
 def gate_values(model:nn.Module) -> dict:
@@ -148,92 +246,174 @@ def gate_values(model:nn.Module) -> dict:
     return dict(attn=[float(l.xattn_block.alpha_attn.detach().tanh()) for l in layers],
                 ffw=[float(l.xattn_block.alpha_ffw.detach().tanh()) for l in layers])
 
-def _fit(self:Learner, steps:int|None=None, progress:bool=True) -> list[dict]:
-    "Train for `steps` more steps (default: up to `config.steps`); return the history."
-    from tqdm.auto import tqdm
-    cfg, a = self.config, self.accelerator
-    end = self.step + steps if steps is not None else cfg.steps
-    # a `fit` that continues where the last one stopped keeps its loaders (starting one shuffles every index of every
-    # dataset); after a checkpoint load the step differs and fresh loaders skip to it, giving the same batches
-    mix = self._mix[1] if self._mix is not None and self._mix[0] == self.step else self._mixture()
-    samples, start = 0, time.perf_counter()
-    bar = tqdm(total=end - self.step, disable=not (progress and a.is_main_process), desc='training')
-    while self.step < end:
-        loss = self._train_step(mix)
-        samples += self._rows  # rows (captions, episodes, ...) this step took, in all processes
-        bar.update(1)
-        if self.step % cfg.log_every == 0 or self.step == end:
-            rate = samples / (time.perf_counter() - start)
-            self.history.append(dict(step=self.step, loss=loss, lr=self.scheduler.get_last_lr()[0],
-                                     samples_per_s=rate, gates=gate_values(self.raw_model)))
-            bar.set_postfix(loss=f'{loss:.3f}', samples_s=f'{rate:.1f}')
-        if cfg.eval_every and self.eval_fn and self.step % cfg.eval_every == 0:
-            self.history.append(dict(step=self.step, eval=self.eval_fn(self.raw_model)))
-        if cfg.output_dir and cfg.save_every and self.step % cfg.save_every == 0: self.save_checkpoint()
-    bar.close()
-    self._mix = (self.step, mix)
-    if cfg.output_dir: self.save_checkpoint()
-    return self.history
+def check_labels(dataset, collate, batch_size:int):
+    "Fail before training when the first batch of `dataset` has nothing to learn from."
+    try: batch = next(batches(dataset, collate, batch_size, shuffle=False))
+    except StopIteration: raise ValueError("it has no rows") from None
+    labels = batch.get('labels') if isinstance(batch, dict) else None
+    if labels is not None and int((labels[:, 1:] != -100).sum()) == 0:
+        raise ValueError(f"its first {len(labels)} rows have no tokens to learn from (every label is -100): is "
+                         f"max_length shorter than the prompt, or is every text empty?")
 
-Learner.fit = _fit
 
 # %% ../nbs/14_train.ipynb #a0561bf1
-def _rng_state() -> dict:
+def _encode(obj, tensors:dict, key:str):
+    "`obj` as JSON, its tensors and arrays moved into `tensors` under dotted keys."
+    if isinstance(obj, torch.Tensor):
+        tensors[key] = obj.detach().cpu().contiguous()
+        return {'__tensor__': key}
+    if isinstance(obj, np.ndarray):
+        tensors[key] = torch.from_numpy(obj.astype(np.int64) if obj.dtype == np.uint32 else obj)  # torch lacks uint32 ops
+        return {'__ndarray__': key, 'dtype': str(obj.dtype)}
+    if isinstance(obj, np.generic): return obj.item()
+    if isinstance(obj, tuple): return {'__tuple__': [_encode(v, tensors, f'{key}.{i}') for i, v in enumerate(obj)]}
+    if isinstance(obj, list): return [_encode(v, tensors, f'{key}.{i}') for i, v in enumerate(obj)]
+    if isinstance(obj, dict):  # optimiser states are keyed by int: kept as pairs, since JSON keys are strings
+        return {'__items__': [[k, _encode(v, tensors, f'{key}.{k}')] for k, v in obj.items()]}
+    if obj is None or isinstance(obj, (bool, int, float, str)): return obj
+    raise TypeError(f"cannot store a {type(obj).__name__} ({key}) in a checkpoint")
+
+def _decode(obj, tensors:dict):
+    if isinstance(obj, list): return [_decode(v, tensors) for v in obj]
+    if not isinstance(obj, dict): return obj
+    if '__tensor__' in obj: return tensors[obj['__tensor__']]
+    if '__ndarray__' in obj: return tensors[obj['__ndarray__']].numpy().astype(obj['dtype'])
+    if '__tuple__' in obj: return tuple(_decode(v, tensors) for v in obj['__tuple__'])
+    return {k: _decode(v, tensors) for k, v in obj['__items__']}
+
+def write_file(path:Path, data:bytes):
+    "Write `data` to `path` and fsync it."
+    with open(path, 'wb') as f:
+        f.write(data); f.flush(); os.fsync(f.fileno())
+
+def fsync_dir(path:Path):
+    "Make a rename or a new file in the folder `path` durable."
+    fd = os.open(path, os.O_RDONLY)
+    try: os.fsync(fd)
+    finally: os.close(fd)
+
+def save_state(path:Path, state):
+    "Save nested dicts, lists and tuples of tensors, arrays and plain values as one safetensors file (JSON in its header)."
+    tensors = {}
+    skeleton = _encode(state, tensors, 's')
+    write_file(path, safetensors_bytes(tensors, metadata={'state': json.dumps(skeleton)}))
+
+def load_state(path:Path):
+    "What `save_state` saved, read without unpickling anything."
+    try:
+        with safe_open(path, 'pt') as f: skeleton, tensors = f.metadata()['state'], {k: f.get_tensor(k) for k in f.keys()}
+        return _decode(json.loads(skeleton), tensors)
+    except (SafetensorError, KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"{path} is not a state file of this library ({type(e).__name__}: {e}); "
+                         f"checkpoints are never unpickled") from None
+
+def rng_state() -> dict:
+    "Every random-number generator's state."
     return dict(python=random.getstate(), numpy=np.random.get_state(), torch=torch.get_rng_state(),
                 cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
 
-def _set_rng_state(s:dict):
+def set_rng_state(s:dict):
     random.setstate(s['python']); np.random.set_state(s['numpy']); torch.set_rng_state(s['torch'])
     if s['cuda'] is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
 
-def _atomic_write_text(path:Path, text:str):
-    tmp = path.with_name(f'.{path.name}.tmp')
-    with open(tmp, 'w') as f: f.write(text); f.flush(); os.fsync(f.fileno())
-    os.replace(tmp, path)
 
-def _save_checkpoint(self:Learner, folder:str|None=None) -> Path:
-    "Write a checkpoint of this step under `folder` (default: `config.output_dir`), atomically."
-    a = self.accelerator
-    root = Path(folder or self.config.output_dir)
-    final, tmp = root/f'checkpoint-{self.step:07d}', root/f'.checkpoint-{self.step:07d}.tmp'
-    if a.is_main_process:
-        shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir(parents=True)
-    a.wait_for_everyone()
-    torch.save(_rng_state(), tmp/f'rng-{a.process_index}.pt')
-    if a.is_main_process:
-        trainable = {k: v.detach().contiguous() for k, v in self.raw_model.state_dict_trainable().items()}
-        save_file(trainable, tmp/'trainable.safetensors')
-        torch.save(dict(optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict()), tmp/'optimizer.pt')
-        (tmp/'state.json').write_text(json.dumps(dict(step=self.step, history=self.history,
-                                                      config=dataclasses.asdict(self.config))))
-    a.wait_for_everyone()
-    if a.is_main_process:
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
-        _atomic_write_text(root/'latest', final.name)
-        for old in sorted(root.glob('checkpoint-*'))[:-self.config.keep_checkpoints]: shutil.rmtree(old)
-    a.wait_for_everyone()
-    return final
+# %% ../nbs/14_train.ipynb #c4f01d3e
+CHECKPOINT_NAME = re.compile(r'checkpoint-\d{7}')
 
-def _load_checkpoint(self:Learner, folder:str|None=None):
-    "Continue from the latest complete checkpoint under `folder` (default: `config.output_dir`)."
-    root = Path(folder or self.config.output_dir)
-    if not (root/'latest').exists(): raise ValueError(f"no checkpoint under {str(root)!r} (no 'latest' file)")
-    ckpt = root/(root/'latest').read_text().strip()
-    weights = load_file(ckpt/'trainable.safetensors')
-    expected = set(self.raw_model.state_dict_trainable())
-    if set(weights) != expected:
-        raise ValueError(f"checkpoint {ckpt} does not fit this model: missing {sorted(expected - set(weights))[:5]}, "
-                         f"unexpected {sorted(set(weights) - expected)[:5]}")
-    self.raw_model.load_state_dict(weights, strict=False)
-    opt = torch.load(ckpt/'optimizer.pt', weights_only=False)
-    self.optimizer.load_state_dict(opt['optimizer']); self.scheduler.load_state_dict(opt['scheduler'])
-    state = json.loads((ckpt/'state.json').read_text())
-    self.step, self.history = state['step'], state['history']
-    _set_rng_state(torch.load(ckpt/f'rng-{self.accelerator.process_index}.pt', weights_only=False))
-    return ckpt
+def _sha256(path:Path) -> str:
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
+    return h.hexdigest()
 
-Learner.save_checkpoint, Learner.load_checkpoint = _save_checkpoint, _load_checkpoint
+def write_manifest(folder:Path, step:int):
+    "The completion marker: every file of the checkpoint with its size and checksum, written last."
+    files = {p.name: dict(size=p.stat().st_size, sha256=_sha256(p)) for p in sorted(folder.iterdir())}
+    write_file(folder/'manifest.json', json.dumps(dict(step=step, files=files), indent=1).encode())
+    fsync_dir(folder)
+
+def checkpoint_problem(folder:Path) -> str|None:
+    "What is wrong with the checkpoint `folder`, or None when it is complete and every file matches its checksum."
+    if folder.is_symlink(): return "is a symbolic link"
+    if not folder.is_dir(): return "does not exist"
+    pickles = sorted(p.name for p in folder.iterdir() if p.suffix in ('.pt', '.pth', '.bin', '.pkl', '.pickle'))
+    if pickles: return f"holds pickle files {pickles}, which are never loaded (unpickling can run any code)"
+    try: files = json.loads((folder/'manifest.json').read_text())['files']
+    except FileNotFoundError: return "has no manifest.json (it was never completed)"
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError): return "has a damaged manifest.json"
+    for name, entry in files.items():
+        path = folder/name
+        if path.parent != folder or not path.is_file(): return f"lacks {name}"
+        if path.stat().st_size != entry['size'] or _sha256(path) != entry['sha256']:
+            return f"has a {name} that does not match its checksum"
+    return None
+
+def find_checkpoint(root:str|Path) -> Path:
+    "The checkpoint to resume from: the one `latest` names if it is intact, else the newest intact one (with a warning)."
+    root = Path(root)
+    if not root.is_dir(): raise FileNotFoundError(f"no output folder {str(root)!r} to resume from")
+    if (root/'latest').is_file():
+        name = (root/'latest').read_bytes().decode('utf-8', 'replace').strip()
+        if not CHECKPOINT_NAME.fullmatch(name):  # only a folder of this run: no paths, no '..'
+            why = f"'latest' holds {name[:60]!r}, not the name of a checkpoint folder in {str(root)!r}"
+        else:
+            why = checkpoint_problem(root/name)
+            if why is None: return root/name
+            why = f"{name}, which 'latest' names, {why}"
+    else: why = "there is no 'latest' file"
+    for folder in sorted((p for p in root.iterdir() if CHECKPOINT_NAME.fullmatch(p.name)), reverse=True):
+        if checkpoint_problem(folder) is None:
+            warnings.warn(f"{why}; resuming from {folder.name}, the newest intact checkpoint")
+            return folder
+    raise ValueError(f"no intact checkpoint under {str(root)!r}: {why}")
+
+def publish_checkpoint(tmp:Path, final:Path, keep:int):
+    "Rename the complete `tmp` into place, point `latest` at it, then remove what it supersedes."
+    root, old = final.parent, final.with_name(f'.{final.name}.old')
+    if final.exists():  # saving a step again: the older copy moves aside, so some complete copy always exists
+        shutil.rmtree(old, ignore_errors=True); os.replace(final, old)
+    os.replace(tmp, final)
+    fsync_dir(root)
+    pointer = root/'.latest.tmp'
+    write_file(pointer, final.name.encode())
+    os.replace(pointer, root/'latest')
+    fsync_dir(root)
+    steps = sorted(p for p in root.iterdir() if CHECKPOINT_NAME.fullmatch(p.name))
+    # checkpoints past this one belong to a run that this one replaced (it resumed from an earlier step)
+    stale = [p for p in steps if p.name > final.name] + [p for p in steps if p.name <= final.name][:-keep]
+    stale += [p for p in root.iterdir() if p.name.startswith('.checkpoint-') and p.name != tmp.name]
+    for p in stale: shutil.rmtree(p, ignore_errors=True)
+
+
+# %% ../nbs/14_train.ipynb #c4f01d3f
+def checkpoint_bytes(model:nn.Module) -> int:
+    "About how many bytes one checkpoint of `model` takes: the trainable weights and AdamW's two moments."
+    return 3 * sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad) + 2**20
+
+def check_output_dir(folder:str|Path, checkpoint_size:int=0, keep:int=1):
+    "Fail before training when `folder` cannot take the run's checkpoints: not a folder, not writable, or too full."
+    root = Path(folder)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=root, prefix='.write-test-')
+        os.close(fd); os.remove(probe)
+    except OSError as e:
+        raise OSError(e.errno, f"the output folder {str(root)!r} cannot take checkpoints: {e.strerror}") from None
+    existing = sum(1 for p in root.iterdir() if CHECKPOINT_NAME.fullmatch(p.name))
+    need, free = checkpoint_size * max(1, keep + 1 - existing), shutil.disk_usage(root).free
+    if free < need:
+        raise OSError(errno.ENOSPC, f"no space left on device for checkpoints at {str(root)!r}: {free / 2**20:.1f} MiB "
+                                    f"free, {need / 2**20:.1f} MiB needed ({keep} kept + 1 being written)")
+
+def explain_write_error(e:OSError, path:Path) -> OSError:
+    "A failed checkpoint write, said plainly (after the partial checkpoint is removed)."
+    if e.errno == errno.ENOSPC:
+        return OSError(errno.ENOSPC, f"no space left on device while writing a checkpoint at {path.parent} "
+                                     f"(the partial {path.name} is removed; the previous checkpoint is intact)")
+    if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return OSError(e.errno, f"cannot write a checkpoint at {path.parent}: {e.strerror}")
+    return e
+
 
 # %% ../nbs/14_train.ipynb #543d9599
 def plot_history(history:list[dict], axs=None):
