@@ -4,15 +4,17 @@
 
 # %% ../nbs/08_convert.ipynb #3ff2fcaa
 from __future__ import annotations
-import copy, json, re, warnings
+import copy, json, pickle, re, warnings
 from pathlib import Path
 import torch
 from torch import Tensor
+from safetensors import SafetensorError
 from safetensors.torch import load_file
 from transformers import AutoConfig, AutoTokenizer, PreTrainedConfig
 from .core import *
 from .model import FlamingoConfig, FlamingoModel, load_vision_encoder
 from .model import ORIGINAL_DEFAULT_LM, ORIGINAL_DEFAULT_VISION
+from .loading import check_loading
 
 # %% auto #0
 __all__ = ['ORIGINAL_CONFIG_FIELDS', 'convert_original_config', 'convert_original_vocabulary', 'convert_original_state_dict',
@@ -28,7 +30,11 @@ def _read_json(source) -> dict:
     "A config as a dict, from a dict, a JSON file or a folder holding config.json."
     if isinstance(source, dict): return dict(source)
     path = Path(source)
-    return json.loads((path/'config.json' if path.is_dir() else path).read_text())
+    path = path/'config.json' if path.is_dir() else path
+    try: config = json.loads(path.read_text())
+    except (UnicodeDecodeError, ValueError) as e: raise ValueError(f"{path} is not a JSON config: {e}") from None
+    if not isinstance(config, dict): raise ValueError(f"{path} holds a JSON {type(config).__name__}, not an object of config fields")
+    return config
 
 def convert_original_config(
     original:dict|str|Path, # the original's config: a dict, a config.json, or the checkpoint folder holding one
@@ -158,7 +164,13 @@ def _read_checkpoint(checkpoint) -> tuple[dict, Path|None]:
         config = path/'config.json'
         path, config = files[0], config if config.exists() else None
     else: config = None
-    state = load_file(path) if path.suffix == '.safetensors' else torch.load(path, map_location='cpu', weights_only=True)
+    try: state = load_file(path) if path.suffix == '.safetensors' else torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise ValueError(f"{path} holds objects other than tensors, which are never unpickled: {str(e).splitlines()[0]}") from None
+    except (SafetensorError, RuntimeError, EOFError) as e:
+        raise ValueError(f"{path} cannot be read as a weights file ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+    if not (isinstance(state, dict) and all(isinstance(v, Tensor) for v in state.values())):
+        raise ValueError(f"{path} does not hold a state dict (a dict of tensors)")
     return state, config
 
 def _single_token_id(tokenizer, text:str) -> int:
@@ -174,6 +186,7 @@ def load_original_checkpoint(
     lm:str|None=None, # hub id or folder of the LM and its tokenizer; None: the config's `lm`
     vision:str|None=None, # hub id or folder of the vision encoder; None: the config's `clip_model_type`
     media_seed:str|None='<', # the token whose original row seeds <image> ('<' reproduces the original); None: the mean
+    strict:bool=True, # False: a deliberately partial checkpoint; weights it lacks keep their initial values, with a warning
 ) -> FlamingoModel:
     "A `FlamingoModel` with the weights of an original flamingo-mini checkpoint."
     state, found = _read_checkpoint(checkpoint)
@@ -192,9 +205,7 @@ def load_original_checkpoint(
     if not any(k.startswith('vision_encoder.') for k in converted):
         converted.update({f'vision_encoder.{k}': v for k, v in vision_model.state_dict().items()})
     result = model.load_state_dict(converted, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        raise ValueError(f"the converted checkpoint does not cover the model: missing {result.missing_keys}, "
-                         f"unexpected {result.unexpected_keys}")
+    check_loading(model, result._asdict(), strict, source=f"the converted checkpoint {checkpoint if not isinstance(checkpoint, dict) else ''}")
     return model.eval()
 
 # %% ../nbs/08_convert.ipynb #8dbb1f99

@@ -23,6 +23,7 @@ from .perceiver import *
 from .xattn import *
 from .lm import *
 from .testing import tiny_lm, tiny_vision_encoder
+from .loading import check_loading, validate_config
 
 # %% auto #0
 __all__ = ['ORIGINAL_DEFAULT_LM', 'ORIGINAL_DEFAULT_VISION', 'FlamingoConfig', 'load_vision_encoder', 'FlamingoPreTrainedModel',
@@ -76,20 +77,9 @@ class FlamingoConfig(PreTrainedConfig):
         super().__post_init__(**kwargs)
         if 'attn_implementation' not in kwargs:
             for k, impl in kept.items(): getattr(self, k)._attn_implementation_internal = impl
-        for name in ('xattn_act', 'resampler_act'):
-            if getattr(self, name) not in ACTIVATIONS:
-                raise ValueError(f"{name}={getattr(self, name)!r} is not one of {list(ACTIVATIONS)}")
-        if self.xattn_media_policy not in MEDIA_POLICIES:
-            raise ValueError(f"xattn_media_policy={self.xattn_media_policy!r} is not one of {MEDIA_POLICIES}")
-        if not (isinstance(self.xattn_gate_init, (int, float)) and math.isfinite(self.xattn_gate_init)):
-            raise ValueError(f"xattn_gate_init must be a finite number, got {self.xattn_gate_init!r}")
-        for name in ('xattn_every', 'xattn_dim_head', 'xattn_heads', 'resampler_depth', 'resampler_dim_head',
-                     'resampler_heads', 'resampler_num_latents', 'resampler_num_time_embeds'):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        if not isinstance(self.resampler_num_patch_embeds, int) or self.resampler_num_patch_embeds < 0:
-            raise ValueError(f"resampler_num_patch_embeds must be an integer >= 0, got {self.resampler_num_patch_embeds!r}")
+        validate_config(self)  # every field, by name (see `loading`)
         self._derive_dims()
+        validate_config(self)  # and the derived token ids
 
     def _derive_dims(self):
         for name, sub in (('dim', self.text_config), ('dim_visual', self.vision_config)):
@@ -190,11 +180,14 @@ class FlamingoModel(FlamingoPreTrainedModel, GenerationMixin):
                 for slot, i in enumerate(ids): new[slot] = frozen[i] if i < text_vocab else mean
 
     @classmethod
-    def from_pretrained(cls, *args, **kwargs):
-        "`PreTrainedModel.from_pretrained`, then the config's freezing: loading makes every parameter anew, trainable."
-        model = super().from_pretrained(*args, **kwargs)
+    def from_pretrained(cls, *args, strict:bool=True, **kwargs):
+        "`PreTrainedModel.from_pretrained`, strict (see `check_loading`), then the config's freezing (loading makes every parameter trainable)."
+        with_info = kwargs.pop('output_loading_info', False)
+        kwargs.setdefault('ignore_mismatched_sizes', True)  # reported by key (below), not by transformers' bare error
+        model, info = super().from_pretrained(*args, output_loading_info=True, **kwargs)
+        check_loading(model, info, strict=strict, source=str(args[0]) if args else 'the checkpoint')
         model.apply_freezing()
-        return model
+        return (model, info) if with_info else model
 
     def get_input_embeddings(self): return self.lm.get_input_embeddings()
     def get_output_embeddings(self): return self.lm.get_output_embeddings()
@@ -425,10 +418,12 @@ def from_pretrained_parts(cls:FlamingoModel,
                           lm:str, # hub id or folder of a causal LM (and its tokenizer)
                           vision:str, # hub id or folder of a vision model (CLIP checkpoints give their vision tower)
                           dtype:torch.dtype|None=None, # load both parts in this dtype
+                          strict:bool=True, # False: parts whose checkpoints lack weights only warn (see `check_loading`)
                            **config_kwargs) -> FlamingoModel: # `FlamingoConfig` fields: xattn_every, resampler_depth, ...
     "A Flamingo around a pretrained LM and vision encoder; only the Flamingo layers and new token rows start fresh."
-    lm_model = AutoModelForCausalLM.from_pretrained(lm, dtype=dtype)
-    vision_model = load_vision_encoder(vision, dtype=dtype)
+    lm_model = check_loading(*AutoModelForCausalLM.from_pretrained(lm, dtype=dtype, output_loading_info=True), strict, lm)
+    vision_model = check_loading(*load_vision_encoder(vision, dtype=dtype, output_loading_info=True), strict, vision,
+                                 ignore_unexpected=True)  # a CLIP checkpoint's text half is not used
     tokenizer = AutoTokenizer.from_pretrained(lm)
     text_vocab = len(tokenizer)
     ids = add_flamingo_tokens(tokenizer)
