@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_processor.ipynb #06dd36e0
 from __future__ import annotations
-import io, itertools, re
+import io, itertools, re, warnings
 from pathlib import Path
 import numpy as np
 import torch
@@ -167,6 +167,9 @@ def images_per_prompt(
         raise ValueError(f"{len(images)} images for {sum(counts)} <image> markers in {len(text)} prompts")
     return [images[end - n:end] for n, end in zip(counts, itertools.accumulate(counts))]
 
+# which special-token strings in a prompt are control tokens; every other one is read as plain text
+_MARKUP = {'flamingo': (MEDIA_TOKEN, EOC_TOKEN), 'media': (MEDIA_TOKEN,), 'all': None}
+
 
 # %% ../nbs/07_processor.ipynb #e724ebaf
 class FlamingoProcessor(ProcessorMixin):
@@ -207,6 +210,35 @@ class FlamingoProcessor(ProcessorMixin):
                              + (" (images for a prompt with no <image>)" if markers == 0 else ""))
         return text, images
 
+    def _token_ids(self, texts:list, special_tokens:str='flamingo', add_special_tokens:bool=True) -> list:
+        "Token ids of `texts`; a special-token string that `special_tokens` does not make markup is read as plain text."
+        enc = self.tokenizer(texts, add_special_tokens=add_special_tokens, return_offsets_mapping=special_tokens != 'all')
+        if special_tokens == 'all': return enc['input_ids']
+        escaped = set(self.tokenizer.all_special_ids) - {self.tokenizer.convert_tokens_to_ids(t) for t in _MARKUP[special_tokens]}
+        out = []
+        for text, ids, offsets in zip(texts, enc['input_ids'], enc['offset_mapping']):
+            if escaped.isdisjoint(ids): out.append(ids); continue
+            # a token spelled out in the text (not one the tokenizer added, at offsets (0, 0)) is tokenized as characters
+            out.append([x for t, (a, b) in zip(ids, offsets) for x in
+                        (self.tokenizer(text[a:b], add_special_tokens=False, split_special_tokens=True)['input_ids']
+                         if t in escaped and b > a else [t])])
+        return out
+
+    def _fit(self, ids:list, truncation:bool, max_length:int|None) -> list:
+        "`ids` cut to the length limit when `truncation` (saying so), or an error naming a sample over the limit."
+        model_max = self.tokenizer.model_max_length if self.tokenizer.model_max_length < 1e9 else None
+        limit = max_length if max_length is not None else model_max
+        if limit is None: return ids
+        longest = max(range(len(ids)), key=lambda r: len(ids[r]))
+        if len(ids[longest]) <= limit: return ids
+        if not truncation:
+            what = f"max_length={max_length}" if max_length is not None else f"the tokenizer's model_max_length={model_max}"
+            raise ValueError(f"sample {longest} has {len(ids[longest])} tokens, over {what}: shorten it, or pass "
+                             "truncation=True to cut it")
+        warnings.warn(f"truncated {sum(len(x) > limit for x in ids)} of {len(ids)} sample(s) to {limit} tokens "
+                      f"(the longest had {len(ids[longest])})")
+        return [x[:limit] for x in ids]
+
     def _pixels(self, media_per_sample:list, return_tensors=None) -> dict:
         "`pixel_values` and `media_mask` for a batch of media lists."
         items = [m for media in media_per_sample for m in media]
@@ -237,10 +269,12 @@ class FlamingoProcessor(ProcessorMixin):
                  padding='longest', # 'longest', 'max_length' (with `max_length`), or False for a single sample
                  padding_side:str|None=None, # 'left' for generation, 'right' for training; default: the tokenizer's
                  truncation:bool=False, # cut to `max_length` tokens (an error if that would drop an image)
-                 max_length:int|None=None,
+                 max_length:int|None=None, # with truncation: the length to cut to (default: the tokenizer's model_max_length)
+                 special_tokens:str='flamingo', # control tokens in the text: 'flamingo' (<image>, <EOC>), 'media' (<image>), 'all'
                  return_tensors='pt',
                  vision_features=None) -> BatchFeature: # instead of images: precomputed vision-encoder tokens, (f, v, d) or (v, d) per image, laid out like `images`
         "Model inputs for a batch of interleaved samples."
+        if special_tokens not in _MARKUP: raise ValueError(f"special_tokens must be one of {list(_MARKUP)}, got {special_tokens!r}")
         if text is None: raise ValueError("FlamingoProcessor needs text (with an <image> marker per image)")
         if vision_features is not None:
             if images is not None: raise ValueError("give images or vision_features, not both")
@@ -257,13 +291,14 @@ class FlamingoProcessor(ProcessorMixin):
         if suffix is not None:
             suffix = [suffix] if isinstance(suffix, str) else list(suffix)
             if len(suffix) != len(samples): raise ValueError(f"{len(samples)} prompts but {len(suffix)} suffixes")
+            if not all(isinstance(s, str) for s in suffix): raise ValueError("suffix must be a string or a list of strings")
             if any(MEDIA_TOKEN in s for s in suffix): raise ValueError("a suffix cannot hold <image>")
-            suffix = [s if s.endswith(EOC_TOKEN) else s + EOC_TOKEN for s in suffix]
         # prompt and suffix are tokenized apart, so the prompt's length in tokens is exact for the labels
-        prompt_ids = self.tokenizer([p for p, _ in samples])['input_ids']
-        suffix_ids = self.tokenizer(suffix, add_special_tokens=False)['input_ids'] if suffix else [[] for _ in samples]
-        ids = [p + s for p, s in zip(prompt_ids, suffix_ids)]
-        if truncation and max_length: ids = [x[:max_length] for x in ids]
+        prompt_ids = self._token_ids([p for p, _ in samples], special_tokens)
+        suffix_ids = [self._token_ids([s], special_tokens, add_special_tokens=False)[0] +
+                      ([] if s.endswith(EOC_TOKEN) and special_tokens != 'media' else [self.eoc_token_id])
+                      for s in suffix] if suffix else [[] for _ in samples]
+        ids = self._fit([p + s for p, s in zip(prompt_ids, suffix_ids)], truncation, max_length)
         for r, ((_, media), x) in enumerate(zip(samples, ids)):
             if x.count(self.media_token_id) != len(media):
                 raise ValueError(f"sample {r}: truncation to {max_length} tokens would drop "
