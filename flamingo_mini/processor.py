@@ -12,6 +12,7 @@ from torch import Tensor
 from PIL import Image, UnidentifiedImageError
 from transformers import AutoImageProcessor, AutoTokenizer, BatchFeature, ProcessorMixin
 from .core import *
+from .checks import check_tensor, check_finite
 
 # %% auto #0
 __all__ = ['MAX_IMAGE_PIXELS', 'MAX_IMAGE_ASPECT', 'IMAGE_BACKGROUND', 'ImageError', 'check_image_size', 'load_image', 'is_video',
@@ -61,9 +62,13 @@ def _values_to_uint8(a:np.ndarray, name:str) -> np.ndarray:
     if hi > 255: raise ImageError(f"{name} has float values up to {hi:.4g}: give floats in [0, 1] or [0, 255]")
     return np.round(a.astype(np.float64) * (255 if hi <= 1 else 1)).astype(np.uint8)
 
+def _is_chw(a:np.ndarray) -> bool:
+    "An array laid out (c, h, w): 1, 3 or 4 leading channels and a last axis too long to be channels."
+    return a.ndim == 3 and a.shape[0] in (1, 3, 4) and a.shape[-1] > 4
+
 def _array_image(a:np.ndarray, name:str) -> Image.Image:
     "An (h, w), (h, w, c) or (c, h, w) array as a PIL image by the documented rule."
-    if a.ndim == 3 and a.shape[0] in (1, 3, 4) and a.shape[-1] not in (1, 3, 4): a = a.transpose(1, 2, 0)  # chw -> hwc
+    if _is_chw(a): a = a.transpose(1, 2, 0)
     if a.ndim == 3 and a.shape[-1] == 1: a = a[..., 0]
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[-1] not in (3, 4)):
         raise ImageError(f"{name} has shape {a.shape}: an image array is (h, w), (h, w, c) or (c, h, w) with 1, 3 or 4 "
@@ -115,7 +120,7 @@ def load_image(
     if isinstance(image, Tensor): image = image.detach().cpu()
     if isinstance(image, Tensor): image = (image.float() if image.dtype == torch.bfloat16 else image).numpy()
     if isinstance(image, np.ndarray):
-        hw = image.shape[1:] if image.ndim == 3 and image.shape[0] in (1, 3, 4) and image.shape[-1] not in (1, 3, 4) else image.shape[:2]
+        hw = image.shape[1:] if _is_chw(image) else image.shape[:2]
         if image.ndim in (2, 3): check_image_size(hw[1], hw[0], name=name, max_pixels=max_pixels, max_aspect=max_aspect)
         return _rgb(_array_image(image, name), name, background)
     if not isinstance(image, Image.Image):
@@ -133,6 +138,9 @@ def _pack_features(media_per_sample:list) -> dict:
     "`vision_features` (b, t, f, v, d) and `media_mask` for a batch of lists of (f, v, d) or (v, d) tensors."
     items = [torch.as_tensor(np.asarray(m)) if not isinstance(m, Tensor) else m for media in media_per_sample for m in media]
     if not items: return {}
+    for m in items:
+        check_tensor(m, 'vision_features', ndim=(2, 3), kind='float')
+        check_finite(m, 'vision_features')
     items = [m[None] if m.ndim == 2 else m for m in items]
     if len({tuple(m.shape) for m in items}) != 1:
         raise ValueError(f"vision features of different shapes in one batch: {sorted({tuple(m.shape) for m in items})}")
@@ -274,8 +282,11 @@ class FlamingoProcessor(ProcessorMixin):
                  return_tensors='pt',
                  vision_features=None) -> BatchFeature: # instead of images: precomputed vision-encoder tokens, (f, v, d) or (v, d) per image, laid out like `images`
         "Model inputs for a batch of interleaved samples."
+        if padding_side not in (None, 'left', 'right'): raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
+        if padding == 'max_length' and max_length is None: raise ValueError("padding='max_length' needs max_length")
         if special_tokens not in _MARKUP: raise ValueError(f"special_tokens must be one of {list(_MARKUP)}, got {special_tokens!r}")
         if text is None: raise ValueError("FlamingoProcessor needs text (with an <image> marker per image)")
+        if not isinstance(text, (str, list, tuple)): raise ValueError(f"text must be a string or a list, got {type(text).__name__}")
         if vision_features is not None:
             if images is not None: raise ValueError("give images or vision_features, not both")
             images = vision_features
@@ -359,6 +370,8 @@ def few_shot_prompt(
     prefix:str='Output:', # written before every text, and left open for the query
 ) -> list:
     "An interleaved few-shot sample: demonstrations closed by <EOC>, then the query image and `prefix`."
+    if not all(isinstance(d, (list, tuple)) and len(d) == 2 and isinstance(d[1], str) for d in demonstrations):
+        raise ValueError("demonstrations must be (image, text) pairs")
     sample = []
     for image, text in demonstrations: sample += [image, f'{prefix} {text}{EOC_TOKEN}' if prefix else f'{text}{EOC_TOKEN}']
     return sample + [query, prefix]
