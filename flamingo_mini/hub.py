@@ -10,22 +10,31 @@ import numpy as np
 from torch import Tensor
 from PIL import Image
 from huggingface_hub import ModelCard, ModelCardData
-from transformers import (AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText, AutoProcessor,
+import inspect, json, warnings
+from transformers import (AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForImageTextToText, AutoProcessor,
                           PreTrainedModel)
+from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+from fastcore.basics import patch
 from transformers.pytorch_utils import Conv1D
 from .core import *
 from .lm import flamingo_layers
 from .model import FlamingoConfig, FlamingoModel
-from .processor import FlamingoProcessor, images_per_prompt
+from .processor import CHAT_TEMPLATE, FlamingoProcessor, images_per_prompt
 
 # %% auto #0
-__all__ = ['FLAMINGO_MODULES', 'QUANTIZATION_SKIP_MODULES', 'lora_config', 'model_card']
+__all__ = ['IMPORT_HINT', 'FLAMINGO_MODULES', 'QUANTIZATION_SKIP_MODULES', 'lora_config', 'frozen_flamingo_layers', 'model_card']
 
 # %% ../nbs/13_hub.ipynb #d7d109f1
 AutoConfig.register(FlamingoConfig.model_type, FlamingoConfig, exist_ok=True)
-for _auto in (AutoModelForImageTextToText, AutoModelForCausalLM):
+# checkpoints saved before the model type was named after the package said 'flamingo'
+CONFIG_MAPPING.register('flamingo', FlamingoConfig, exist_ok=True)
+for _auto in (AutoModel, AutoModelForImageTextToText, AutoModelForCausalLM):
     _auto.register(FlamingoConfig, FlamingoModel, exist_ok=True)
 AutoProcessor.register(FlamingoConfig, FlamingoProcessor, exist_ok=True)
+
+IMPORT_HINT = ("flamingo_mini checkpoints load through transformers after `import flamingo_mini` "
+               "(`pip install flamingo_mini`), which registers its classes with the Auto classes and pipelines")
+
 
 # %% ../nbs/13_hub.ipynb #e6c14dc1
 FLAMINGO_MODULES = ['resampler', 'xattn_block', 'additional_embedding', 'additional_fc']
@@ -50,6 +59,23 @@ def lora_config(
     conv1d = any(isinstance(m, Conv1D) and re.fullmatch(pattern, n) for n, m in model.named_modules())
     return LoraConfig(r=r, lora_alpha=lora_alpha, lora_dropout=lora_dropout, target_modules=pattern,
                       modules_to_save=modules_to_save, fan_in_fan_out=conv1d, task_type='CAUSAL_LM', **kwargs)
+
+# %% ../nbs/13_hub.ipynb #f1a0c004
+def frozen_flamingo_layers(model:FlamingoModel) -> bool:
+    "True when some of `model`'s parameters train but none of its Flamingo layers (`FLAMINGO_MODULES`) do."
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    return bool(trainable) and not any(part in FLAMINGO_MODULES for n in trainable for part in n.split('.'))
+
+@patch
+def train(self:FlamingoModel, mode:bool=True):
+    "`nn.Module.train`, with a warning when training would leave the Flamingo layers frozen (a plain PEFT set-up)."
+    if mode and not getattr(self, '_warned_frozen', False) and frozen_flamingo_layers(self):
+        self._warned_frozen = True
+        warnings.warn("training with the Flamingo layers (resampler, gated cross-attention, new token rows) frozen: the "
+                      "images reach the LM only through them, so the model cannot learn to use images. A plain PEFT "
+                      "LoraConfig does this; use flamingo_mini.hub.lora_config(model), or add FLAMINGO_MODULES to "
+                      "modules_to_save", stacklevel=2)
+    return PreTrainedModel.train(self, mode)
 
 # %% ../nbs/13_hub.ipynb #ef493964
 QUANTIZATION_SKIP_MODULES = ['vision_encoder', 'resampler', r'lm\..*\.xattn_block']
@@ -83,32 +109,98 @@ def _parts_rows(config:FlamingoConfig) -> list:
     text_size = f'{t.num_hidden_layers} layers, hidden size {t.hidden_size}, vocabulary {t.vocab_size}'
     vision_size = (f'{v.num_hidden_layers} layers, hidden size {v.hidden_size}, '
                    f'{getattr(v, "image_size", "?")} px images in {getattr(v, "patch_size", "?")} px patches')
-    return [('language model (`config.lm`)', f'`{config.lm}`', f'`{t.model_type}`', text_size),
-            ('vision encoder (`config.clip_model_type`)', f'`{config.clip_model_type}`', f'`{v.model_type}`', vision_size)]
+    return [('language model (`config.lm`)', f'`{_portable(config.lm)}`', f'`{t.model_type}`', text_size),
+            ('vision encoder (`config.clip_model_type`)', f'`{_portable(config.clip_model_type)}`', f'`{v.model_type}`',
+             vision_size)]
+
+def _portable(name):
+    "A part or dataset name without machine-specific prefixes: a local path becomes its folder's name, or its path in this package."
+    if not isinstance(name, (str, Path)) or _hub_id(name) or not (Path(name).is_absolute() or Path(name).exists()):
+        return name
+    path, package = Path(name).resolve(), Path(inspect.getfile(FlamingoModel)).parent.resolve()
+    return f'flamingo_mini/{path.relative_to(package).as_posix()}' if path.is_relative_to(package) else path.name
+
+def _flat_numbers(results:dict, prefix:str='') -> list:
+    "(name, value) rows for the numbers in a nested dict of results; lists and strings (examples) are left out."
+    rows = []
+    for k, v in results.items():
+        if isinstance(v, dict): rows += _flat_numbers(v, f'{prefix}{k}.')
+        elif isinstance(v, (int, float)) and not isinstance(v, bool): rows.append((f'{prefix}{k}', round(v, 4)))
+    return rows
 
 # %% ../nbs/13_hub.ipynb #7928d1ed
+def _prompt_format(processor:FlamingoProcessor|None) -> str:
+    "The card's prompt-format section: the trained layout, and the processor's chat template when it has one."
+    template = getattr(processor, 'chat_template', None)
+    saved = ('The processor saved with the model carries it as its chat template, so '
+             "`pipeline('image-text-to-text', model=...)(text=messages)` and `processor.apply_chat_template` write it "
+             'from chat messages (user turns: their images and text; assistant turns: the word or caption).'
+             if template == CHAT_TEMPLATE else
+             f'The processor saved with the model has this chat template:\n\n```jinja\n{template}\n```' if template else
+             'No chat template was saved with this model.')
+    return f'''flamingo_mini's layout: each image is an `<image>` token, and each text after an image starts with a space
+and ends with `<EOC>`. A caption prompt is the image alone (`<image>`); a few-shot prompt is demonstrations, then
+the query image, as `flamingo_mini.processor.few_shot_prompt` writes it:
+`<image> dax<EOC><image> wug<EOC><image>` (the model then writes ` dax` or ` wug`). {saved}'''
+
 def model_card(
     model:FlamingoModel, # the model to describe
-    training_data:str|list[str]|None=None, # dataset ids or descriptions; default: `model.training_data` if set
+    training_data:str|list[str]|None=None, # dataset ids, folders or descriptions; default: `model.training_data`
     name:str|None=None, # the repository or folder name shown in the card
+    training_steps:int|None=None, # optimizer steps trained; default: `model.training_steps`
+    evaluation:dict|None=None, # results, nested dicts of numbers allowed; default: `model.evaluation`
+    processor:FlamingoProcessor|None=None, # the model's processor, for its prompt format (chat template)
 ) -> ModelCard:
-    "A Hugging Face model card for a flamingo_mini checkpoint: parts, parameter counts, configuration, training data."
+    "A Hugging Face model card for a flamingo_mini checkpoint: how to load it, parts, parameters, configuration, training, prompts."
+    import transformers, flamingo_mini
     config = model.config
     data = training_data if training_data is not None else getattr(model, 'training_data', None)
-    data = [data] if isinstance(data, str) else list(data or [])
-    name = name or config.name_or_path or 'flamingo_mini model'
+    data = [data] if isinstance(data, (str, Path)) else list(data or [])
+    steps = default(training_steps, getattr(model, 'training_steps', None))
+    evaluation = default(evaluation, getattr(model, 'evaluation', None))
+    name = name or _portable(config.name_or_path) or 'flamingo_mini model'
     metadata = ModelCardData(
-        library_name='transformers', pipeline_tag='image-text-to-text', tags=['flamingo', 'flamingo_mini'],
+        library_name='flamingo_mini', pipeline_tag='image-text-to-text', tags=['flamingo', 'flamingo_mini', 'transformers'],
         base_model=[p for p in (config.lm, config.clip_model_type) if _hub_id(p)] or None,
         datasets=[d for d in data if _hub_id(d)] or None)
     fields = [k for k in FlamingoConfig.__annotations__ if k not in ('text_config', 'vision_config')]
-    training = ('\n'.join(f'- {d}' for d in data) if data else
-                'Not recorded: pass `training_data=` to `save_pretrained`, or set `model.training_data`.')
+    not_recorded = 'not recorded (pass `training_data=`, `training_steps=`, `evaluation=` to `save_pretrained`)'
+    training = '\n'.join([f'- data: {", ".join(str(_portable(d)) for d in data) if data else not_recorded}',
+                          f'- steps: {steps:,}' if steps is not None else '- steps: not recorded',
+                          f'- flamingo_mini {flamingo_mini.__version__}, transformers {transformers.__version__}'])
+    results = (_table(('result', 'value'), _flat_numbers(evaluation)) if evaluation else
+               'Not recorded: pass `evaluation=` (a dict of numbers) to `save_pretrained`.')
     body = f'''
 # {name}
 
+> Load it with the flamingo_mini package: `pip install flamingo_mini`, then `import flamingo_mini` before
+> transformers' Auto classes or `pipeline` (without the import transformers reports an unknown model type
+> `flamingo_mini`).
+
 A [flamingo_mini](https://github.com/flamingo-mini/flamingo_mini) Flamingo model (Alayrac et al. 2022): a vision
 encoder and a Perceiver resampler feeding gated cross-attention layers inside a pretrained causal language model.
+
+## Usage
+
+```python
+import flamingo_mini  # registers the Flamingo classes with transformers' Auto classes and pipelines
+from transformers import pipeline
+
+pipe = pipeline('image-text-to-text', model='{name}')
+pipe(images=image, text='<image>', max_new_tokens=20)
+```
+
+## Prompt format
+
+{_prompt_format(processor)}
+
+## Training
+
+{training}
+
+## Evaluation
+
+{results}
 
 ## Parts
 
@@ -120,34 +212,27 @@ encoder and a Perceiver resampler feeding gated cross-attention layers inside a 
 
 ## Configuration
 
-{_table(('field', 'value'), [(f'`{k}`', f'`{getattr(config, k)!r}`') for k in fields])}
-
-## Training data
-
-{training}
-
-## Usage
-
-```python
-import flamingo_mini.hub  # registers flamingo_mini's classes with transformers' Auto classes
-from transformers import pipeline
-
-pipe = pipeline('image-text-to-text', model='{name}')
-pipe(images=image, text='<image>A picture of', max_new_tokens=20)
-```
+{_table(('field', 'value'), [(f'`{k}`', f'`{_portable(getattr(config, k))!r}`') for k in fields])}
 '''
     return ModelCard(f'---\n{metadata.to_yaml()}\n---\n{body}')
 
+
 # %% ../nbs/13_hub.ipynb #100dd59d
-def _save_pretrained(self:FlamingoModel,
-                     save_directory, # the folder to write
-                     is_main_process:bool=True,
-                     *args,
-                     training_data:str|list[str]|None=None, # for the model card; default: `self.training_data`
-                     **kwargs): # passed to `PreTrainedModel.save_pretrained`
-    "Save the model as transformers does, with a model card (README.md) describing it."
+@patch
+def save_pretrained(self:FlamingoModel,
+                    save_directory, # the folder to write
+                    is_main_process:bool=True,
+                    *args,
+                    training_data:str|list[str]|None=None, # for the model card; default: `self.training_data`
+                    training_steps:int|None=None, # for the model card; default: `self.training_steps`
+                    evaluation:dict|None=None, # for the model card; default: `self.evaluation`
+                    processor:FlamingoProcessor|None=None, # saved beside the model, and its prompt format in the card
+                    **kwargs): # passed to `PreTrainedModel.save_pretrained`
+    "Save the model as transformers does, with a model card (README.md) describing it (and its processor, if given)."
     PreTrainedModel.save_pretrained(self, save_directory, is_main_process, *args, **kwargs)
     if self.should_save_on_this_rank(is_main_process):
-        model_card(self, training_data, name=Path(save_directory).name).save(Path(save_directory)/'README.md')
+        if processor is not None: processor.save_pretrained(save_directory)
+        card = model_card(self, training_data, name=Path(save_directory).name, training_steps=training_steps,
+                          evaluation=evaluation, processor=processor)
+        card.save(Path(save_directory)/'README.md')
 
-FlamingoModel.save_pretrained = _save_pretrained

@@ -32,7 +32,8 @@ __all__ = ['ORIGINAL_DEFAULT_LM', 'ORIGINAL_DEFAULT_VISION', 'FlamingoConfig', '
 # %% ../nbs/06_model.ipynb #088a49ea
 class FlamingoConfig(PreTrainedConfig):
     "Configuration of a `FlamingoModel`: the LM and vision configs plus the Flamingo hyperparameters."
-    model_type = 'flamingo'
+    # the package's name: without `import flamingo_mini`, transformers' "does not recognize this architecture" names it
+    model_type = 'flamingo_mini'
     sub_configs_defaults = {
         'text_config': SubConfigSpec(config_class=AutoConfig, model_type='gpt2', optional=True),
         'vision_config': SubConfigSpec(config_class=AutoConfig, model_type='clip_vision_model', optional=True),
@@ -393,6 +394,10 @@ def forward(self:FlamingoModel,
         # count positions over real tokens only, so a left-padded sample sits where it would sit alone, also when
         # continuing from a cache (generate passes its own positions, computed the same way)
         position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, -input_ids.shape[1]:]
+    if attention_mask is None:
+        # generate drops an all-ones mask; a finished row then feeds the LM its pad token (often = eos), and the LM
+        # would warn that the input may be padded. Saying "no padding" is free: the attention still skips the mask
+        attention_mask = input_ids.new_ones(input_ids.shape[0], past + input_ids.shape[1])
     lm_kwargs = dict(logits_to_keep=logits_to_keep) if logits_to_keep else {}
     with _lend_media(layers, lent, tt, media_time, mask):
         out = self.lm(input_ids=input_ids, attention_mask=attention_mask, cache=cache, position_ids=position_ids,

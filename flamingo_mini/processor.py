@@ -15,8 +15,8 @@ from .core import *
 from .checks import check_tensor, check_finite
 
 # %% auto #0
-__all__ = ['MAX_IMAGE_PIXELS', 'MAX_IMAGE_ASPECT', 'IMAGE_BACKGROUND', 'ImageError', 'check_image_size', 'load_image', 'is_video',
-           'images_per_prompt', 'FlamingoProcessor', 'few_shot_prompt', 'tokens_html']
+__all__ = ['MAX_IMAGE_PIXELS', 'MAX_IMAGE_ASPECT', 'IMAGE_BACKGROUND', 'CHAT_TEMPLATE', 'ImageError', 'check_image_size',
+           'load_image', 'is_video', 'images_per_prompt', 'FlamingoProcessor', 'few_shot_prompt', 'tokens_html']
 
 # %% ../nbs/07_processor.ipynb #7267c489
 MAX_IMAGE_PIXELS = 50_000_000 # the default pixel budget (width x height) of `load_image`: a 48-megapixel phone photo passes
@@ -167,7 +167,9 @@ def images_per_prompt(
     "`images` as one list per prompt; a bare item or a batch's flat list is shared out by <image> markers."
     if images is None or text is None: return images
     if _is_media(images): images = [images]
-    if isinstance(text, str) or _is_interleaved(text): return images
+    if isinstance(text, str) or _is_interleaved(text):
+        # one prompt's images in a batch of one (how `apply_chat_template` passes them): media are never lists
+        return images[0] if len(images) == 1 and isinstance(images[0], list) else images
     # a tuple is a video, so only a list of single images is flat
     if not isinstance(images, list) or not images or not all(_is_media(m) for m in images): return images
     counts = [t.count(MEDIA_TOKEN) if isinstance(t, str) else 0 for t in text]
@@ -178,6 +180,22 @@ def images_per_prompt(
 # which special-token strings in a prompt are control tokens; every other one is read as plain text
 _MARKUP = {'flamingo': (MEDIA_TOKEN, EOC_TOKEN), 'media': (MEDIA_TOKEN,), 'all': None}
 
+
+# %% ../nbs/07_processor.ipynb #f1a0c006
+# The prompt format flamingo_mini trains on (see "Few-shot prompts" below) as a chat template: a user turn
+# writes its images (<image>) and text, an assistant turn ' text<EOC>'
+CHAT_TEMPLATE = (
+    "{%- for message in messages -%}"
+    "{%- set parts = [{'type': 'text', 'text': message['content']}] if message['content'] is string "
+    "else message['content'] -%}"
+    "{%- if message['role'] == 'assistant' -%}"
+    "{%- for part in parts if part['type'] == 'text' %} {{ part['text'] | trim }}{% endfor -%}<EOC>"
+    "{%- else -%}"
+    "{%- for part in parts -%}"
+    "{%- if part['type'] in ('image', 'video') -%}<image>{%- elif part['type'] == 'text' -%}{{ part['text'] }}{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- endif -%}"
+    "{%- endfor -%}")
 
 # %% ../nbs/07_processor.ipynb #e724ebaf
 class FlamingoProcessor(ProcessorMixin):
@@ -198,7 +216,9 @@ class FlamingoProcessor(ProcessorMixin):
     def from_pretrained_parts(cls, lm:str, vision:str) -> FlamingoProcessor:
         "The processor for `FlamingoModel.from_pretrained_parts(lm, vision)`: the LM's tokenizer, the vision image processor."
         # left padding (what batched generation needs) is set at load time so that it is saved with the processor
-        return cls(AutoImageProcessor.from_pretrained(vision), AutoTokenizer.from_pretrained(lm, padding_side='left'))
+        # and the prompt format flamingo_mini trains on, as a chat template that the checkpoint keeps
+        return cls(AutoImageProcessor.from_pretrained(vision), AutoTokenizer.from_pretrained(lm, padding_side='left'),
+                   chat_template=CHAT_TEMPLATE)
 
     def _as_sample(self, text, images):
         "One sample as (text with markers, list of media items)."
@@ -280,11 +300,14 @@ class FlamingoProcessor(ProcessorMixin):
                  max_length:int|None=None, # with truncation: the length to cut to (default: the tokenizer's model_max_length)
                  special_tokens:str='flamingo', # control tokens in the text: 'flamingo' (<image>, <EOC>), 'media' (<image>), 'all'
                  return_tensors='pt',
-                 vision_features=None) -> BatchFeature: # instead of images: precomputed vision-encoder tokens, (f, v, d) or (v, d) per image, laid out like `images`
+                 vision_features=None, # instead of images: precomputed vision-encoder tokens, (f, v, d) or (v, d) per image, laid out like `images`
+                 videos=None, audio=None) -> BatchFeature: # what `apply_chat_template` passes; videos go in `images` (tuples of frames)
         "Model inputs for a batch of interleaved samples."
         if padding_side not in (None, 'left', 'right'): raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
         if padding == 'max_length' and max_length is None: raise ValueError("padding='max_length' needs max_length")
         if special_tokens not in _MARKUP: raise ValueError(f"special_tokens must be one of {list(_MARKUP)}, got {special_tokens!r}")
+        if videos is not None or audio is not None:
+            raise ValueError("FlamingoProcessor takes no audio, and videos inside `images` (a tuple of frames per video)")
         if text is None: raise ValueError("FlamingoProcessor needs text (with an <image> marker per image)")
         if not isinstance(text, (str, list, tuple)): raise ValueError(f"text must be a string or a list, got {type(text).__name__}")
         if vision_features is not None:
@@ -367,14 +390,17 @@ class FlamingoProcessor(ProcessorMixin):
 def few_shot_prompt(
     demonstrations:list, # (image, text) pairs shown in context
     query, # the query's image (or video)
-    prefix:str='Output:', # written before every text, and left open for the query
+    prefix:str|None=None, # written before every text and left open for the query; None: flamingo_mini's trained format
 ) -> list:
-    "An interleaved few-shot sample: demonstrations closed by <EOC>, then the query image and `prefix`."
+    "An interleaved few-shot sample: demonstrations closed by <EOC>, then the query image (and `prefix`)."
     if not all(isinstance(d, (list, tuple)) and len(d) == 2 and isinstance(d[1], str) for d in demonstrations):
         raise ValueError("demonstrations must be (image, text) pairs")
     sample = []
-    for image, text in demonstrations: sample += [image, f'{prefix} {text}{EOC_TOKEN}' if prefix else f'{text}{EOC_TOKEN}']
-    return sample + [query, prefix]
+    for image, text in demonstrations:
+        sample += [image, f' {text}{EOC_TOKEN}' if prefix is None else f'{prefix} {text}{EOC_TOKEN}' if prefix
+                   else f'{text}{EOC_TOKEN}']
+    return sample + [query, prefix or '']
+
 
 # %% ../nbs/07_processor.ipynb #0eca87d4
 def tokens_html(processor:FlamingoProcessor, input_ids:Tensor, attention_mask:Tensor|None=None) -> str:
