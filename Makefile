@@ -53,6 +53,13 @@ docs-test: docs
 	command -v chromium >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 	$(BIN)/python tools/test_docs.py
 
+# Serves the built site on http://127.0.0.1:8000 (this machine only): its search needs a server, so pages opened
+# from file:// show the pages but point here for search
+.PHONY: serve-docs
+serve-docs: docs
+	@echo "docs at http://127.0.0.1:$(or $(PORT),8000)/index.html (Ctrl-C stops)"
+	$(BIN)/python -m http.server --bind 127.0.0.1 --directory _docs $(or $(PORT),8000)
+
 # Serves a tiny checkpoint with the web chat and drives its page in headless Chromium (Debian's, installed when missing)
 web-test: install
 	command -v chromium >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }

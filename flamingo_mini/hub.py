@@ -150,6 +150,7 @@ def model_card(
     training_steps:int|None=None, # optimizer steps trained; default: `model.training_steps`
     evaluation:dict|None=None, # results, nested dicts of numbers allowed; default: `model.evaluation`
     processor:FlamingoProcessor|None=None, # the model's processor, for its prompt format (chat template)
+    tasks:list[str]|None=None, # what it was trained to do (the card's `tasks`, which the chat shows); default: `model.tasks`
 ) -> ModelCard:
     "A Hugging Face model card for a flamingo_mini checkpoint: how to load it, parts, parameters, configuration, training, prompts."
     import transformers, flamingo_mini
@@ -158,15 +159,16 @@ def model_card(
     data = [data] if isinstance(data, (str, Path)) else list(data or [])
     steps = default(training_steps, getattr(model, 'training_steps', None))
     evaluation = default(evaluation, getattr(model, 'evaluation', None))
+    tasks = default(tasks, getattr(model, 'tasks', None))
     name = name or _portable(config.name_or_path) or 'flamingo_mini model'
     metadata = ModelCardData(
         library_name='flamingo_mini', pipeline_tag='image-text-to-text', tags=['flamingo', 'flamingo_mini', 'transformers'],
         base_model=[p for p in (config.lm, config.clip_model_type) if _hub_id(p)] or None,
-        datasets=[d for d in data if _hub_id(d)] or None)
+        datasets=[d for d in data if _hub_id(d)] or None, tasks=[tasks] if isinstance(tasks, str) else tasks)
     fields = [k for k in FlamingoConfig.__annotations__ if k not in ('text_config', 'vision_config')]
-    not_recorded = 'not recorded (pass `training_data=`, `training_steps=`, `evaluation=` to `save_pretrained`)'
-    training = '\n'.join([f'- data: {", ".join(str(_portable(d)) for d in data) if data else not_recorded}',
-                          f'- steps: {steps:,}' if steps is not None else '- steps: not recorded',
+    training_data = ('\n'.join(f'- {_portable(d)}' for d in data) if data else
+                     'Not recorded: pass `training_data=` to `save_pretrained`, or set `model.training_data`.')
+    training = '\n'.join([f'- steps: {steps:,}' if steps is not None else '- steps: not recorded',
                           f'- flamingo_mini {flamingo_mini.__version__}, transformers {transformers.__version__}'])
     results = (_table(('result', 'value'), _flat_numbers(evaluation)) if evaluation else
                'Not recorded: pass `evaluation=` (a dict of numbers) to `save_pretrained`.')
@@ -193,6 +195,10 @@ pipe(images=image, text='<image>', max_new_tokens=20)
 ## Prompt format
 
 {_prompt_format(processor)}
+
+## Training data
+
+{training_data}
 
 ## Training
 
@@ -227,12 +233,13 @@ def save_pretrained(self:FlamingoModel,
                     training_steps:int|None=None, # for the model card; default: `self.training_steps`
                     evaluation:dict|None=None, # for the model card; default: `self.evaluation`
                     processor:FlamingoProcessor|None=None, # saved beside the model, and its prompt format in the card
+                    tasks:list[str]|None=None, # for the model card; default: `self.tasks`
                     **kwargs): # passed to `PreTrainedModel.save_pretrained`
     "Save the model as transformers does, with a model card (README.md) describing it (and its processor, if given)."
     PreTrainedModel.save_pretrained(self, save_directory, is_main_process, *args, **kwargs)
     if self.should_save_on_this_rank(is_main_process):
         if processor is not None: processor.save_pretrained(save_directory)
         card = model_card(self, training_data, name=Path(save_directory).name, training_steps=training_steps,
-                          evaluation=evaluation, processor=processor)
+                          evaluation=evaluation, processor=processor, tasks=tasks)
         card.save(Path(save_directory)/'README.md')
 

@@ -8,7 +8,7 @@ the test run) breaks this build too, and CI's `make docs-test` catches it.
 
     python tools/build_docs.py [--force]
 """
-import argparse, ast, hashlib, json, os, re, subprocess, sys, time
+import argparse, ast, hashlib, html, json, os, re, subprocess, sys, time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -70,9 +70,32 @@ def _directives(source:str):
     opts = dict(tuple(s.strip().lower() for s in l[2:].split(':', 1)) for l in lines[:n] if ':' in l)
     return opts, '\n'.join(lines[n:])
 
+def _plain(markdown:str) -> str:
+    "Markdown as plain text, for alt text: links, code marks, emphasis and headings undone, on one line."
+    text = re.sub(r'!?\[([^\]]*)\]\([^)]*\)', r'\1', markdown)
+    text = re.sub(r'[`*_#>]|<[^>]+>', '', text)
+    return ' '.join(text.split())
+
+def alt_text(source:str, before:str, page:str) -> str:
+    "A figure's alt text: the cell's `#| fig-alt:` option (quarto's), else the prose just before the cell, else the page's name."
+    alt = re.search(r'^#\|\s*fig-alt:\s*(.+)$', source, re.M)
+    if alt: return alt[1].strip()
+    sentences = re.split(r'(?<=[.:!?])\s+', _plain(before))
+    text = ' '.join(sentences[-2:]).rstrip(':').strip()  # the lines that lead into the figure
+    return (text[:297] + '...' if len(text) > 300 else text) or f'a figure on the {page} page'
+
+def _with_alt(out:dict, alt:str) -> None:
+    "Show an image output as an <img> with alt text (nbconvert's templates give every plot the same placeholder)."
+    for mime in ('image/png', 'image/jpeg'):
+        if mime in out.get('data', {}) and 'text/html' not in out['data']:
+            data = ''.join(out['data'][mime]).replace('\n', '')
+            out['data']['text/html'] = f'<img alt="{html.escape(alt, quote=True)}" src="data:{mime};base64,{data}">'
+            return
+
 def _for_nbconvert(nb:dict, heading:str, site_url:str) -> dict:
     "Turn nbdev's output (made for quarto) into a plain notebook that nbconvert renders the same way."
     import yaml
+    prose, page = '', heading.splitlines()[0].lstrip('# ')
     for cell in nb['cells']:
         cell['source'] = ''.join(cell['source'])
         for k in set(cell) - CELL_KEYS: del cell[k]  # nbdev's `has_sd` and friends fail nbformat's validation
@@ -82,7 +105,9 @@ def _for_nbconvert(nb:dict, heading:str, site_url:str) -> dict:
             cell.update(cell_type='markdown', source=heading)  # as written: nbdev keeps one line of the description
         if cell['cell_type'] == 'markdown':  # nbdev links names to the published docs: link to this build instead
             cell['source'] = cell['source'].replace(site_url, '')
+        if cell['cell_type'] == 'markdown': prose = cell['source']
         if cell['cell_type'] != 'code': continue
+        for out in cell['outputs']: _with_alt(out, alt_text(cell['source'], prose, page))
         opts, cell['source'] = _directives(cell['source'])
         cell['metadata']['tags'] = [t for o, t in OPTION_TAGS.items() if o in opts.items()]
         for out in cell['outputs']:
@@ -106,6 +131,18 @@ def _unexecuted(nb:Path) -> str:
     none = ' (no stored outputs at all)' if not any(c['outputs'] for c in cells) else ''
     return f'{n} cells{none}' if n else ''
 
+# The search index is fetched by a web worker, which browsers refuse to pages opened from file://: such a page says
+# how to get search instead (`make serve-docs` serves the site on 127.0.0.1)
+OFFLINE_JS = 'offline-search.js'
+OFFLINE_SCRIPT = """if (location.protocol === 'file:') addEventListener('DOMContentLoaded', () => {
+  const q = document.querySelector('input[data-md-component=search-query]');
+  if (!q) return;
+  q.placeholder = 'Search: run make serve-docs';
+  q.title = 'Browsers do not let pages opened from file:// load the search index. Run `make serve-docs` and open '
+          + 'http://127.0.0.1:8000/index.html to search.';
+});
+"""
+
 def site_url(cfg) -> str: return f'{cfg.doc_host}{cfg.doc_baseurl}/'
 
 def mkdocs_config(cfg, nav:list) -> dict:
@@ -115,6 +152,7 @@ def mkdocs_config(cfg, nav:list) -> dict:
         use_directory_urls=False,  # inspect.html, as nbdev_docs names it; also browsable from file://
         theme=dict(name='material', font=False,  # font: False, else the theme loads Google Fonts
                    features=['navigation.footer', 'search.highlight', 'content.code.copy']),
+        extra_javascript=[OFFLINE_JS],
         plugins=['search', {'mkdocs-jupyter': dict(
             execute=False, include_source=False, no_prompt=True, toc_depth=3, cache_dir=str(WORK/'mkdocs-jupyter'),
             remove_tag_config=dict(remove_input_tags=['remove_input'], remove_all_outputs_tags=['remove_output'],
@@ -153,6 +191,7 @@ def main(force=False):
     t1 = time.time()
 
     nav = [{json.loads((pages/f'{p}.ipynb').read_text())['metadata']['docs_title']: f'{p}.ipynb'} for p in srcs]
+    (pages/OFFLINE_JS).write_text(OFFLINE_SCRIPT)
     (WORK/'mkdocs.yml').write_text(json.dumps(mkdocs_config(cfg, nav), indent=1))  # JSON is YAML
     mkdocs = [sys.executable, '-m', 'mkdocs', 'build', '--quiet', '--strict', '--clean']
     subprocess.run([*mkdocs, '-f', WORK/'mkdocs.yml'], check=True)

@@ -81,6 +81,16 @@ def plots(nb:Path) -> int:
     return sum(any(k.startswith('image/') for k in o.get('data', {}))
                for c in cells if c['cell_type'] == 'code' and shown(c) for o in c['outputs'])
 
+def check_text(page:str, html:str):
+    "No replacement characters (bytes decoded as text: progress bars, partial UTF-8) and alt text on every image."
+    if '\ufffd' in html:
+        at = html.index('\ufffd')
+        fail(f'{page}: U+FFFD (undecodable bytes) in the page, near {re.sub("<[^>]+>", "", html[at - 120:at + 20])!r}')
+    for img in re.findall(r'<img\s[^>]*>', html):
+        alt = re.search(r'\salt="([^"]*)"', img)
+        if not alt or not alt[1].strip() or 'No description has been provided' in alt[1]:
+            fail(f'{page}: an image without alt text ({img[:80]}...)')
+
 def main():
     t0 = time.time()
     pages = check_fresh()
@@ -88,6 +98,11 @@ def main():
         html = (SITE/page).read_text()
         n = len(re.findall(r'<img\s[^>]*src="data:image/(png|jpeg);base64,[A-Za-z0-9+/]{100}', html))
         if n < plots(nb): fail(f'{page} has {n} images, {nb.name} stores {plots(nb)} plots')
+        check_text(page, html)
+    # opened from file:// (no server) the page shows, and its search box points to `make serve-docs`
+    dom = chromium('--dump-dom', (SITE/'index.html').as_uri())
+    box = re.search(r'<input[^>]*data-md-component="search-query"[^>]*>', dom)
+    if not box or 'make serve-docs' not in box[0]: fail(f'index.html from file://: the search box does not say how to search')
     SHOTS.mkdir(exist_ok=True)
     server = ThreadingHTTPServer(('127.0.0.1', 0), partial(Handler, directory=str(SITE)))
     threading.Thread(target=server.serve_forever, daemon=True).start()  # lives as long as this test
