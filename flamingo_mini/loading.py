@@ -5,14 +5,17 @@
 # %% ../nbs/06a_loading.ipynb #978c1f49
 from __future__ import annotations
 import math, warnings
+from contextlib import contextmanager
 import torch
 from torch import Tensor
+from safetensors import SafetensorError
 from .core import *
 from .attention import ACTIVATIONS
 from .xattn import MEDIA_POLICIES
 
 # %% auto #0
-__all__ = ['CONFIG_RULES', 'non_finite_keys', 'key_list', 'check_finite', 'check_loading', 'validate_config']
+__all__ = ['CONFIG_RULES', 'non_finite_keys', 'key_list', 'check_finite_weights', 'check_loading', 'readable_weights',
+           'validate_config']
 
 # %% ../nbs/06a_loading.ipynb #ae85bc7e
 def non_finite_keys(tensors:dict) -> list[str]:
@@ -25,7 +28,7 @@ def key_list(keys, limit:int=8) -> str:
     keys = sorted(map(str, keys))
     return ', '.join(keys[:limit]) + (f' and {len(keys) - limit} more' if len(keys) > limit else '')
 
-def check_finite(tensors:dict, what:str='the weights'):
+def check_finite_weights(tensors:dict, what:str='the weights'):
     "Raise `FloatingPointError` naming the tensors of `tensors` that hold a NaN or an infinity."
     bad = non_finite_keys(tensors)
     if bad: raise FloatingPointError(f"{what} hold NaN or infinite values in {len(bad)} tensor(s): {key_list(bad)}")
@@ -42,12 +45,18 @@ def check_loading(model:torch.nn.Module, # the model the weights were loaded int
         keys = [k if isinstance(k, str) else k[0] for k in (loading_info.get(kind) or [])]
         if keys and not (kind == 'unexpected_keys' and ignore_unexpected):
             problems.append(f"{len(keys)} {kind.replace('_', ' ').replace('msgs', 'messages')}: {key_list(keys)}")
-    check_finite(model.state_dict(), f"the weights loaded from {source}")
+    check_finite_weights(model.state_dict(), f"the weights loaded from {source}")
     if not problems: return model
     message = f"{source} does not fit the model its config describes: {'; '.join(problems)}"
     if strict: raise ValueError(message + " (pass strict=False for a deliberately partial load)")
     warnings.warn(message)
     return model
+
+@contextmanager
+def readable_weights(source:str):
+    "Report a weights file that cannot be parsed as a `ValueError` naming `source`, not a bare parser error."
+    try: yield
+    except SafetensorError as e: raise ValueError(f"{source}: a weights file cannot be read (SafetensorError: {e})") from None
 
 # %% ../nbs/06a_loading.ipynb #a8bc7985
 def _integer(v): return isinstance(v, int) and not isinstance(v, bool)

@@ -23,7 +23,7 @@ from .perceiver import *
 from .xattn import *
 from .lm import *
 from .testing import tiny_lm, tiny_vision_encoder
-from .loading import check_loading, validate_config
+from .loading import check_loading, readable_weights, validate_config
 
 # %% auto #0
 __all__ = ['ORIGINAL_DEFAULT_LM', 'ORIGINAL_DEFAULT_VISION', 'FlamingoConfig', 'load_vision_encoder', 'FlamingoPreTrainedModel',
@@ -185,8 +185,9 @@ class FlamingoModel(FlamingoPreTrainedModel, GenerationMixin):
         "`PreTrainedModel.from_pretrained`, strict (see `check_loading`), then the config's freezing (loading makes every parameter trainable)."
         with_info = kwargs.pop('output_loading_info', False)
         kwargs.setdefault('ignore_mismatched_sizes', True)  # reported by key (below), not by transformers' bare error
-        model, info = super().from_pretrained(*args, output_loading_info=True, **kwargs)
-        check_loading(model, info, strict=strict, source=str(args[0]) if args else 'the checkpoint')
+        source = str(args[0]) if args else 'the checkpoint'
+        with readable_weights(source): model, info = super().from_pretrained(*args, output_loading_info=True, **kwargs)
+        check_loading(model, info, strict=strict, source=source)
         model.apply_freezing()
         return (model, info) if with_info else model
 

@@ -18,7 +18,7 @@ from transformers import get_constant_schedule_with_warmup, get_cosine_schedule_
 from .core import *
 from .data import MixedBatches, FlamingoCollator, batches, check_columns, prepare_dataset
 from .lm import flamingo_layers
-from .loading import check_finite
+from .loading import check_finite_weights
 
 # %% auto #0
 __all__ = ['SCHEDULES', 'CHECKPOINT_NAME', 'TrainConfig', 'param_groups', 'make_scheduler', 'Learner', 'gate_values',
@@ -184,7 +184,7 @@ class Learner:
             if cfg.output_dir and cfg.save_every and self.step % cfg.save_every == 0: self.save_checkpoint()
         bar.close()
         self._mix = (self.step, mix)
-        check_finite(self.raw_model.state_dict_trainable(), f"the trainable weights after step {self.step}")
+        check_finite_weights(self.raw_model.state_dict_trainable(), f"the trainable weights after step {self.step}")
         if cfg.output_dir and self.saved_step != self.step: self.save_checkpoint()  # one save per step
         return self.history
 
@@ -194,7 +194,7 @@ class Learner:
         root = Path(folder or self.config.output_dir)
         name = f'checkpoint-{self.step:07d}'
         trainable = {k: v.detach().contiguous() for k, v in self.raw_model.state_dict_trainable().items()}
-        check_finite(trainable, f"not saving {name}: the trainable weights")  # the last good checkpoint stays
+        check_finite_weights(trainable, f"not saving {name}: the trainable weights")  # the last good checkpoint stays
         tmp = root/f'.{name}.tmp'
         if a.is_main_process: shutil.rmtree(tmp, ignore_errors=True)
         try:
