@@ -10,15 +10,22 @@ from torch import Tensor
 
 # %% auto #0
 __all__ = ['IGNORE_INDEX', 'lm_context', 'check_context', 'check_tensor', 'check_finite', 'check_binary', 'check_text_inputs',
-           'check_media_inputs', 'check_generate_args', 'bad_input_battery']
+           'check_media_inputs', 'check_generate_args', 'check_forward_inputs', 'bad_input_battery']
 
 # %% ../nbs/05a_checks.ipynb #0f111fd6
 IGNORE_INDEX = -100 # label value the loss skips (PyTorch's and Hugging Face's convention)
 
+_contexts = {}  # id(text_config) -> (text_config, limit): a config's attributes cost microseconds, read once per step
+
 def lm_context(text_config) -> int|None:
     "The LM's context in positions (`max_position_embeddings`, GPT-2's `n_positions`), or None when it states none."
+    seen = _contexts.get(id(text_config))
+    if seen is not None and seen[0] is text_config: return seen[1]
     limit = getattr(text_config, 'max_position_embeddings', None) or getattr(text_config, 'n_positions', None)
-    return limit if isinstance(limit, int) and limit > 0 else None
+    limit = limit if isinstance(limit, int) and limit > 0 else None
+    if len(_contexts) > 64: _contexts.clear()
+    _contexts[id(text_config)] = (text_config, limit)
+    return limit
 
 def check_context(
     length:int, # tokens asked for: the input's length, plus new tokens in `generate`
@@ -80,6 +87,9 @@ def check_text_inputs(
     decoding:bool=False, # a cached decoding step: only the checks that need no look at values (no device sync)
 ):
     "Shapes, dtypes and values of the text inputs of a Flamingo forward, each error naming its argument."
+    if (decoding and labels is None and isinstance(input_ids, Tensor) and input_ids.ndim == 2 and input_ids.shape[1] and
+        (attention_mask is None or attention_mask.shape == (input_ids.shape[0], past + input_ids.shape[1]))):
+        return  # a decoding step whose shapes agree: a few microseconds, so decoding is not slowed
     check_tensor(input_ids, 'input_ids', ndim=2, kind='int')
     b, i = input_ids.shape
     if i == 0: raise ValueError("input_ids has no tokens (shape (b, 0))")
@@ -135,6 +145,27 @@ def check_generate_args(kwargs:dict, prompt_length:int|None=None, limit:int|None
         new = kwargs.get('max_new_tokens')
         total = prompt_length + new if new is not None else kwargs.get('max_length')
         if total is not None: check_context(total, limit, f"generate (a prompt of {prompt_length} tokens plus new tokens)")
+
+
+# %% ../nbs/05a_checks.ipynb #143b1dc9
+def check_forward_inputs(
+    model, # a `FlamingoModel` (its config and input embeddings give the limits)
+    input_ids:Tensor, attention_mask:Tensor|None=None, labels:Tensor|None=None,
+    pixel_values:Tensor|None=None, vision_features:Tensor|None=None, media_mask:Tensor|None=None,
+    cache=None, # the LM's cache: its length counts against the context
+):
+    "What `FlamingoModel.forward` checks before it runs: text, labels, context, finite media, a 0/1 `media_mask`."
+    past = cache.get_seq_length() if cache is not None else 0
+    stepping = past > 0 and input_ids.ndim == 2 and input_ids.shape[1] == 1  # a decoding step: its inputs come from `generate`
+    check_text_inputs(input_ids, attention_mask, labels, past=past, decoding=stepping,
+                      vocab_size=None if stepping else model.get_input_embeddings().num_embeddings)
+    check_context(past + input_ids.shape[1], lm_context(model.config.text_config),
+                  'input_ids' + (f' (plus {past} cached tokens)' if past else ''))
+    if vision_features is not None: check_tensor(vision_features, 'vision_features', kind='float')
+    if media_mask is not None and not stepping: check_binary(check_tensor(media_mask, 'media_mask', ndim=2, kind='mask'), 'media_mask')
+    for name, media in (('pixel_values', pixel_values), ('vision_features', vision_features)):
+        # (integer pixels get the model's own message, which says to run the processor)
+        if media is not None and torch.is_floating_point(media): check_finite(media, name)
 
 
 # %% ../nbs/05a_checks.ipynb #a2282dd9

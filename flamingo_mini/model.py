@@ -24,6 +24,7 @@ from .xattn import *
 from .lm import *
 from .testing import tiny_lm, tiny_vision_encoder
 from .loading import check_loading, readable_weights, validate_config
+from .checks import check_forward_inputs, check_generate_args, lm_context
 
 # %% auto #0
 __all__ = ['ORIGINAL_DEFAULT_LM', 'ORIGINAL_DEFAULT_VISION', 'FlamingoConfig', 'load_vision_encoder', 'FlamingoPreTrainedModel',
@@ -375,6 +376,7 @@ def forward(self:FlamingoModel,
     if 'past_key_values' in kwargs: cache = kwargs.pop('past_key_values')
     if input_ids is None: raise ValueError("FlamingoModel needs input_ids: the <image> tokens say where images go")
     if kwargs.get('inputs_embeds') is not None: raise ValueError("pass input_ids, not inputs_embeds")
+    check_forward_inputs(self, input_ids, attention_mask, labels, pixel_values, vision_features, media_mask, cache)
     sampled = kwargs.pop('media_tokens_sampled', False)  # from `generate`'s decoding steps: the token was sampled
     previous = getattr(cache, 'flamingo_media', None) if exists(cache) else None
     decoding = exists(previous) and input_ids.shape[1] == 1 and pixel_values is None and vision_features is None
@@ -409,6 +411,13 @@ def forward(self:FlamingoModel,
     result = CausalLMOutputWithPast(loss=out.loss, logits=out.logits, cache=out.cache,
                                     hidden_states=out.hidden_states, attentions=out.attentions)
     return result if default(return_dict, self.config.return_dict) else result.to_tuple()
+
+@patch
+def generate(self:FlamingoModel, inputs:Tensor|None=None, *args, **kwargs):
+    "transformers' `generate`, after refusing what it accepts but cannot serve (0 beams, float token counts, a prompt past the context)."
+    ids = default(inputs, kwargs.get('input_ids'))
+    check_generate_args(kwargs, ids.shape[-1] if isinstance(ids, Tensor) else None, lm_context(self.config.text_config))
+    return GenerationMixin.generate(self, inputs, *args, **kwargs)
 
 @patch
 def prepare_inputs_for_generation(self:FlamingoModel, input_ids, *args, is_first_iteration:bool|None=False, **kwargs):
