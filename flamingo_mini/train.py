@@ -21,10 +21,11 @@ from .lm import flamingo_layers
 from .loading import check_finite_weights
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'CHECKPOINT_NAME', 'TrainConfig', 'param_groups', 'make_scheduler', 'Learner', 'gate_values',
-           'check_labels', 'write_file', 'fsync_dir', 'save_state', 'load_state', 'rng_state', 'set_rng_state',
-           'write_manifest', 'checkpoint_problem', 'find_checkpoint', 'publish_checkpoint', 'checkpoint_bytes',
-           'check_output_dir', 'explain_write_error', 'plot_history']
+__all__ = ['SCHEDULES', 'CHECKPOINT_NAME', 'TrainConfig', 'param_groups', 'make_scheduler', 'Learner', 'Callback', 'LogHistory',
+           'Evaluate', 'SaveCheckpoints', 'TimeBudget', 'make_accelerator', 'gate_values', 'check_labels', 'write_file',
+           'fsync_dir', 'save_state', 'load_state', 'rng_state', 'set_rng_state', 'write_manifest',
+           'checkpoint_problem', 'find_checkpoint', 'publish_checkpoint', 'checkpoint_bytes', 'check_output_dir',
+           'explain_write_error', 'plot_history']
 
 # %% ../nbs/14_train.ipynb #680fb012
 SCHEDULES = ('constant', 'linear', 'cosine')
@@ -101,9 +102,11 @@ class Learner:
                  config:TrainConfig,
                  weights:dict|None=None, # name -> loss weight
                  eval_fn=None, # model -> dict of metrics, called every `config.eval_every` steps
-                 accelerator:Accelerator|None=None):
+                 accelerator:Accelerator|None=None,
+                 callbacks:list|tuple=()): # more `Callback`s, after the logging, evaluation and checkpoint ones
         self.config, self.sources, self.weights, self.eval_fn = config, sources, weights, eval_fn
-        self.accelerator = accelerator or Accelerator(mixed_precision=config.mixed_precision, cpu=not torch.cuda.is_available())
+        self.accelerator = accelerator or make_accelerator(config.mixed_precision)
+        self.callbacks = sorted([LogHistory(), Evaluate(), SaveCheckpoints(), *callbacks], key=lambda cb: cb.order)
         for name, (dataset, collate, batch_size) in sources.items():
             try:
                 if hasattr(collate, 'columns'): check_columns(dataset, collate.columns())
@@ -159,34 +162,25 @@ class Learner:
         return loss
 
     def fit(self, steps:int|None=None, progress:bool=True) -> list[dict]:
-        "Train for `steps` more steps (default: up to `config.steps`); return the history."
-        from tqdm.auto import tqdm
-        cfg, a = self.config, self.accelerator
-        end = self.step + steps if steps is not None else cfg.steps
-        if cfg.output_dir and self.step < end:
+        "Train for `steps` more steps (default: up to `config.steps`), calling the callbacks; return the history."
+        cfg = self.config
+        self.end, self.progress, self.stop = self.step + steps if steps is not None else cfg.steps, progress, False
+        if cfg.output_dir and self.step < self.end:
             check_output_dir(cfg.output_dir, checkpoint_bytes(self.raw_model), cfg.keep_checkpoints)
         # a `fit` that continues where the last one stopped keeps its loaders (starting one shuffles every index of every
         # dataset); after a checkpoint load the step differs and fresh loaders skip to it, giving the same batches
         mix = self._mix[1] if self._mix is not None and self._mix[0] == self.step else self._mixture()
-        samples, start = 0, time.perf_counter()
-        bar = tqdm(total=end - self.step, disable=not (progress and a.is_main_process), desc='training')
-        while self.step < end:
-            loss = self._train_step(mix)
-            samples += self._rows  # rows (captions, episodes, ...) this step took, in all processes
-            bar.update(1)
-            if self.step % cfg.log_every == 0 or self.step == end:
-                rate = samples / (time.perf_counter() - start)
-                self.history.append(dict(step=self.step, loss=loss, lr=self.scheduler.get_last_lr()[0],
-                                         samples_per_s=rate, gates=gate_values(self.raw_model)))
-                bar.set_postfix(loss=f'{loss:.3f}', samples_s=f'{rate:.1f}')
-            if cfg.eval_every and self.eval_fn and self.step % cfg.eval_every == 0:
-                self.history.append(dict(step=self.step, eval=self.eval_fn(self.raw_model)))
-            if cfg.output_dir and cfg.save_every and self.step % cfg.save_every == 0: self.save_checkpoint()
-        bar.close()
+        self._run_callbacks('before_fit')
+        while self.step < self.end and not self.stop:  # a callback may set `stop`
+            self.loss = self._train_step(mix)
+            self._run_callbacks('after_step')
         self._mix = (self.step, mix)
         check_finite_weights(self.raw_model.state_dict_trainable(), f"the trainable weights after step {self.step}")
-        if cfg.output_dir and self.saved_step != self.step: self.save_checkpoint()  # one save per step
+        self._run_callbacks('after_fit')
         return self.history
+
+    def _run_callbacks(self, event:str):
+        for cb in self.callbacks: getattr(cb, event)(self)
 
     def save_checkpoint(self, folder:str|None=None) -> Path:
         "Write a checkpoint of this step under `folder` (default: `config.output_dir`), atomically and verified."
@@ -238,6 +232,60 @@ class Learner:
         self.saved_step = self.step
         return ckpt
 
+
+# %% ../nbs/14_train.ipynb #4232b39d
+class Callback:
+    "Something done around `Learner.fit`'s steps; override any event. `order` sorts callbacks (built-ins run first)."
+    order = 10
+    def before_fit(self, learner:Learner): pass
+    def after_step(self, learner:Learner): pass # `learner.step` was just taken, with loss `learner.loss`
+    def after_fit(self, learner:Learner): pass
+
+class LogHistory(Callback):
+    "Every `log_every` steps and at the last: loss, learning rate, samples per second and gates into `history`; a progress bar."
+    order = 0
+    def before_fit(self, learner):
+        from tqdm.auto import tqdm
+        self.samples, self.start = 0, time.perf_counter()
+        self.bar = tqdm(total=learner.end - learner.step, disable=not (learner.progress and learner.accelerator.is_main_process),
+                        desc='training')
+    def after_step(self, learner):
+        self.samples += learner._rows  # rows (captions, episodes, ...) this step took, in all processes
+        self.bar.update(1)
+        if learner.step % learner.config.log_every == 0 or learner.step == learner.end:
+            rate = self.samples / (time.perf_counter() - self.start)
+            learner.history.append(dict(step=learner.step, loss=learner.loss, lr=learner.scheduler.get_last_lr()[0],
+                                        samples_per_s=rate, gates=gate_values(learner.raw_model)))
+            self.bar.set_postfix(loss=f'{learner.loss:.3f}', samples_s=f'{rate:.1f}')
+    def after_fit(self, learner): self.bar.close()
+
+class Evaluate(Callback):
+    "`learner.eval_fn(model)` every `eval_every` steps, into `history`."
+    order = 1
+    def after_step(self, learner):
+        every = learner.config.eval_every
+        if every and learner.eval_fn and learner.step % every == 0:
+            learner.history.append(dict(step=learner.step, eval=learner.eval_fn(learner.raw_model)))
+
+class SaveCheckpoints(Callback):
+    "A checkpoint every `save_every` steps and at the end of `fit` (never twice for one step), when `output_dir` is set."
+    order = 2
+    def after_step(self, learner):
+        cfg = learner.config
+        if cfg.output_dir and cfg.save_every and learner.step % cfg.save_every == 0: learner.save_checkpoint()
+    def after_fit(self, learner):
+        if learner.config.output_dir and learner.saved_step != learner.step: learner.save_checkpoint()
+
+class TimeBudget(Callback):
+    "Stop `fit` once `seconds` have passed since it started (the steps taken are kept, and checkpointed if set)."
+    def __init__(self, seconds:float): self.seconds = seconds
+    def before_fit(self, learner): self.start = time.monotonic()
+    def after_step(self, learner):
+        if time.monotonic() - self.start >= self.seconds: learner.stop = True
+
+def make_accelerator(mixed_precision:str='no') -> Accelerator:
+    "The library's one way to make an `Accelerator`: on the CPU when there is no GPU ('no' precision is accelerate's None)."
+    return Accelerator(mixed_precision=None if mixed_precision == 'no' else mixed_precision, cpu=not torch.cuda.is_available())
 
 # %% ../nbs/14_train.ipynb #0a0036b6
 def gate_values(model:nn.Module) -> dict:
