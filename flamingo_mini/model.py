@@ -23,6 +23,7 @@ from .perceiver import *
 from .xattn import *
 from .lm import *
 from .testing import tiny_lm, tiny_vision_encoder
+from .legacy import OriginalModelMixin
 from .loading import check_loading, readable_weights, validate_config
 from .checks import check_forward_inputs, check_generate_args, lm_context
 
@@ -130,7 +131,7 @@ class FlamingoPreTrainedModel(PreTrainedModel):
         # nested model's init on its subtree), so each block starts its gates itself (`xattn_gate_init`)
 
 # %% ../nbs/06_model.ipynb #840eeb17
-class FlamingoModel(FlamingoPreTrainedModel, GenerationMixin):
+class FlamingoModel(OriginalModelMixin, FlamingoPreTrainedModel, GenerationMixin):
     "Flamingo: a vision encoder and a Perceiver resampler feeding gated cross-attention layers inside a causal LM."
     def __init__(self,
                  config:FlamingoConfig,
@@ -374,6 +375,8 @@ def forward(self:FlamingoModel,
              **kwargs) -> CausalLMOutputWithPast:
     "Run the LM on `input_ids` with cross-attention to the images (new ones, and those already in `cache`)."
     if 'past_key_values' in kwargs: cache = kwargs.pop('past_key_values')
+    if 'media_locations' in kwargs:  # the original's way to place images (see `legacy`)
+        input_ids = self._with_media_tokens(input_ids, kwargs.pop('media_locations'), 'forward_media_locations')
     if input_ids is None: raise ValueError("FlamingoModel needs input_ids: the <image> tokens say where images go")
     if kwargs.get('inputs_embeds') is not None: raise ValueError("pass input_ids, not inputs_embeds")
     check_forward_inputs(self, input_ids, attention_mask, labels, pixel_values, vision_features, media_mask, cache)
@@ -480,9 +483,11 @@ def generate_captions(self:FlamingoModel,
     "One caption per image, generated after `prompt`."
     if (images is None) == (pixel_values is None): raise ValueError("pass either images or pixel_values")
     n = len(images) if images is not None else pixel_values.shape[0]
-    inputs = processor(text=[prompt] * n, images=[[im] for im in images] if images is not None else None,
-                      return_tensors='pt', padding=True, padding_side='left')
-    if pixel_values is not None: inputs['pixel_values'] = pixel_values
+    if images is not None:
+        inputs = processor(text=[prompt] * n, images=[[im] for im in images], return_tensors='pt', padding=True,
+                           padding_side='left')
+    else:  # the same prompt in every row: no padding; its <image> takes each row's pixels
+        inputs = dict(processor.tokenizer([prompt] * n, return_tensors='pt'), pixel_values=pixel_values)
     inputs = {k: v.to(self.device) for k, v in inputs.items()}
     out = self.generate(**inputs, max_new_tokens=max_new_tokens, num_beams=num_beams,
                         pad_token_id=processor.tokenizer.pad_token_id, **kwargs)

@@ -10,8 +10,9 @@ import numpy as np
 import torch
 from torch import Tensor
 from PIL import Image, UnidentifiedImageError
-from transformers import AutoImageProcessor, AutoTokenizer, BatchFeature, ProcessorMixin
+from transformers import AutoImageProcessor, AutoTokenizer, BatchFeature, PreTrainedConfig, ProcessorMixin
 from .core import *
+from .legacy import OriginalProcessorMixin
 from .checks import check_tensor, check_finite
 
 # %% auto #0
@@ -198,12 +199,14 @@ CHAT_TEMPLATE = (
     "{%- endfor -%}")
 
 # %% ../nbs/07_processor.ipynb #e724ebaf
-class FlamingoProcessor(ProcessorMixin):
+class FlamingoProcessor(OriginalProcessorMixin, ProcessorMixin):
     "Turns interleaved text and images into `input_ids`, `attention_mask`, `pixel_values`, `media_mask` (and `labels`)."
     max_image_pixels:int|None = None # the pixel budget for this processor's images; None: `MAX_IMAGE_PIXELS`
     max_image_aspect:float|None = None # the aspect-ratio bound; None: `MAX_IMAGE_ASPECT`
 
     def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+        if isinstance(image_processor, PreTrainedConfig):  # the original's FlamingoProcessor(config, device=...)
+            image_processor, tokenizer, kwargs = self._original_parts(image_processor, tokenizer, **kwargs)
         add_flamingo_tokens(tokenizer)
         super().__init__(image_processor, tokenizer, chat_template=chat_template, **kwargs)
 
@@ -301,8 +304,10 @@ class FlamingoProcessor(ProcessorMixin):
                  special_tokens:str='flamingo', # control tokens in the text: 'flamingo' (<image>, <EOC>), 'media' (<image>), 'all'
                  return_tensors='pt',
                  vision_features=None, # instead of images: precomputed vision-encoder tokens, (f, v, d) or (v, d) per image, laid out like `images`
-                 videos=None, audio=None) -> BatchFeature: # what `apply_chat_template` passes; videos go in `images` (tuples of frames)
+                 videos=None, audio=None, # what `apply_chat_template` passes; videos go in `images` (tuples of frames)
+                 device=None) -> BatchFeature: # the original's argument: asks for the original's call (see `legacy`)
         "Model inputs for a batch of interleaved samples."
+        if self._is_original_call(text, images, device): return self._original_call(text, images, device)
         if padding_side not in (None, 'left', 'right'): raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
         if padding == 'max_length' and max_length is None: raise ValueError("padding='max_length' needs max_length")
         if special_tokens not in _MARKUP: raise ValueError(f"special_tokens must be one of {list(_MARKUP)}, got {special_tokens!r}")
@@ -352,20 +357,7 @@ class FlamingoProcessor(ProcessorMixin):
             data['labels'] = labels
         return BatchFeature(data, tensor_type=return_tensors)
 
-    # the original flamingo-mini's methods, kept for its users (see "The original's methods" below)
-    def encode_text(self, text, device=None, max_length:int|None=None, length:int|None=None,
-                    return_tensors='pt', return_attention_mask:bool=True):
-        "The original's tokenizer call: `(input_ids, media_locations, attention_mask)`, right-padded."
-        padding = 'max_length' if length else 'longest'
-        enc = self.tokenizer(text, padding=padding, truncation=bool(length or max_length), max_length=length or max_length,
-                             return_tensors=return_tensors, padding_side='right')
-        ids, mask = enc['input_ids'].to(device), enc['attention_mask'].to(device)
-        return ids, self.get_media_locations(ids), (mask if return_attention_mask else None)
-
-    def get_media_locations(self, input_ids:Tensor) -> Tensor:
-        "Where the <image> tokens are: (b, i) bool."
-        return input_ids == self.media_token_id
-
+    # the original flamingo-mini's methods that are kept as they were (its others: `legacy`)
     def prepare_caption(self, caption:str) -> str:
         "A caption as training text: `<image>caption<EOC>` plus the end-of-text token."
         return f'{MEDIA_TOKEN}{caption}{EOC_TOKEN}{self.tokenizer.eos_token or ""}'
