@@ -7,7 +7,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from torch import Tensor
-from transformers import BatchFeature, GenerationMixin
+from transformers import BatchFeature
 from .core import *
 
 # %% auto #0
@@ -238,10 +238,12 @@ class OriginalModelMixin:
             raise ValueError("input_ids hold <image> tokens that media_locations does not mark: pass one or the other")
         return input_ids.masked_fill(marked, media)
 
-    def generate(self, inputs:Tensor|None=None, *args, media_locations:Tensor|None=None, device=None, **kwargs):
-        "transformers' `generate`, also taking the original's `media_locations` and `device` (deprecated)."
-        if device is not None: warn_original('device_argument', stacklevel=4)
+    def _original_generate_args(self, inputs:Tensor|None, kwargs:dict) -> tuple[Tensor|None, dict]:
+        "`generate`'s arguments without the original's `media_locations` and `device` (deprecated): see above."
+        kwargs = dict(kwargs)
+        if kwargs.pop('device', None) is not None: warn_original('device_argument', stacklevel=5)
+        media_locations = kwargs.pop('media_locations', None)
         if media_locations is not None:
             ids = inputs if inputs is not None else kwargs.pop('input_ids')
             inputs = self._with_media_tokens(ids, media_locations, 'generate_media_locations')
-        return super().generate(inputs, *args, **kwargs)
+        return inputs, kwargs

@@ -418,6 +418,7 @@ def forward(self:FlamingoModel,
 @patch
 def generate(self:FlamingoModel, inputs:Tensor|None=None, *args, **kwargs):
     "transformers' `generate`, after refusing what it accepts but cannot serve (0 beams, float token counts, a prompt past the context)."
+    inputs, kwargs = self._original_generate_args(inputs, kwargs)  # the original's media_locations, device (see `legacy`)
     ids = default(inputs, kwargs.get('input_ids'))
     check_generate_args(kwargs, ids.shape[-1] if isinstance(ids, Tensor) else None, lm_context(self.config.text_config))
     return GenerationMixin.generate(self, inputs, *args, **kwargs)
