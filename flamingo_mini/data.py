@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_data.ipynb #faf89f3b
 from __future__ import annotations
-import itertools, random, warnings
+import itertools, math, random, warnings
 from dataclasses import dataclass, field
 import torch
 from datasets import Dataset, IterableDataset, Image as ImageFeature
@@ -49,6 +49,15 @@ class FlamingoCollator:
     padding_side:str='right'
     skipped:int=field(default=0, init=False)
 
+    def __post_init__(self):
+        if (self.texts_column is None) != (self.images_column is None):
+            raise ValueError("set both texts_column and images_column (interleaved layout), or neither (caption layout)")
+        if not self.interleaved and (not isinstance(self.prompt, str) or self.prompt.count(MEDIA_TOKEN) != 1):
+            raise ValueError(f"prompt must hold exactly one <image>, got {self.prompt!r}")
+        if self.max_length is not None and (isinstance(self.max_length, bool) or not isinstance(self.max_length, int) or self.max_length < 1):
+            raise ValueError(f"max_length must be a positive integer or None, got {self.max_length!r}")
+        if self.padding_side not in ('left', 'right'): raise ValueError(f"padding_side must be 'left' or 'right', got {self.padding_side!r}")
+
     @property
     def interleaved(self) -> bool: return self.texts_column is not None
 
@@ -56,11 +65,21 @@ class FlamingoCollator:
         return [self.texts_column, self.images_column] if self.interleaved else [self.image_column, self.text_column]
 
     def _caption(self, row):
-        return dict(text=self.prompt, images=[load_image(row[self.image_column])], suffix=' ' + row[self.text_column].strip())
+        caption = row[self.text_column]
+        if not isinstance(caption, str): raise ValueError(f"column {self.text_column!r} must hold strings, got {type(caption).__name__}")
+        return dict(text=self.prompt, images=[load_image(row[self.image_column])], suffix=' ' + caption.strip())
 
     def _interleaved(self, row):
+        texts, images = row[self.texts_column], row[self.images_column]
+        if not isinstance(texts, (list, tuple)) or not isinstance(images, (list, tuple)):
+            raise ValueError(f"columns {self.texts_column!r} and {self.images_column!r} must hold lists, got "
+                             f"{type(texts).__name__} and {type(images).__name__}")
+        if len(texts) != len(images):
+            raise ValueError(f"columns {self.texts_column!r} and {self.images_column!r} must be aligned: a row has "
+                             f"{len(texts)} texts and {len(images)} images")
         sample, seen_image, open_chunk = [], False, False
-        for text, image in zip(row[self.texts_column], row[self.images_column]):
+        for text, image in zip(texts, images):
+            if text is not None and not isinstance(text, str): raise ValueError(f"column {self.texts_column!r} holds a {type(text).__name__}, not a string")
             if image is not None:
                 if open_chunk and not sample[-1].endswith(EOC_TOKEN): sample[-1] += EOC_TOKEN
                 sample.append(load_image(image)); seen_image, open_chunk = True, False
@@ -88,9 +107,9 @@ class FlamingoCollator:
             batch = self.processor(text=samples, return_labels=True, **kw)
             first_image = (batch['input_ids'] == self.processor.media_token_id).long().cumsum(1) == 0
             batch['labels'][first_image] = -100
-            return dict(batch)
-        return dict(self.processor(text=[s['text'] for s in samples], images=[s['images'] for s in samples],
-                                   suffix=[s['suffix'] for s in samples], **kw))
+        else: batch = self.processor(text=[s['text'] for s in samples], images=[s['images'] for s in samples],
+                                     suffix=[s['suffix'] for s in samples], **kw)
+        return dict(batch)
 
 # %% ../nbs/11_data.ipynb #0626a953
 def _rows(dataset, indices:list[int]) -> list:
@@ -111,7 +130,8 @@ def batches(
     shard:tuple=(0, 1), # (rank, world size): each global batch of batch_size*world rows is split between processes
 ):
     "Yield collated batches from a dataset, one batch of rows at a time."
-    if batch_size < 1: raise ValueError(f"batch_size must be positive, got {batch_size}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     rank, world = shard
     if not 0 <= rank < world: raise ValueError(f"shard {shard} is not (rank, world size) with 0 <= rank < world")
     step = batch_size * world
@@ -142,7 +162,8 @@ class MixedBatches:
         if not sources: raise ValueError("MixedBatches needs at least one dataset")
         weights = default(weights, {name: 1.0 for name in sources})
         if set(weights) != set(sources): raise ValueError(f"weights for {sorted(weights)} but datasets {sorted(sources)}")
-        if any(w < 0 for w in weights.values()): raise ValueError(f"negative weight in {weights}")
+        if not all(isinstance(w, (int, float)) and math.isfinite(w) and w >= 0 for w in weights.values()):
+            raise ValueError(f"weights must be finite numbers >= 0, got {weights}")
         self.weights = weights
         self.streams = {name: batches(ds, collate, bs, seed=seed, epochs=None, skip=skip, shard=shard)
                         for name, (ds, collate, bs) in sources.items()}
