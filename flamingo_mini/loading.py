@@ -91,7 +91,7 @@ def validate_config(config):
     "Raise `ValueError` naming the first Flamingo field of `config` that has a value of the wrong type or range."
     for name, (valid, what) in CONFIG_RULES.items():
         value = getattr(config, name)
-        if not valid(value): raise ValueError(f"FlamingoConfig.{name}={value!r} is invalid: it must be {what}")
+        if not valid(value): raise ValueError(f"FlamingoConfig.{name}={value!r} is invalid: {name} must be {what}")
     if exists(config.media_token_id) and config.media_token_id == config.eoc_token_id:
         raise ValueError(f"FlamingoConfig.media_token_id and eoc_token_id are both {config.media_token_id}: "
                          f"<image> and <EOC> need two different ids")
