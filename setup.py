@@ -26,9 +26,12 @@ setuptools.setup(
                  'Programming Language :: Python :: 3',
                  'Topic :: Scientific/Engineering :: Artificial Intelligence'],
     url=cfg['git_url'],
-    packages=setuptools.find_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']),
+    # namespace packages: the shipped tiny world's folders (pretrain.embedded_world_dir) hold data, not code, and
+    # setuptools warns about every data folder that is not listed as a package
+    packages=setuptools.find_namespace_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*'], exclude=['*.__pycache__']),
     include_package_data=True,
-    package_data={cfg['lib_name']: ['tiny_world/*.json', 'tiny_world/*/*']},  # the shipped tiny world (pretrain.embedded_world_dir)
+    package_data={cfg['lib_name'] + '.tiny_world': ['*.json', '*/*'], cfg['lib_name'] + '.tiny_world.lm': ['*'],
+                  cfg['lib_name'] + '.tiny_world.vision': ['*']},
     install_requires=shlex.split(cfg.get('requirements', '')),
     extras_require={'dev': shlex.split(cfg.get('dev_requirements', ''))},
     python_requires='>=' + cfg['min_python'],
