@@ -53,6 +53,12 @@ docs-test: docs
 	command -v chromium >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 	$(BIN)/python tools/test_docs.py
 
+# A new user's first hour, scripted: loading with and without the import, pipelines with prompts and chat messages,
+# few-shot prompts in the trained format, every command's --help and a missing path, a warning-free build
+.PHONY: first-hour
+first-hour: install
+	$(BIN)/python tools/first_hour.py
+
 # Serves the built site on http://127.0.0.1:8000 (this machine only): its search needs a server, so pages opened
 # from file:// show the pages but point here for search
 .PHONY: serve-docs

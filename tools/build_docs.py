@@ -80,7 +80,9 @@ def alt_text(source:str, before:str, page:str) -> str:
     "A figure's alt text: the cell's `#| fig-alt:` option (quarto's), else the prose just before the cell, else the page's name."
     alt = re.search(r'^#\|\s*fig-alt:\s*(.+)$', source, re.M)
     if alt: return alt[1].strip()
-    sentences = re.split(r'(?<=[.:!?])\s+', _plain(before))
+    lines = before.splitlines()
+    body = [l for l in lines if not l.startswith('#')] or lines  # a heading alone is better than nothing
+    sentences = re.split(r'(?<=[.:!?])\s+', _plain('\n'.join(body)))
     text = ' '.join(sentences[-2:]).rstrip(':').strip()  # the lines that lead into the figure
     return (text[:297] + '...' if len(text) > 300 else text) or f'a figure on the {page} page'
 
