@@ -10,7 +10,7 @@ export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: install demo test readme check-sync docs docs-test web-test world
+.PHONY: install demo demo-report test readme check-sync docs docs-test web-test world
 
 # the package and what it needs to run (the demo's first command installs only this)
 $(BIN)/.installed-run: setup.py settings.ini constraints.txt
@@ -43,6 +43,14 @@ readme: install
 	cd nbs && ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace index.ipynb
 	$(BIN)/nbdev_clean --fname nbs/index.ipynb
 	$(BIN)/python tools/make_readme.py
+
+# Refreshes the committed demo report (reports/demo/, which the README, index and 18_demo render) from a fresh
+# `make demo`, and re-executes the pages that render it (18_demo's slow cells are not run)
+demo-report: demo install
+	cp flamingo-demo/report.json flamingo-demo/samples.png reports/demo/
+	$(BIN)/python tools/execute_nb.py nbs/18_demo.ipynb
+	$(BIN)/nbdev_clean --fname nbs/18_demo.ipynb
+	$(MAKE) readme
 
 # The docs site in _docs/, built offline from the notebooks' stored outputs (nbdev_docs needs quarto)
 docs: install

@@ -11,13 +11,14 @@ import torch
 from datasets import concatenate_datasets
 from .core import *
 from .world import (episodes_dataset, parse_caption, scenes_dataset, digits_dataset, demo_text, EPISODE_KEYS,
-                                 _check_episode, _episode_plan)
+                                 episode_baselines, _check_episode, _episode_plan)
 from .data import FlamingoCollator, prepare_dataset
 
 # %% auto #0
 __all__ = ['DEMO_FLAMINGO', 'ATTRIBUTES', 'demo_sources', 'FeatureEpisodes', 'caption_accuracy', 'generate_texts',
            'evaluate_captions', 'evaluate_digits', 'evaluate_icl', 'evaluate_rices', 'train_in_context', 'demo_figure',
-           'run_demo', 'format_report']
+           'run_demo', 'format_report', 'read_report', 'report_summary', 'report_tables', 'plot_few_shot', 'Picture',
+           'samples_alt', 'few_shot_alt']
 
 # %% ../nbs/18_demo.ipynb #e8d9ad95
 DEMO_FLAMINGO = dict(xattn_every=1, xattn_dim_head=32, xattn_heads=4, xattn_ff_mult=2, xattn_act='sqrelu', xattn_gate_init=1.,
@@ -136,7 +137,7 @@ def evaluate_icl(model, processor, ks=(0, 2, 4, 8), n:int=200, ways:int=3, seed:
     from flamingo_mini.evaluate import evaluate_episodes
     episodes = concatenate_datasets([episodes_dataset(n, k, ways=ways, split='test', seed=seed + 1000 + k, key=key)
                                      for k in ks])
-    rows = evaluate_episodes(model, processor, episodes, batch_size=32, verbose=False)
+    rows = evaluate_episodes(model, processor, episodes, batch_size=32, verbose=False, baselines=episode_baselines)
     return {row['k']: {key: row[key] for key in ('accuracy', 'chance', 'most_frequent', 'last')} for row in rows}
 
 # %% ../nbs/18_demo.ipynb #235a6268
@@ -202,7 +203,7 @@ def train_in_context(lm:str, # the frozen LM's folder (with its tokenizer)
 
 
 # %% ../nbs/18_demo.ipynb #d0b6b23d
-def demo_figure(model, processor, images:list, path:str|Path|None=None, max_new_tokens:int=12):
+def demo_figure(model, processor, images:list, path:str|Path|None=None, max_new_tokens:int=24):
     "A figure of `images` with the model's captions and, for each, where its caption's tokens looked; and the gates."
     import matplotlib.pyplot as plt
     from flamingo_mini.inspect import record_attention, patch_attention, show_patch_attention, plot_gates
@@ -281,6 +282,8 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
     model.save_pretrained(out, training_data='the flamingo_mini tiny world (scenes, episodes, digits)')
     processor.save_pretrained(out)
     report['seconds']['total'] = round(time.time() - start)
+    report['budget'] = dict(minutes=minutes, threads=threads)  # a shared machine trains fewer steps in the same budget
+    report['samples_per_s'] = round(float(np.mean([h['samples_per_s'] for h in learn.history])))
     (out/'report.json').write_text(json.dumps(report, indent=1))
     return report
 
@@ -308,3 +311,110 @@ def format_report(report:dict) -> str:
     for name in ('single', 'double'):
         for truth, pred in c[name]['examples'][:2]: lines.append(f"  e.g. truth {truth!r}\n       said  {pred!r}")
     return '\n'.join(lines)
+
+# %% ../nbs/18_demo.ipynb #c1a9e0a2
+def read_report(folder:str|Path) -> dict:
+    "The `report.json` that `run_demo` wrote in `folder`, with its numbers of shots as integers again (JSON keeps keys as strings)."
+    report = json.loads((Path(folder)/'report.json').read_text())
+    report['icl'] = {int(k): v for k, v in report['icl'].items()}
+    for selection in ('random', 'rices'): report['rices'][selection] = {int(k): v for k, v in report['rices'][selection].items()}
+    return report
+
+def _slashed(values) -> str: return ' / '.join(f'{v:.2f}' for v in values)
+
+def report_summary(report:dict) -> str:
+    "The report's headline numbers in one paragraph, each beside its baseline: what the README and the home page show."
+    icl, captions, single = report['icl'], report['captions'], report['captions']['single']
+    ks = [k for k in sorted(icl) if k]
+    attributes = [single[a] for a in ATTRIBUTES]
+    return (f"In {report['seconds']['training']} s of training ({report['steps']:,} steps; {report['seconds']['total']} s in all) "
+            f"it reached, on held-out data: in-context word binding from images {_slashed(icl[k]['accuracy'] for k in ks)} "
+            f"at {', '.join(map(str, ks[:-1]))} and {ks[-1]} shots, against {_slashed(icl[k]['most_frequent'] for k in ks)} "
+            f"for copying the most frequent word; single-shape scenes named exactly {single['exact']:.2f} (colour, shape, "
+            f"position and size {min(attributes):.2f}-{max(attributes):.2f}), two-shape scenes {captions['double']['exact']:.2f}, "
+            f"colour-shape pairs never seen in training {captions['compositional']['exact']:.2f}; real digits "
+            f"{report['digits']['accuracy']:.2f} (chance 0.10).")
+
+def report_tables(report:dict) -> str:
+    "Every number of the report as Markdown tables, each beside its baselines: what the demo page shows."
+    s, rows = report['seconds'], []
+    rows.append(f"{report['steps']:,} training steps in {s['training']} s (data {s['data']} s, world {s['world']} s; "
+                f"{s['total']} s in all, evaluation and saving included).\n")
+    rows += ['| held-out captions | exact | ' + ' | '.join(ATTRIBUTES) + ' |', '|---' * (len(ATTRIBUTES) + 2) + '|']
+    for name, title in (('single', 'single shape'), ('double', 'two shapes'), ('compositional', 'unseen colour-shape pairs')):
+        r = report['captions'][name]
+        rows.append(f"| {title} | {r['exact']:.2f} | " + ' | '.join(f'{r[a]:.2f}' for a in ATTRIBUTES) + ' |')
+    rows += ['| chance | | 0.17 | 0.17 | 0.20 | 0.50 |', '',
+             f"Real digits, held out: {report['digits']['accuracy']:.2f} of {report['digits']['n']} (chance 0.10).", '',
+             '| in-context, k shots | accuracy | most frequent word | last demonstration\'s word | chance |', '|---|---|---|---|---|']
+    rows += [f"| {k} | {r['accuracy']:.2f} | {r['most_frequent']:.2f} | {r['last']:.2f} | {r['chance']:.2f} |"
+             for k, r in sorted(report['icl'].items())]
+    r = report['rices']
+    rows += ['', '| fixed word map, k shots | random demonstrations | RICES demonstrations | chance |', '|---|---|---|---|']
+    rows += [f"| {k} | {r['random'][k]:.2f} | {r['rices'][k]:.2f} | {r['chance']:.2f} |" for k in sorted(r['random'])]
+    return '\n'.join(rows)
+
+def plot_few_shot(report:dict, path:str|Path|None=None):
+    "In-context accuracy against the number of shots, beside the copying heuristics and chance; and RICES against random demonstrations."
+    import matplotlib.pyplot as plt
+    icl, rices = report['icl'], report['rices']
+    ks = sorted(icl)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8.4, 3.2), gridspec_kw=dict(width_ratios=[3, 2]))
+    for key, label, style in (('accuracy', 'the demo model', 'o-'), ('most_frequent', 'copy the most frequent word', 's--'),
+                              ('last', "copy the last demonstration's word", '^:'), ('chance', 'chance', '-')):
+        left.plot(ks, [icl[k][key] for k in ks], style, label=label, color='C0' if key == 'accuracy' else None)
+    left.set(xticks=ks, xlabel='demonstrations in the context (k)', ylabel='accuracy', ylim=(-0.02, 1.02),
+             title='fresh word-colour maps in context')
+    left.legend(fontsize=7, loc='center right')
+    shots = sorted(rices['random'])
+    width = 0.8 / 2
+    for i, selection in enumerate(('random', 'rices')):
+        right.bar([j + (i - 0.5) * width for j in range(len(shots))], [rices[selection][k] for k in shots], width,
+                  label=f"{'RICES' if selection == 'rices' else 'random'} demonstrations")
+    right.axhline(rices['chance'], color='grey', lw=1, label='chance')
+    right.set(xticks=range(len(shots)), xticklabels=[f'{k} shots' for k in shots], ylim=(0, 1.02),
+              title='a fixed word map, by ranking')
+    right.legend(fontsize=7, loc='upper left')
+    fig.tight_layout()
+    if path is not None: fig.savefig(path, dpi=100); plt.close(fig)
+    return fig
+
+class Picture:
+    "A PNG shown with its alt text: inline in HTML (the notebook, the docs) and as a Markdown image link when it is a file (the README)."
+    def __init__(self, image:str|Path|bytes, # a PNG file, or its bytes
+                 alt:str): # what the picture shows, for readers who cannot see it
+        self.path = None if isinstance(image, bytes) else Path(image)
+        self.data, self.alt = image if isinstance(image, bytes) else self.path.read_bytes(), alt
+
+    @classmethod
+    def from_figure(cls, fig, alt:str, dpi:int=100) -> Picture:
+        "A matplotlib figure as a `Picture` (the figure is closed)."
+        import io, matplotlib.pyplot as plt
+        buf = io.BytesIO()
+        fig.savefig(buf, format='png', dpi=dpi); plt.close(fig)
+        return cls(buf.getvalue(), alt)
+
+    def _repr_html_(self) -> str:
+        import base64, html
+        return (f'<img src="data:image/png;base64,{base64.b64encode(self.data).decode()}" '
+                f'alt="{html.escape(self.alt)}" style="max-width:100%"/>')
+
+    def _repr_markdown_(self) -> str|None:
+        return None if self.path is None else f'![{self.alt}]({self.path.as_posix()})'
+
+    def __repr__(self) -> str: return self.alt
+
+def samples_alt(report:dict) -> str:
+    "The alt text of the demo's `samples.png`, with the captions the model wrote."
+    said = '; '.join(f'"{c.strip()}"' for c in report['figure_captions'])
+    return (f"{len(report['figure_captions'])} held-out scenes with the demo model's captions ({said}), below each the "
+            "patches its caption's tokens attended to, and the tanh gates of the cross-attention layers")
+
+def few_shot_alt(report:dict) -> str:
+    "The alt text of `plot_few_shot`'s figure, with its numbers."
+    icl, ks = report['icl'], sorted(report['icl'])
+    r = report['rices']
+    return (f"In-context accuracy at {', '.join(map(str, ks))} shots: {_slashed(icl[k]['accuracy'] for k in ks)}; copying "
+            f"the most frequent word {_slashed(icl[k]['most_frequent'] for k in ks)}; chance {icl[ks[0]]['chance']:.2f}. "
+            f"Fixed word map at {', '.join(map(str, sorted(r['random'])))} shots: random demonstrations "
+            f"{_slashed(r['random'][k] for k in sorted(r['random']))}, RICES {_slashed(r['rices'][k] for k in sorted(r['rices']))}.")

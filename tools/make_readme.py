@@ -7,14 +7,22 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def is_hidden(lines): return any(l.strip().replace(' ', '') in ('#|hide', '#|export', '#|exporti') for l in lines)
 
+def echo_off(lines): return any(l.strip().replace(' ', '') == '#|echo:false' for l in lines)  # outputs only, as quarto
+
+def from_root(markdown: str) -> str: return markdown.replace('](../', '](')  # notebook links are relative to nbs/
+
 def cell_markdown(cell) -> list:
     lines = cell.source.splitlines()
     if cell.cell_type == 'markdown': return [cell.source.strip(), '']
     if cell.cell_type != 'code' or is_hidden(lines): return []
     code = '\n'.join(l for l in lines if not l.strip().startswith('#|')).strip()
-    parts = [f'```python\n{code}\n```', ''] if code else []
+    parts = [f'```python\n{code}\n```', ''] if code and not echo_off(lines) else []
     for out in cell.get('outputs', []):
         if out.get('name') == 'stderr': continue  # progress bars and warnings
+        markdown = out.get('data', {}).get('text/markdown')  # rendered from a file, e.g. the demo's report
+        if markdown:
+            parts += [from_root(''.join(markdown) if isinstance(markdown, list) else markdown).rstrip('\n'), '']
+            continue
         text = out.get('text') or out.get('data', {}).get('text/plain')
         if text:
             text = ''.join(text) if isinstance(text, list) else text
