@@ -4,15 +4,18 @@
 
 # %% ../nbs/06b_legacy.ipynb #4dcd1c99
 from __future__ import annotations
-import warnings
+import json, warnings
 from dataclasses import dataclass
+from pathlib import Path
 from torch import Tensor
 from transformers import BatchFeature
+from transformers.utils import cached_file
 from .core import *
 
 # %% auto #0
 __all__ = ['REMOVED_IN', 'ORIGINAL_PATHS', 'ORIGINAL_KEPT', 'OriginalCallWarning', 'OriginalPath', 'warn_original',
-           'original_calls_table', 'OriginalProcessorMixin', 'OriginalInternals', 'OriginalModelMixin']
+           'original_calls_table', 'OriginalProcessorMixin', 'OriginalInternals', 'original_checkpoint',
+           'OriginalModelMixin']
 
 # %% ../nbs/06b_legacy.ipynb #e355f60f
 REMOVED_IN = '0.3.0'  # the release that drops the original's calls
@@ -60,6 +63,12 @@ ORIGINAL_PATHS = dict(
         "`model.generate_captions(processor, images=images, device=device)`",
         "ignores `device`: the inputs go to the model's device",
         "`model.to(device)` once, then `model.generate_captions(processor, images=images)`"),
+    from_pretrained_original=OriginalPath(
+        "`FlamingoModel.from_pretrained('dhansmair/flamingo-mini')` (a checkpoint the original saved)",
+        "converts it on load with `load_original_checkpoint`: keys renamed, the vocabulary's rows moved; the LM and vision "
+        "tower its config names are loaded too",
+        "`load_original_checkpoint(folder)` once, `model.save_pretrained(new_folder)`, then "
+        "`FlamingoModel.from_pretrained(new_folder)`"),
     load_url=OriginalPath(
         "`from flamingo_mini.utils import load_url`, `load_url(url)`",
         "an RGB PIL image from a URL (or a file), by transformers' `load_image`",
@@ -91,7 +100,7 @@ def warn_original(path:str, # a key of `ORIGINAL_PATHS`
 ORIGINAL_KEPT = dict(
     from_pretrained=OriginalPath(
         "`FlamingoModel.from_pretrained(folder)`",
-        "loads a checkpoint this package saved; the original's own checkpoints load with `load_original_checkpoint`",
+        "loads a checkpoint this package saved (the original's own checkpoints: see above)",
         "the same"),
     flamingo_model=OriginalPath(
         "`FlamingoModel(FlamingoConfig(lm=..., clip_model_type=..., ...))`",
@@ -215,7 +224,22 @@ class OriginalInternals:
         raise AttributeError(f"model.flamingo is a read-only view of the original's names; set model.{name} instead")
     def __repr__(self): return f"OriginalInternals({type(self._model).__name__}: config, lm, lm_head, vision_encoder, resampler)"
 
-# %% ../nbs/06b_legacy.ipynb #bf06a9a5
+# %% ../nbs/06b_legacy.ipynb #fd2350de
+def original_checkpoint(path, # a hub id or folder
+                        **hub_kwargs) -> Path|None: # cache_dir, revision, token, local_files_only
+    "The folder holding `path`'s files if it is a checkpoint the original flamingo-mini saved, else None."
+    def find(name):
+        try: return cached_file(str(path), name, _raise_exceptions_for_missing_entries=False, **hub_kwargs)
+        except (OSError, ValueError): return None
+    config = find('config.json')
+    try: config = json.loads(Path(config).read_text()) if config else {}
+    except (OSError, ValueError): return None
+    # the original's configs name their parts and have no model_type; ours always have one
+    if not isinstance(config, dict) or 'model_type' in config or not {'lm', 'clip_model_type'} <= set(config): return None
+    weights = find('model.safetensors') or find('pytorch_model.bin')
+    return Path(weights).parent if weights else None
+
+# %% ../nbs/06b_legacy.ipynb #96a437ae
 class OriginalModelMixin:
     "The original flamingo-mini's model calls, inherited by `FlamingoModel`."
     @property
@@ -226,6 +250,19 @@ class OriginalModelMixin:
         "The original's `model.flamingo` (deprecated): a read-only view."
         warn_original('flamingo_internals')
         return OriginalInternals(self)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        "transformers' `from_pretrained`; a checkpoint of the original flamingo-mini is converted on load (deprecated)."
+        hub = {k: kwargs[k] for k in ('cache_dir', 'revision', 'token', 'local_files_only') if k in kwargs}
+        folder = original_checkpoint(pretrained_model_name_or_path, **hub)
+        if folder is None: return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        warn_original('from_pretrained_original', stacklevel=5)
+        from flamingo_mini.convert import load_original_checkpoint  # convert imports the model, the model this module
+        model = load_original_checkpoint(folder)  # strict: every weight is placed, or it raises naming the keys
+        if kwargs.get('dtype') not in (None, 'auto'): model = model.to(kwargs['dtype'])
+        info = dict(missing_keys=[], unexpected_keys=[], mismatched_keys=[], error_msgs=[])
+        return (model, info) if kwargs.get('output_loading_info') else model
 
     def _with_media_tokens(self, input_ids:Tensor, media_locations:Tensor, path:str) -> Tensor:
         "`input_ids` with the `<image>` token at each position `media_locations` marks."
