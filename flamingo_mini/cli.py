@@ -192,8 +192,9 @@ def train(run:dict, # run options, see `RUN_OPTIONS` and `train_settings`
     accelerator.wait_for_everyone()
     state_dict = accelerator.get_state_dict(learner.model)  # gathers FSDP or DeepSpeed shards: every process takes part
     if accelerator.is_main_process:
-        accelerator.unwrap_model(learner.model).save_pretrained(out, state_dict=state_dict)
-        processor.save_pretrained(out)
+        # the model card records the data, steps and prompt format (the processor's chat template)
+        accelerator.unwrap_model(learner.model).save_pretrained(out, state_dict=state_dict, processor=processor,
+                                                               training_data=run['dataset'], training_steps=learner.step)
     accelerator.wait_for_everyone()
     losses = [h['loss'] for h in history if 'loss' in h]
     return dict(steps=learner.step, loss=losses[-1] if losses else None, rows=len(dataset), checkpoint=str(out.resolve()),

@@ -279,8 +279,10 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
                           rices=evaluate_rices(model, processor, n=eval_n, seed=seed))
             samples = scenes_dataset(4, 'test', shapes='mixed', seed=seed + 7)['image']
             report['figure_captions'] = demo_figure(model, processor, samples, out/'samples.png')
-    model.save_pretrained(out, training_data='the flamingo_mini tiny world (scenes, episodes, digits)')
-    processor.save_pretrained(out)
+    # the model card records what the checkpoint is: data, steps, results, tasks, and the prompt format (processor)
+    model.save_pretrained(out, training_data='the flamingo_mini tiny world (scenes, episodes, digits)', processor=processor,
+                          training_steps=learn.step, evaluation={k: report[k] for k in ('captions', 'digits', 'icl', 'rices')},
+                          tasks=['captioning', 'few-shot word binding (in context)', 'digit naming'])
     report['seconds']['total'] = round(time.time() - start)
     report['budget'] = dict(minutes=minutes, threads=threads)  # a shared machine trains fewer steps in the same budget
     report['samples_per_s'] = round(float(np.mean([h['samples_per_s'] for h in learn.history])))
