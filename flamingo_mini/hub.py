@@ -175,9 +175,7 @@ def model_card(
     body = f'''
 # {name}
 
-> Load it with the flamingo_mini package: `pip install flamingo_mini`, then `import flamingo_mini` before
-> transformers' Auto classes or `pipeline` (without the import transformers reports an unknown model type
-> `flamingo_mini`).
+> {IMPORT_HINT}; without the import transformers reports an unknown model type `flamingo_mini`.
 
 A [flamingo_mini](https://github.com/flamingo-mini/flamingo_mini) Flamingo model (Alayrac et al. 2022): a vision
 encoder and a Perceiver resampler feeding gated cross-attention layers inside a pretrained causal language model.
