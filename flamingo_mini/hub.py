@@ -137,7 +137,7 @@ def _prompt_format(processor:FlamingoProcessor|None) -> str:
              'from chat messages (user turns: their images and text; assistant turns: the word or caption).'
              if template == CHAT_TEMPLATE else
              f'The processor saved with the model has this chat template:\n\n```jinja\n{template}\n```' if template else
-             'No chat template was saved with this model.')
+             'The card was written without the processor (`save_pretrained(..., processor=)` records its chat template).')
     return f'''flamingo_mini's layout: each image is an `<image>` token, and each text after an image starts with a space
 and ends with `<EOC>`. A caption prompt is the image alone (`<image>`); a few-shot prompt is demonstrations, then
 the query image, as `flamingo_mini.processor.few_shot_prompt` writes it:

@@ -154,6 +154,8 @@ class FlamingoModel(OriginalModelMixin, FlamingoPreTrainedModel, GenerationMixin
             num_time_embeds=config.resampler_num_time_embeds, ff_mult=config.resampler_ff_mult,
             act=config.resampler_act, num_patch_embeds=config.resampler_num_patch_embeds)
         self.lm = lm if exists(lm) else AutoModelForCausalLM.from_config(config.text_config)
+        # transformers picks a loss by class name, finds none in 'GPT2LMHeadModel', and warns at the first labels
+        if getattr(self.lm, 'loss_type', None) is None: self.lm.loss_type = 'ForCausalLM'
         add_cross_attention(self.lm, dim_media=config.dim_visual, every=config.xattn_every,
                             path=config.decoder_layers_path, dim=config.dim, dim_head=config.xattn_dim_head,
                             heads=config.xattn_heads, ff_mult=config.xattn_ff_mult, act=config.xattn_act,
