@@ -228,6 +228,7 @@ class OriginalInternals:
 def original_checkpoint(path, # a hub id or folder
                         **hub_kwargs) -> Path|None: # cache_dir, revision, token, local_files_only
     "The folder holding `path`'s files if it is a checkpoint the original flamingo-mini saved, else None."
+    if not isinstance(path, (str, Path)): return None
     def find(name):
         try: return cached_file(str(path), name, _raise_exceptions_for_missing_entries=False, **hub_kwargs)
         except (OSError, ValueError): return None
