@@ -6,6 +6,7 @@
 from __future__ import annotations
 import itertools, math, random, warnings
 from dataclasses import dataclass, field
+import numpy as np
 import torch
 from datasets import Dataset, IterableDataset, Image as ImageFeature
 from .core import *
@@ -47,6 +48,7 @@ class FlamingoCollator:
     max_length:int|None=None # truncate longer samples (an error if that would cut an image; see the processor)
     skip_corrupt:bool=True # skip samples with unreadable or over-budget images (an `ImageError`, counted in `skipped`) instead of raising
     padding_side:str='right'
+    load_media:str='pixels' # 'pixels': the image columns hold images; 'features': cached vision features (`17_features`)
     skipped:int=field(default=0, init=False)
 
     def __post_init__(self):
@@ -64,13 +66,20 @@ class FlamingoCollator:
     def columns(self) -> list[str]:
         return [self.texts_column, self.images_column] if self.interleaved else [self.image_column, self.text_column]
 
+    def _media(self, item):
+        "One image column entry as the processor takes it: a decoded image, or the cached vision tokens as a tensor."
+        if self.load_media == 'pixels': return load_image(item)
+        if self.load_media == 'features': return torch.as_tensor(np.asarray(item, dtype=np.float32))
+        raise ValueError(f"load_media={self.load_media!r}: choose 'pixels' or 'features'")
+
     def _caption(self, row):
         caption = row[self.text_column]
         if not isinstance(caption, str): raise ValueError(f"column {self.text_column!r} must hold strings, got {type(caption).__name__}")
-        return dict(text=self.prompt, images=[load_image(row[self.image_column])], suffix=' ' + caption.strip())
+        return dict(text=self.prompt, images=[self._media(row[self.image_column])], suffix=' ' + caption.strip())
 
     def _interleaved(self, row):
         texts, images = row[self.texts_column], row[self.images_column]
+        if isinstance(images, np.ndarray) and images.dtype == object: images = list(images)  # a numpy-formatted feature column
         if not isinstance(texts, (list, tuple)) or not isinstance(images, (list, tuple)):
             raise ValueError(f"columns {self.texts_column!r} and {self.images_column!r} must hold lists, got "
                              f"{type(texts).__name__} and {type(images).__name__}")
@@ -82,7 +91,7 @@ class FlamingoCollator:
             if text is not None and not isinstance(text, str): raise ValueError(f"column {self.texts_column!r} holds a {type(text).__name__}, not a string")
             if image is not None:
                 if open_chunk and not sample[-1].endswith(EOC_TOKEN): sample[-1] += EOC_TOKEN
-                sample.append(load_image(image)); seen_image, open_chunk = True, False
+                sample.append(self._media(image)); seen_image, open_chunk = True, False
             elif text:
                 if sample and isinstance(sample[-1], str): sample[-1] += ' ' + text
                 else: sample.append(text)
@@ -103,11 +112,14 @@ class FlamingoCollator:
                 warnings.warn(f"skipped a sample with an unusable image ({self.skipped} so far): {e}")
         if not samples: raise ValueError(f"every sample of this batch of {len(rows)} had an unusable image")
         kw = dict(padding_side=self.padding_side, truncation=self.max_length is not None, max_length=self.max_length)
+        media = 'vision_features' if self.load_media == 'features' else 'images'
         if self.interleaved:
-            batch = self.processor(text=samples, return_labels=True, **kw)
+            batch = self.processor(text=[''.join(m if isinstance(m, str) else MEDIA_TOKEN for m in s) for s in samples],
+                                   **{media: [[m for m in s if not isinstance(m, str)] for s in samples]},
+                                   return_labels=True, **kw)
             first_image = (batch['input_ids'] == self.processor.media_token_id).long().cumsum(1) == 0
             batch['labels'][first_image] = -100
-        else: batch = self.processor(text=[s['text'] for s in samples], images=[s['images'] for s in samples],
+        else: batch = self.processor(text=[s['text'] for s in samples], **{media: [s['images'] for s in samples]},
                                      suffix=[s['suffix'] for s in samples], **kw)
         return dict(batch)
 

@@ -211,7 +211,7 @@ def demo_figure(model, processor, images:list, path:str|Path|None=None, max_new_
     fig, axs = plt.subplots(2, len(images) + 1, figsize=(2.4 * (len(images) + 1), 5.2), squeeze=False)
     for i, (image, caption) in enumerate(zip(images, captions)):
         inputs = processor(text=[[image, ' ' + caption.strip()]])
-        with torch.no_grad(), record_attention(model) as record: model(**inputs)
+        record = record_attention(model, **inputs)
         after_image = (inputs['input_ids'][0] == processor.media_token_id).nonzero()[0, 0] + 1
         weights = patch_attention(record)[after_image:].mean(0)  # the caption's tokens, averaged
         axs[0, i].imshow(image); axs[0, i].set(xticks=[], yticks=[])

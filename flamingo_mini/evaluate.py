@@ -16,7 +16,8 @@ from torch import Tensor
 from datasets import Dataset
 from .core import *
 from .data import check_columns
-from .metrics import accuracy, caption_scores, coco_tokenize, exact_match, rank_classes, vqa_accuracy
+from .metrics import accuracy, caption_scores, coco_tokenize, exact_match, vqa_accuracy
+from .ranking import rank_classes
 from .model import FlamingoModel
 from .processor import FlamingoProcessor, few_shot_prompt
 

@@ -20,7 +20,7 @@ from .processor import load_image
 
 # %% auto #0
 __all__ = ['STORAGE_DTYPES', 'vision_tokens', 'vision_fingerprint', 'feature_column', 'default_cache_dir',
-           'cache_vision_features', 'FeatureInputs', 'FeatureCollator']
+           'cache_vision_features', 'FeatureCollator']
 
 # %% ../nbs/17_features.ipynb #2567a7ac
 @torch.no_grad()
@@ -104,46 +104,16 @@ def cache_vision_features(
     return cached.with_format('numpy', columns=[out], output_all_columns=True)
 
 # %% ../nbs/17_features.ipynb #bd4b1f44
-class FeatureInputs:
-    "A processor whose media are vision features: `images`, and the media inside interleaved samples, go to `vision_features`."
-    def __init__(self, processor): self.processor = processor
-    def __getattr__(self, name):
-        if name == 'processor': raise AttributeError(name)  # not set yet, e.g. while unpickling
-        return getattr(self.processor, name)
-    def __repr__(self): return f'FeatureInputs({self.processor!r})'
-    def __call__(self, text=None, images=None, **kwargs):
-        if images is None:  # interleaved samples: the media are inside the lists
-            images = [[m for m in sample if not isinstance(m, str)] for sample in text]
-            text = [''.join(m if isinstance(m, str) else MEDIA_TOKEN for m in sample) for sample in text]
-        return self.processor(text=text, vision_features=images, **kwargs)
-
-def _as_tensor(features) -> Tensor: return torch.as_tensor(np.asarray(features, dtype=np.float32))
-
-_PLACEHOLDER = Image.new('RGB', (1, 1))
-
 @dataclass
 class FeatureCollator(FlamingoCollator):
     "A `FlamingoCollator` for datasets whose image columns hold cached vision features (`cache_vision_features`)."
     image_column:str|None='image_features' # caption layout: the feature column
-
-    def __post_init__(self):
-        if not isinstance(self.processor, FeatureInputs): self.processor = FeatureInputs(self.processor)
-
-    def _caption(self, row):
-        sample = super()._caption({**row, self.image_column: _PLACEHOLDER})
-        return sample | dict(images=[_as_tensor(row[self.image_column])])
-
-    def _interleaved(self, row):
-        media = [m for m in row[self.images_column] if m is not None]
-        sample = super()._interleaved({**row, self.images_column: [None if m is None else _PLACEHOLDER
-                                                                   for m in row[self.images_column]]})
-        media = iter(media)
-        return [s if isinstance(s, str) else _as_tensor(next(media)) for s in sample]
+    load_media:str='features'
 
     @classmethod
     def from_collator(cls, collator:FlamingoCollator) -> FeatureCollator:
         "The counterpart of a pixel `collator` for its dataset's cached features: same options, feature columns."
-        kwargs = {f.name: getattr(collator, f.name) for f in fields(collator) if f.init}
+        kwargs = {f.name: getattr(collator, f.name) for f in fields(collator) if f.init} | dict(load_media='features')
         if collator.interleaved: kwargs['images_column'] = feature_column(collator.images_column)
         else: kwargs['image_column'] = feature_column(collator.image_column)
         return cls(**kwargs)

@@ -4,14 +4,12 @@
 
 # %% ../nbs/15_inspect.ipynb #61d0b34f
 from __future__ import annotations
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 import numpy as np
 import torch
 from torch import Tensor
-from einops import rearrange
 from .core import *
-from .lm import flamingo_layers
+from .lm import gate_values
 
 # %% auto #0
 __all__ = ['AttentionRecord', 'record_attention', 'patch_attention', 'show_patch_attention', 'plot_gates']
@@ -21,30 +19,33 @@ __all__ = ['AttentionRecord', 'record_attention', 'patch_attention', 'show_patch
 class AttentionRecord:
     "Attention weights kept by `record_attention`, one entry per forward call."
     xattn:list = field(default_factory=list) # per layer: a list of (b, h, i, t*n) tensors
-    resampler:list = field(default_factory=list) # per call: a list over resampler layers of (k, 1, h, n, f*v + n)
+    resampler:list = field(default_factory=list) # per call with new images: a list over resampler layers of (b, t, h, n, f*v + n)
+    tokens:list = field(default_factory=list) # per decoding step: the (b, 1) token it chose
 
-@contextmanager
-def record_attention(model):
-    "Keep the cross-attention and resampler attention weights of every forward call inside the block."
-    layers = flamingo_layers(model.lm)
-    record = AttentionRecord(xattn=[[] for _ in layers])
-    def keep(store):
-        def hook(module, args, out):
-            if module.attn is not None: store.append(module.attn.detach()); module.attn = None
-        return hook
-    hooks = [layer.register_forward_hook(keep(store)) for layer, store in zip(layers, record.xattn)]
-    resampler_forward = model.resampler.forward
-    def recording_forward(x, return_attn=False):
-        out, attns = resampler_forward(x, return_attn=True)
-        record.resampler.append([a.detach() for a in attns])
-        return (out, attns) if return_attn else out
-    for layer in layers: layer.record_attn = True
-    model.resampler.forward = recording_forward
-    try: yield record
-    finally:
-        for h in hooks: h.remove()
-        for layer in layers: layer.record_attn, layer.attn = False, None
-        del model.resampler.forward  # the instance attribute; the class's forward is back
+    def add(self, out):
+        "Keep the maps of one `FlamingoOutput`."
+        if not self.xattn: self.xattn = [[] for _ in out.cross_attentions]
+        for store, a in zip(self.xattn, out.cross_attentions): store.append(a.detach())
+        if out.resampler_attentions is not None: self.resampler.append([a.detach() for a in out.resampler_attentions])
+
+@torch.no_grad()
+def record_attention(model,
+                     steps:int=0, # greedy decoding steps after the prompt, one call each
+                     **inputs) -> AttentionRecord: # the prompt: input_ids, pixel_values, attention_mask, ...
+    "The cross-attention and resampler maps of the prompt's forward call and of `steps` greedy decoding steps."
+    record = AttentionRecord()
+    out = model(**inputs, output_attentions=True, use_cache=True)
+    record.add(out)
+    mask = inputs.get('attention_mask')
+    for _ in range(steps):
+        logits = out.logits[:, -1].clone()
+        logits[:, model.config.media_token_id] = -float('inf')  # images come from the caller, never sampled
+        token = logits.argmax(-1, keepdim=True)  # (b, 1)
+        if exists(mask): mask = torch.cat([mask, mask.new_ones(token.shape)], dim=1)
+        out = model(input_ids=token, attention_mask=mask, cache=out.cache, use_cache=True, output_attentions=True)
+        record.tokens.append(token)
+        record.add(out)
+    return record
 
 # %% ../nbs/15_inspect.ipynb #8a64c6dc
 def patch_attention(
@@ -52,13 +53,12 @@ def patch_attention(
     call:int=0, # which forward call (0: the prompt)
     sample:int=0,
     image:int=0, # the image's index in its sample
-    real_index:int|None=None, # the image's row among the real images the resampler saw (default: `image`)
     num_latents:int|None=None,
     skip_cls:bool=True,
 ) -> Tensor:
     "(i, patches): each text token's attention carried through the latents onto its image's patches."
     xattn = torch.stack([layer[call][sample] for layer in record.xattn]).mean((0, 1))  # (i, t*n)
-    resampled = record.resampler[0][-1][default(real_index, image), 0].mean(0)  # (n, f*v + n)
+    resampled = record.resampler[0][-1][sample, image].mean(0)  # (n, f*v + n)
     n = default(num_latents, resampled.shape[0])
     to_latents = xattn[:, image * n:(image + 1) * n]  # (i, n)
     to_patches = resampled[:, :resampled.shape[1] - n][:, 1 if skip_cls else 0:]  # (n, patches)
@@ -83,7 +83,6 @@ def _new_axes():
 # %% ../nbs/15_inspect.ipynb #f6e44dec
 def plot_gates(model, ax=None):
     "Bar chart of tanh(alpha_attn) and tanh(alpha_ffw) per Flamingo layer."
-    from flamingo_mini.train import gate_values
     g = gate_values(model)
     ax = ax or _new_axes()
     x = np.arange(len(g['attn']))

@@ -4,6 +4,8 @@
 
 # %% ../nbs/05_lm.ipynb #632fe024
 from __future__ import annotations
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
@@ -11,8 +13,9 @@ from .core import *
 from .xattn import *
 
 # %% auto #0
-__all__ = ['DECODER_LAYERS', 'find_decoder_layers', 'FlamingoLayer', 'add_cross_attention', 'flamingo_layers',
-           'DecoupledEmbedding', 'DecoupledLMHead', 'decouple_new_tokens', 'new_token_parameters']
+__all__ = ['DECODER_LAYERS', 'find_decoder_layers', 'MediaMemory', 'FlamingoMedia', 'MediaHolder', 'FlamingoLayer',
+           'add_cross_attention', 'flamingo_layers', 'gate_values', 'open_gates_', 'DecoupledEmbedding',
+           'DecoupledLMHead', 'decouple_new_tokens', 'new_token_parameters']
 
 # %% ../nbs/05_lm.ipynb #ccd176f9
 DECODER_LAYERS = {
@@ -42,21 +45,74 @@ def find_decoder_layers(
                          f"(candidates: {[n for n, _ in found]}); pass decoder_layers_path")
     return found[0]
 
+# %% ../nbs/05_lm.ipynb #a1e0d001
+@dataclass
+class MediaMemory:
+    "What a cache keeps of its images between calls: each Flamingo layer's media keys/values, and the images' times."
+    media_time:Tensor|None=None # (b, t) image index of each media slot, 0 for an empty slot; None: no image yet
+    seen:Tensor|None=None # (b,) images seen so far, per sample
+    kv:dict=field(default_factory=dict) # layer index -> (k, v), each (b, h, t, n, d)
+    latest:dict=field(default_factory=dict) # layer index -> (k, v) of each sample's latest image, each (b, h, n, d)
+
+@dataclass
+class FlamingoMedia:
+    "The images of one LM call, as every `FlamingoLayer` reads them (lent through their shared `MediaHolder`)."
+    text_time:Tensor # (b, i) the latest image at or before each token (`text_time`), counting earlier calls' images
+    media_time:Tensor|None=None # (b, t) image index of every media slot, earlier calls' first; None: no image yet
+    latents:Tensor|None=None # (r, t_new, n, d) this call's resampled images, one row per distinct sample
+    rows:Tensor|None=None # (b,) each sample's row of `latents` (beams and repeated samples share one); None: 0..b-1
+    mask:Tensor|None=None # (b, 1, i, t*n) the media mask, built once for every layer; None under `latest`
+    latest:bool=False # one query per sample under 'latest': attend to that sample's latest image only, with no mask
+    past:MediaMemory|None=None # earlier calls' keys/values, from the cache
+    present:MediaMemory|None=None # this call's, written by the layers and stored in the cache after the call
+    attentions:dict|None=None # layer index -> (b, h, i, t*n) cross-attention weights, when they are asked for
+
+class MediaHolder:
+    "The one place images enter the layers: the `FlamingoLayer`s of an LM share it; it holds one call's `FlamingoMedia`."
+    def __init__(self): self.media = None
+
+    @contextmanager
+    def lend(self, media:FlamingoMedia|None):
+        "Hold `media` for the length of one LM call."
+        self.media = media
+        try: yield media
+        finally: self.media = None
+
 # %% ../nbs/05_lm.ipynb #04137833
 class FlamingoLayer(nn.Module):
     "A decoder layer of the LM with a `GatedCrossAttentionBlock` in front of it."
-    def __init__(self, xattn_block:GatedCrossAttentionBlock, lm_block:nn.Module):
+    def __init__(self, xattn_block:GatedCrossAttentionBlock, lm_block:nn.Module,
+                 holder:MediaHolder|None=None, # shared by the LM's Flamingo layers (a new one when None)
+                 index:int=0): # this layer's position among them: its key in `MediaMemory`
         super().__init__()
         self.xattn_block, self.lm_block = xattn_block, lm_block
-        self.media = None  # dict(media_kv, text_time, media_time, mask), set by the Flamingo model for one call
-        self.record_attn, self.attn = False, None  # for `inspect`: keep the cross-attention weights
+        self.holder, self.index = default(holder, MediaHolder()), index
+
+    def media_kv(self, media:FlamingoMedia) -> tuple|None:
+        "This layer's media keys/values: earlier images' from the memory, new ones' projected by its own `to_kv`."
+        attn, past = self.xattn_block.attn, default(media.past, MediaMemory())
+        kv = past.kv.get(self.index)
+        if exists(media.latents):
+            new = attn.project_media(media.latents.to(attn.to_kv.weight.dtype))  # each (r, h, t_new, n, d)
+            if exists(media.rows): new = tuple(z[media.rows] for z in new)
+            kv = new if kv is None else tuple(torch.cat(pair, dim=2) for pair in zip(kv, new))
+        if exists(media.present) and exists(kv): media.present.kv[self.index] = kv
+        if not (media.latest and exists(kv)): return kv
+        latest = past.latest.get(self.index) if media.latents is None else None
+        if latest is None: latest = attn.latest_media(kv, media.text_time[:, 0], media.media_time)
+        if exists(media.present): media.present.latest[self.index] = latest
+        return latest
 
     def forward(self, hidden_states, *args, **kwargs):
-        m = self.media or {}
-        out = self.xattn_block(hidden_states, m.get('media_kv'), m.get('text_time'), media_time=m.get('media_time'),
-                               mask=m.get('mask'), return_attn=self.record_attn and 'media_kv' in m)
-        if self.record_attn and 'media_kv' in m: out, self.attn = out
-        return self.lm_block(out, *args, **kwargs)
+        media = self.holder.media
+        kv = self.media_kv(media) if exists(media) else None
+        if kv is None: x = self.xattn_block(hidden_states)
+        else:
+            keep = exists(media.attentions)
+            x = self.xattn_block(hidden_states, kv, media.text_time, media_time=media.media_time, mask=media.mask,
+                                 return_attn=keep)
+            if keep: x, media.attentions[self.index] = x
+        return self.lm_block(x, *args, **kwargs)
 
     def __getattr__(self, name):
         try: return super().__getattr__(name)
@@ -77,15 +133,31 @@ def add_cross_attention(
     "Wrap every `every`-th decoder layer of `lm` in a `FlamingoLayer`; return the wrapped layers."
     if every < 1: raise ValueError(f"xattn_every must be at least 1, got {every}")
     _, layers = find_decoder_layers(lm, path)
-    dim = default(dim, lm.config.get_text_config().hidden_size)
-    for i in range(0, len(layers), every):
+    dim, holder = default(dim, lm.config.get_text_config().hidden_size), MediaHolder()
+    for index, i in enumerate(range(0, len(layers), every)):
         if isinstance(layers[i], FlamingoLayer): raise ValueError(f"layer {i} already has cross-attention")
-        layers[i] = FlamingoLayer(GatedCrossAttentionBlock(dim=dim, dim_media=dim_media, **block_kwargs), layers[i])
+        layers[i] = FlamingoLayer(GatedCrossAttentionBlock(dim=dim, dim_media=dim_media, **block_kwargs), layers[i],
+                                  holder, index)
     return [l for l in layers if isinstance(l, FlamingoLayer)]
 
 def flamingo_layers(lm:nn.Module) -> list[FlamingoLayer]:
     "The `FlamingoLayer`s inside `lm`, in order."
     return [m for m in lm.modules() if isinstance(m, FlamingoLayer)]
+
+# %% ../nbs/05_lm.ipynb #a1e0d004
+def gate_values(model:nn.Module) -> dict:
+    "tanh of every Flamingo layer's attention and feed-forward gate (`model` a Flamingo model or its LM)."
+    layers = flamingo_layers(getattr(model, 'lm', model))
+    return dict(attn=[float(l.xattn_block.alpha_attn.detach().tanh()) for l in layers],
+                ffw=[float(l.xattn_block.alpha_ffw.detach().tanh()) for l in layers])
+
+def open_gates_(model:nn.Module, value:float=1.) -> nn.Module:
+    "Set every tanh gate's alpha to `value` (in place), as if training had opened them."
+    with torch.no_grad():
+        for layer in flamingo_layers(getattr(model, 'lm', model)):
+            layer.xattn_block.alpha_attn.fill_(value)
+            layer.xattn_block.alpha_ffw.fill_(value)
+    return model
 
 # %% ../nbs/05_lm.ipynb #082c2725
 class DecoupledEmbedding(nn.Module):

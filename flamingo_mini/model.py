@@ -5,8 +5,9 @@
 # %% ../nbs/06_model.ipynb #db5f4c81
 from __future__ import annotations
 import copy, math, warnings
+from dataclasses import dataclass
 from typing import Literal  # named by the annotations of transformers 5's generated config __init__: show_doc evaluates them
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 import torch
 from torch import nn, Tensor
 from einops import rearrange
@@ -14,6 +15,7 @@ from fastcore.basics import patch
 from transformers import (AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer, GenerationMixin,
                           PreTrainedConfig, PreTrainedModel)
 from transformers import initialization as init
+from transformers.cache_utils import DynamicCache
 from transformers.configuration_utils import SubConfigSpec
 from transformers.modeling_outputs import CausalLMOutputWithPast
 from transformers.models.auto.modeling_auto import MODEL_MAPPING
@@ -22,14 +24,14 @@ from .attention import ACTIVATIONS
 from .perceiver import *
 from .xattn import *
 from .lm import *
-from .testing import tiny_lm, tiny_vision_encoder
 from .legacy import OriginalModelMixin
 from .loading import check_loading, readable_weights, validate_config
 from .checks import check_forward_inputs, check_generate_args, lm_context
+_all_ = ['open_gates_']  # kept importable from here, where it used to live
 
 # %% auto #0
 __all__ = ['ORIGINAL_DEFAULT_LM', 'ORIGINAL_DEFAULT_VISION', 'FlamingoConfig', 'load_vision_encoder', 'FlamingoPreTrainedModel',
-           'FlamingoModel', 'tiny_flamingo', 'open_gates_']
+           'FlamingoModel', 'FlamingoCache', 'FlamingoOutput', 'open_gates_']
 
 # %% ../nbs/06_model.ipynb #088a49ea
 class FlamingoConfig(PreTrainedConfig):
@@ -162,6 +164,8 @@ class FlamingoModel(OriginalModelMixin, FlamingoPreTrainedModel, GenerationMixin
                             media_policy=config.xattn_media_policy, gate_init=config.xattn_gate_init)
         decouple_new_tokens(self.lm, [config.media_token_id, config.eoc_token_id], init_from_mean=False)
         self._xattn_layers = tuple(flamingo_layers(self.lm))  # looked up once: forward runs at every decoding step
+        self._media_holder = self._xattn_layers[0].holder  # shared by the Flamingo layers: where `forward` lends media
+        self._generating = False  # inside `generate`: its decoding steps' tokens were sampled, never <image>
         config.text_config = self.lm.config  # one object, so resizing the vocabulary shows in both
         self.post_init()
         if pretrained: self._init_new_token_rows(text_vocab)
@@ -284,7 +288,8 @@ def encode_images(self:FlamingoModel,
 def get_image_features(self:FlamingoModel,
                        pixel_values:Tensor|None=None, # (b, t, f, c, h, w)
                        media_mask:Tensor|None=None, # (b, t) bool, True for real media
-                       vision_features:Tensor|None=None): # (b, t, f, v, d) vision-encoder tokens, to skip the encoder
+                       vision_features:Tensor|None=None, # (b, t, f, v, d) vision-encoder tokens, to skip the encoder
+                       return_attn:bool=False): # also return the resampler's weights, per layer (b, t, h, n, f*v + n)
     "Resampled media (b, t, n, d), zeros where `media_mask` is False."
     source = vision_features if exists(vision_features) else pixel_values
     b, t, f = source.shape[:3]
@@ -294,10 +299,17 @@ def get_image_features(self:FlamingoModel,
     else:
         feats = self.encode_images(rearrange(real, 'k f c h w -> (k f) c h w')).last_hidden_state
         feats = rearrange(feats, '(k f) v d -> k f v d', f=f)
-    latents = self.resampler(rearrange(feats.to(self.resampler.latents.dtype), 'k f v d -> k 1 f v d'))[:, 0]
-    media = latents.new_zeros(b, t, *latents.shape[1:])
-    media[media_mask] = latents
-    return media
+    latents = self.resampler(rearrange(feats.to(self.resampler.latents.dtype), 'k f v d -> k 1 f v d'),
+                             return_attn=return_attn)
+    latents, attns = latents if return_attn else (latents, [])
+    media, maps = _scatter(latents[:, 0], media_mask), [_scatter(a[:, 0], media_mask) for a in attns]
+    return (media, maps) if return_attn else media
+
+def _scatter(x:Tensor, mask:Tensor) -> Tensor:
+    "The rows `x` (k, ...) of the real media put in their (b, t) slots, zeros in the empty ones."
+    out = x.new_zeros(*mask.shape, *x.shape[1:])
+    out[mask] = x
+    return out
 
 def _distinct_rows(x:Tensor, *more:Tensor):
     "Indices of rows that differ from the row before, and for every row the index of its distinct row."
@@ -308,55 +320,75 @@ def _distinct_rows(x:Tensor, *more:Tensor):
     return first.nonzero().squeeze(1), first.cumsum(0) - 1
 
 # %% ../nbs/06_model.ipynb #13778c8e
-@contextmanager
-def _lend_media(layers, kvs, text_time, media_time, mask):
-    "Give each Flamingo layer its media for the length of one LM call."
-    try:
-        for layer, kv in zip(layers, kvs):
-            layer.media = dict(media_kv=kv, text_time=text_time, media_time=media_time, mask=mask) if exists(kv) else None
-        yield
-    finally:
-        for layer in layers: layer.media = None
+class FlamingoCache(DynamicCache):
+    "The LM's `DynamicCache` and, beside it, what the generation keeps of its images (`MediaMemory`)."
+    media:MediaMemory|None = None
+
+    @classmethod
+    def adopt(cls, cache, config) -> FlamingoCache:
+        "`cache` as a `FlamingoCache`: itself, a new one for `config`, or a plain `DynamicCache` taken over."
+        if isinstance(cache, cls): return cache
+        if cache is None: return cls(config=config)
+        if type(cache) is not DynamicCache:
+            raise ValueError(f"FlamingoModel keeps its images in a FlamingoCache (a DynamicCache); got {type(cache).__name__}")
+        adopted = cls.__new__(cls)
+        adopted.__dict__.update(vars(cache))  # the same layer list: what the LM writes, both see
+        return adopted
+
+@dataclass
+class FlamingoOutput(CausalLMOutputWithPast):
+    "`CausalLMOutputWithPast` with the cross-attention maps and the resampler's, when `output_attentions=True`."
+    cross_attentions:tuple|None = None # per Flamingo layer: (b, h, i, t*n) weights over every media slot so far
+    resampler_attentions:tuple|None = None # per resampler layer: (b, t_new, h, n, f*v + n), this call's images
 
 @patch
-def _media_state(self:FlamingoModel, input_ids, pixel_values, media_mask, vision_features, previous, check=True):
-    "Keys/values per layer, the media time of every slot, and the text time of every token."
-    layers = self._xattn_layers
-    b = input_ids.shape[0]
+def _check_media_tokens(self:FlamingoModel, input_ids:Tensor, new_images:Tensor):
+    "Each <image> token takes one image, in order: a ValueError that names the first sample where they disagree."
     new_tokens = (input_ids == self.config.media_token_id).sum(1)  # (b,)
-    has_media = exists(pixel_values) or exists(vision_features)
-    if has_media:
-        if exists(pixel_values): pixel_values = self._check_pixels(pixel_values)
-        source = default(vision_features, pixel_values)
-        if source.shape[0] != b:
-            raise ValueError(f"{source.shape[0]} samples of images for {b} samples of text")
-        if exists(media_mask) and tuple(media_mask.shape) != tuple(source.shape[:2]):
-            raise ValueError(f"media_mask has shape {tuple(media_mask.shape)}, images are {tuple(source.shape[:2])}")
-        media_mask = default(media_mask, torch.ones(source.shape[:2], dtype=torch.bool, device=source.device)).bool()
-        new_images = media_mask.sum(1)
-    else: new_images = torch.zeros_like(new_tokens)
-    if check and not torch.equal(new_tokens, new_images.to(new_tokens.device)):  # (a host-device sync)
-        r = int((new_tokens != new_images.to(new_tokens.device)).nonzero()[0, 0])
-        what = ("images for a prompt with no <image> token" if new_tokens[r] == 0 else
-                "an <image> token with no image" if new_images[r] == 0 else "a mismatch")
-        raise ValueError(f"sample {r} has {int(new_tokens[r])} <image> token(s) but {int(new_images[r])} image(s) "
-                         f"({what}); each <image> token takes one image, in order")
-    seen = previous['seen'] if previous else torch.zeros(b, dtype=torch.long, device=input_ids.device)
+    if torch.equal(new_tokens, new_images.to(new_tokens.device)): return  # (a host-device sync)
+    r = int((new_tokens != new_images.to(new_tokens.device)).nonzero()[0, 0])
+    what = ("images for a prompt with no <image> token" if new_tokens[r] == 0 else
+            "an <image> token with no image" if new_images[r] == 0 else "a mismatch")
+    raise ValueError(f"sample {r} has {int(new_tokens[r])} <image> token(s) but {int(new_images[r])} image(s) "
+                     f"({what}); each <image> token takes one image, in order")
+
+@patch
+def _media(self:FlamingoModel,
+           input_ids:Tensor, # (b, i)
+           images:Tensor|None, # (b, t, f, c, h, w) pixels, or (b, t, f, v, d) vision features
+           media_mask:Tensor|None, # (b, t) bool
+           is_features:bool, # `images` are vision-encoder tokens
+           cache:FlamingoCache|None,
+           output_attentions:bool) -> tuple[FlamingoMedia, tuple|None]:
+    "This call's `FlamingoMedia` (and the resampler's maps when asked for): the one place media are prepared."
+    b, i = input_ids.shape
+    past = cache.media if exists(cache) else None
+    decoding = exists(past) and i == 1 and images is None
+    if exists(images):
+        if images.shape[0] != b: raise ValueError(f"{images.shape[0]} samples of images for {b} samples of text")
+        if exists(media_mask) and tuple(media_mask.shape) != tuple(images.shape[:2]):
+            raise ValueError(f"media_mask has shape {tuple(media_mask.shape)}, images are {tuple(images.shape[:2])}")
+        media_mask = default(media_mask, torch.ones(images.shape[:2], dtype=torch.bool, device=images.device)).bool()
+    # a sampled token is never <image> (`suppress_tokens`), so decoding in `generate` skips the check that waits
+    if not (decoding and self._generating):
+        self._check_media_tokens(input_ids, media_mask.sum(1) if exists(images) else input_ids.new_zeros(b))
+    seen = past.seen if exists(past) else torch.zeros(b, dtype=torch.long, device=input_ids.device)
     tt = text_time(input_ids == self.config.media_token_id) + seen[:, None]  # (b, i)
-    kvs, media_time = (previous['kvs'], previous['media_time']) if previous else ([None] * len(layers), None)
-    if has_media:
-        rows, inverse = _distinct_rows(source, media_mask)
-        media = self.get_image_features(
-            pixel_values[rows] if exists(pixel_values) else None, media_mask[rows],
-            vision_features[rows] if exists(vision_features) else None)
-        media = media.to(layers[0].xattn_block.attn.to_kv.weight.dtype) if layers else media
-        new_kvs = [tuple(z[inverse] for z in layer.xattn_block.attn.project_media(media)) for layer in layers]
+    media_time, latents, rows, maps = past.media_time if exists(past) else None, None, None, None
+    if exists(images):
+        distinct, rows = _distinct_rows(images, media_mask)
+        latents = self.get_image_features(**{'vision_features' if is_features else 'pixel_values': images[distinct]},
+                                          media_mask=media_mask[distinct], return_attn=output_attentions)
+        if output_attentions: latents, maps = latents[0], tuple(a[rows] for a in latents[1])
         new_time = torch.where(media_mask, seen[:, None] + media_mask.long().cumsum(1), 0)  # (b, t_new)
-        if previous and exists(media_time):
-            kvs = [tuple(torch.cat((old, new), dim=2) for old, new in zip(o, n)) for o, n in zip(kvs, new_kvs)]
-            media_time = torch.cat((media_time, new_time), dim=1)
-        else: kvs, media_time = new_kvs, new_time
-    return kvs, media_time, tt, seen + new_tokens
+        media_time = new_time if media_time is None else torch.cat((media_time, new_time), dim=1)
+    policy = self.config.xattn_media_policy
+    latest = exists(media_time) and policy == 'latest' and i == 1 and not output_attentions
+    mask = media_attention_mask(tt, media_time, self.config.resampler_num_latents, policy) \
+        if exists(media_time) and not latest else None
+    present = MediaMemory(media_time, tt[:, -1]) if exists(cache) else None
+    return FlamingoMedia(tt, media_time, latents, rows, mask, latest, past, present,
+                         {} if output_attentions else None), maps
 
 # %% ../nbs/06_model.ipynb #cd0e6bad
 @patch
@@ -365,16 +397,16 @@ def forward(self:FlamingoModel,
             attention_mask:Tensor|None=None, # (b, i) 1 for real tokens, 0 for padding
             pixel_values:Tensor|None=None, # (b, t, f, c, h, w), (b, t, c, h, w) or (b, c, h, w)
             media_mask:Tensor|None=None, # (b, t) bool, True for real images when samples have fewer than t
-            vision_features:Tensor|None=None, # (b, t, f, v, d) precomputed vision-encoder tokens
-            cache=None, # the LM's cache from an earlier call (it also carries the media)
+            vision_features:Tensor|None=None, # (b, t, f, v, d) precomputed vision-encoder tokens, instead of pixels
+            cache=None, # the cache of an earlier call (a `FlamingoCache`: it also carries the media)
             position_ids:Tensor|None=None,
             labels:Tensor|None=None, # (b, i) targets; -100 is ignored
             use_cache:bool|None=None,
-            output_attentions:bool|None=None,
+            output_attentions:bool|None=None, # also return the cross-attention and resampler maps
             output_hidden_states:bool|None=None,
             return_dict:bool|None=None,
             logits_to_keep:int|Tensor=0,
-             **kwargs) -> CausalLMOutputWithPast:
+            **kwargs) -> FlamingoOutput:
     "Run the LM on `input_ids` with cross-attention to the images (new ones, and those already in `cache`)."
     if 'past_key_values' in kwargs: cache = kwargs.pop('past_key_values')
     if 'media_locations' in kwargs:  # the original's way to place images (see `legacy`)
@@ -382,21 +414,12 @@ def forward(self:FlamingoModel,
     if input_ids is None: raise ValueError("FlamingoModel needs input_ids: the <image> tokens say where images go")
     if kwargs.get('inputs_embeds') is not None: raise ValueError("pass input_ids, not inputs_embeds")
     check_forward_inputs(self, input_ids, attention_mask, labels, pixel_values, vision_features, media_mask, cache)
-    sampled = kwargs.pop('media_tokens_sampled', False)  # from `generate`'s decoding steps: the token was sampled
-    previous = getattr(cache, 'flamingo_media', None) if exists(cache) else None
-    decoding = exists(previous) and input_ids.shape[1] == 1 and pixel_values is None and vision_features is None
-    # a sampled token is never <image> (`suppress_tokens`), so decoding skips the check that waits on the device
-    kvs, media_time, tt, seen = self._media_state(input_ids, pixel_values, media_mask, vision_features, previous,
-                                                  check=not (decoding and sampled))
-    layers, policy = self._xattn_layers, self.config.xattn_media_policy
-    mask, lent, latest = None, kvs, None
-    if exists(media_time) and decoding and policy == 'latest' and not any(l.record_attn for l in layers):
-        # the one image each sample sees while decoding: gathered once, reused at every step until new images come
-        latest = previous.get('latest') or [l.xattn_block.attn.latest_media(kv, seen, media_time)
-                                            for l, kv in zip(layers, kvs)]
-        lent = latest
-    elif exists(media_time) and not (policy == 'latest' and input_ids.shape[1] == 1):
-        mask = media_attention_mask(tt, media_time, self.config.resampler_num_latents, policy)
+    if exists(pixel_values) and exists(vision_features): raise ValueError("give pixel_values or vision_features, not both")
+    images = self._check_pixels(pixel_values) if exists(pixel_values) else vision_features  # decided once, here
+    output_attentions = bool(default(output_attentions, self.config.output_attentions))
+    use_cache = default(use_cache, exists(cache) or (getattr(self.config.text_config, 'use_cache', True) and not self.training))
+    cache = FlamingoCache.adopt(cache, self.config.text_config) if use_cache else None
+    media, resampler_maps = self._media(input_ids, images, media_mask, exists(vision_features), cache, output_attentions)
     past = cache.get_seq_length() if exists(cache) else 0
     if position_ids is None and exists(attention_mask) and attention_mask.shape[1] == past + input_ids.shape[1]:
         # count positions over real tokens only, so a left-padded sample sits where it would sit alone, also when
@@ -407,15 +430,24 @@ def forward(self:FlamingoModel,
         # would warn that the input may be padded. Saying "no padding" is free: the attention still skips the mask
         attention_mask = input_ids.new_ones(input_ids.shape[0], past + input_ids.shape[1])
     lm_kwargs = dict(logits_to_keep=logits_to_keep) if logits_to_keep else {}
-    with _lend_media(layers, lent, tt, media_time, mask):
+    with self._media_holder.lend(media):
         out = self.lm(input_ids=input_ids, attention_mask=attention_mask, cache=cache, position_ids=position_ids,
                       labels=labels, use_cache=use_cache, output_attentions=output_attentions,
                       output_hidden_states=output_hidden_states, return_dict=True, **lm_kwargs, **kwargs)
-    if exists(out.cache):
-        out.cache.flamingo_media = dict(kvs=kvs, media_time=media_time, seen=seen, latest=latest)
-    result = CausalLMOutputWithPast(loss=out.loss, logits=out.logits, cache=out.cache,
-                                    hidden_states=out.hidden_states, attentions=out.attentions)
+    if exists(cache): cache.media = media.present
+    cross = tuple(media.attentions.get(l.index) for l in self._xattn_layers) if media.attentions else None
+    result = FlamingoOutput(loss=out.loss, logits=out.logits, cache=cache, hidden_states=out.hidden_states,
+                            attentions=out.attentions, cross_attentions=cross, resampler_attentions=resampler_maps)
     return result if default(return_dict, self.config.return_dict) else result.to_tuple()
+
+@patch
+def prepare_inputs_for_generation(self:FlamingoModel, input_ids, *args, is_first_iteration:bool|None=False, **kwargs):
+    "transformers' own preparation; like `pixel_values`, vision features go in with the prompt only."
+    inputs = GenerationMixin.prepare_inputs_for_generation(self, input_ids, *args, is_first_iteration=is_first_iteration,
+                                                           **kwargs)
+    if not is_first_iteration and kwargs.get('use_cache', True):
+        for name in ('vision_features', 'media_mask'): inputs.pop(name, None)
+    return inputs
 
 @patch
 def generate(self:FlamingoModel, inputs:Tensor|None=None, *args, **kwargs):
@@ -423,15 +455,9 @@ def generate(self:FlamingoModel, inputs:Tensor|None=None, *args, **kwargs):
     inputs, kwargs = self._original_generate_args(inputs, kwargs)  # the original's media_locations, device (see `legacy`)
     ids = default(inputs, kwargs.get('input_ids'))
     check_generate_args(kwargs, ids.shape[-1] if isinstance(ids, Tensor) else None, lm_context(self.config.text_config))
-    return GenerationMixin.generate(self, inputs, *args, **kwargs)
-
-@patch
-def prepare_inputs_for_generation(self:FlamingoModel, input_ids, *args, is_first_iteration:bool|None=False, **kwargs):
-    "transformers' own preparation; after the prompt, it marks the input as sampled (see `forward`)."
-    inputs = GenerationMixin.prepare_inputs_for_generation(self, input_ids, *args, is_first_iteration=is_first_iteration,
-                                                           **kwargs)
-    if not is_first_iteration: inputs['media_tokens_sampled'] = True
-    return inputs
+    self._generating = True  # its decoding steps skip the <image> count check: a sampled token is never <image>
+    try: return GenerationMixin.generate(self, inputs, *args, **kwargs)
+    finally: self._generating = False
 
 # %% ../nbs/06_model.ipynb #680ba82b
 @patch(cls_method=True)
@@ -452,25 +478,6 @@ def from_pretrained_parts(cls:FlamingoModel,
                             clip_model_type=vision, **ids, **config_kwargs)
     model = cls(config, lm=lm_model, vision_encoder=vision_model, text_vocab=text_vocab)
     return model.to(lm_model.dtype) if dtype is not None else model
-
-# %% ../nbs/06_model.ipynb #02bd4e11
-def tiny_flamingo(family:str='gpt2', seed:int=0, **config_kwargs) -> FlamingoModel:
-    "A tiny Flamingo around `tiny_lm(family, seed)` and `tiny_vision_encoder(seed)` (for tests and examples)."
-    lm, vision = tiny_lm(family, seed=seed), tiny_vision_encoder(seed=seed)
-    kwargs = dict(xattn_dim_head=8, xattn_heads=2, resampler_depth=2, resampler_dim_head=8, resampler_heads=2,
-                  resampler_num_latents=4, media_token_id=320, eoc_token_id=321)
-    config = FlamingoConfig(text_config=lm.config, vision_config=vision.config, **{**kwargs, **config_kwargs})
-    torch.manual_seed(seed)
-    return FlamingoModel(config, lm=lm, vision_encoder=vision).eval()
-
-# %% ../nbs/06_model.ipynb #96d55a57
-def open_gates_(model:nn.Module, value:float=1.) -> nn.Module:
-    "Set every tanh gate's alpha to `value` (in place), as if training had opened them."
-    with torch.no_grad():
-        for layer in flamingo_layers(model.lm if hasattr(model, 'lm') else model):
-            layer.xattn_block.alpha_attn.fill_(value)
-            layer.xattn_block.alpha_ffw.fill_(value)
-    return model
 
 # %% ../nbs/06_model.ipynb #6c6be050
 @patch

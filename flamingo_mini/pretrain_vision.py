@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from transformers import CLIPConfig, CLIPModel, CLIPTextConfig, CLIPVisionConfig, CLIPVisionModel
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 from .core import torch_threads
-from .testing import tiny_image_processor
+from .processor import clip_image_processor
 from .world import COLOURS, IMAGE_SIZE, POSITIONS, SHAPES, SIZES
 from .world import digits_dataset, make_scene
 from .pretrain_lm import _fit, _pad_rows
@@ -47,7 +47,7 @@ def world_clip(
 
 def world_image_processor(image_size:int=IMAGE_SIZE) -> CLIPImageProcessorPil:
     "CLIP's preprocessing (resize, centre crop, CLIP mean and std) at the world's image size, without torchvision."
-    return tiny_image_processor(image_size)
+    return clip_image_processor(image_size)
 
 def vision_tower(clip:CLIPModel) -> CLIPVisionModel:
     "The image half of `clip`, the `CLIPVisionModel` that `FlamingoModel.from_pretrained_parts` loads, in eval mode."

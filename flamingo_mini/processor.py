@@ -17,7 +17,8 @@ from .checks import check_tensor, check_finite
 
 # %% auto #0
 __all__ = ['MAX_IMAGE_PIXELS', 'MAX_IMAGE_ASPECT', 'IMAGE_BACKGROUND', 'CHAT_TEMPLATE', 'ImageError', 'check_image_size',
-           'load_image', 'is_video', 'images_per_prompt', 'FlamingoProcessor', 'few_shot_prompt', 'tokens_html']
+           'load_image', 'is_video', 'clip_image_processor', 'images_per_prompt', 'FlamingoProcessor',
+           'few_shot_prompt', 'tokens_html']
 
 # %% ../nbs/07_processor.ipynb #7267c489
 MAX_IMAGE_PIXELS = 50_000_000 # the default pixel budget (width x height) of `load_image`: a 48-megapixel phone photo passes
@@ -133,6 +134,12 @@ def is_video(item) -> bool:
     "A media item that is a video: a tuple of frames, or a 4-D array or tensor (f, h, w, c) / (f, c, h, w)."
     return isinstance(item, tuple) or (isinstance(item, (np.ndarray, Tensor)) and item.ndim == 4)
 
+
+# %% ../nbs/07_processor.ipynb #07c10002
+def clip_image_processor(image_size:int=224): # the side of the square the tower sees
+    "CLIP's preprocessing (resize the short side, centre crop, CLIP's mean and std) at `image_size`, without torchvision."
+    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+    return CLIPImageProcessorPil(size={'shortest_edge': image_size}, crop_size={'height': image_size, 'width': image_size})
 
 # %% ../nbs/07_processor.ipynb #60a01513
 def _pack_features(media_per_sample:list) -> dict:

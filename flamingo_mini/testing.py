@@ -15,11 +15,13 @@ from transformers import (AutoConfig, AutoModelForCausalLM, CLIPVisionConfig, CL
                           GPT2Config, GPTNeoXConfig, LlamaConfig, MistralConfig, OPTConfig, PreTrainedTokenizerFast,
                           Qwen2Config)
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+from .processor import clip_image_processor
 from .world import COLOURS, SHAPES, PALETTE, BACKGROUND
 
 # %% auto #0
 __all__ = ['TEXT_FAMILIES', 'tiny_tokenizer', 'tiny_text_config', 'tiny_lm', 'tiny_vision_config', 'tiny_vision_encoder',
-           'tiny_image_processor', 'synthetic_image', 'synthetic_images', 'save_tiny_parts']
+           'tiny_image_processor', 'synthetic_image', 'synthetic_images', 'save_tiny_parts', 'tiny_flamingo',
+           'fsdp_train_losses']
 
 # %% ../nbs/04_testing.ipynb #582a4462
 # the colour and shape words are the tiny world's (`flamingo_mini.world`)
@@ -86,9 +88,8 @@ def tiny_vision_encoder(seed:int=0, **kwargs) -> CLIPVisionModel:
     return CLIPVisionModel(tiny_vision_config(**kwargs)).eval()
 
 def tiny_image_processor(image_size:int=32) -> CLIPImageProcessorPil:
-    "CLIP preprocessing (resize, centre crop, normalise) at `image_size` pixels."
-    # the PIL implementation: transformers' default one needs torchvision, which this project does not install
-    return CLIPImageProcessorPil(size={'shortest_edge': image_size}, crop_size={'height': image_size, 'width': image_size})
+    "CLIP preprocessing (resize, centre crop, normalise) at `image_size` pixels: `processor.clip_image_processor`."
+    return clip_image_processor(image_size)
 
 # %% ../nbs/04_testing.ipynb #9b6abdc1
 def synthetic_image(seed:int=0, size:int=64) -> Image.Image:
@@ -123,3 +124,45 @@ def save_tiny_parts(folder, family:str='gpt2', seed:int=0) -> dict:
         tiny_vision_encoder(seed=seed).save_pretrained(vision_dir)
         tiny_image_processor().save_pretrained(vision_dir)
     return dict(lm=str(lm_dir), vision=str(vision_dir))
+
+# %% ../nbs/04_testing.ipynb #a1e0d007
+def tiny_flamingo(family:str='gpt2', seed:int=0, **config_kwargs):
+    "A tiny Flamingo around `tiny_lm(family, seed)` and `tiny_vision_encoder(seed)` (for tests and examples)."
+    from flamingo_mini.model import FlamingoConfig, FlamingoModel  # the fixtures sit above the model
+    lm, vision = tiny_lm(family, seed=seed), tiny_vision_encoder(seed=seed)
+    kwargs = dict(xattn_dim_head=8, xattn_heads=2, resampler_depth=2, resampler_dim_head=8, resampler_heads=2,
+                  resampler_num_latents=4, media_token_id=320, eoc_token_id=321)
+    config = FlamingoConfig(text_config=lm.config, vision_config=vision.config, **{**kwargs, **config_kwargs})
+    torch.manual_seed(seed)
+    return FlamingoModel(config, lm=lm, vision_encoder=vision).eval()
+
+# %% ../nbs/04_testing.ipynb #a1e0d010
+def fsdp_train_losses(rank:int, world:int, port:int|None=None, steps:int=4, out:str|None=None) -> dict:
+    "The global loss of each of `steps` training steps of a tiny Flamingo, sharded over `world` gloo processes if > 1."
+    import os, torch.distributed as dist
+    if world > 1:
+        os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+        dist.init_process_group('gloo', rank=rank, world_size=world)
+    model = tiny_flamingo('gpt2')  # in eval mode: no dropout, so every process computes what one process would
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(0, 300, (4, 12), generator=g)
+    ids[:, 0] = ids[:, 6] = model.config.media_token_id  # two images per sample, at the same places
+    pixels, labels = torch.randn(4, 2, 3, 32, 32, generator=g), ids.masked_fill(ids >= 300, -100)
+    if world > 1:
+        from torch.distributed.device_mesh import init_device_mesh
+        from flamingo_mini.sharding import shard_flamingo
+        shard_flamingo(model, mesh=init_device_mesh('cpu', (world,)))
+    opt = torch.optim.AdamW(model.parameters_trainable(), lr=1e-2)
+    rows, losses = slice(rank * 4 // world, (rank + 1) * 4 // world), []
+    with torch.enable_grad():
+        for _ in range(steps):
+            loss = model(input_ids=ids[rows], pixel_values=pixels[rows], labels=labels[rows], use_cache=False).loss
+            loss.backward(); opt.step(); opt.zero_grad()
+            total = loss.detach().clone()
+            if world > 1: dist.all_reduce(total); total /= world
+            losses.append(float(total))
+    weight = model._xattn_layers[0].xattn_block.attn.to_kv.weight
+    result = dict(losses=losses, sharded=type(weight).__name__ == 'DTensor' and weight.to_local().shape[0] < weight.shape[0])
+    if world > 1: dist.destroy_process_group()
+    if out is not None and rank == 0: (Path(out)/'losses.json').write_text(json.dumps(result))
+    return result

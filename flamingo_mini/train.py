@@ -17,15 +17,16 @@ from safetensors.torch import load_file, save as safetensors_bytes
 from transformers import get_constant_schedule_with_warmup, get_cosine_schedule_with_warmup, get_linear_schedule_with_warmup
 from .core import *
 from .data import MixedBatches, FlamingoCollator, batches, check_columns, prepare_dataset
-from .lm import flamingo_layers
+from .lm import flamingo_layers, gate_values
 from .loading import check_finite_weights
+_all_ = ['gate_values']  # it lives in `lm` now, beside `flamingo_layers`; kept importable from here
 
 # %% auto #0
 __all__ = ['SCHEDULES', 'CHECKPOINT_NAME', 'TrainConfig', 'param_groups', 'make_scheduler', 'Learner', 'Callback', 'LogHistory',
-           'Evaluate', 'SaveCheckpoints', 'TimeBudget', 'make_accelerator', 'gate_values', 'check_labels', 'write_file',
-           'fsync_dir', 'save_state', 'load_state', 'rng_state', 'set_rng_state', 'write_manifest',
-           'checkpoint_problem', 'find_checkpoint', 'publish_checkpoint', 'checkpoint_bytes', 'check_output_dir',
-           'explain_write_error', 'plot_history']
+           'Evaluate', 'SaveCheckpoints', 'TimeBudget', 'make_accelerator', 'check_labels', 'write_file', 'fsync_dir',
+           'save_state', 'load_state', 'rng_state', 'set_rng_state', 'write_manifest', 'checkpoint_problem',
+           'find_checkpoint', 'publish_checkpoint', 'checkpoint_bytes', 'check_output_dir', 'explain_write_error',
+           'plot_history', 'gate_values']
 
 # %% ../nbs/14_train.ipynb #680fb012
 SCHEDULES = ('constant', 'linear', 'cosine')
@@ -288,12 +289,6 @@ def make_accelerator(mixed_precision:str='no') -> Accelerator:
     return Accelerator(mixed_precision=None if mixed_precision == 'no' else mixed_precision, cpu=not torch.cuda.is_available())
 
 # %% ../nbs/14_train.ipynb #0a0036b6
-def gate_values(model:nn.Module) -> dict:
-    "tanh of every layer's attention and feed-forward gate."
-    layers = flamingo_layers(getattr(model, 'lm', model))
-    return dict(attn=[float(l.xattn_block.alpha_attn.detach().tanh()) for l in layers],
-                ffw=[float(l.xattn_block.alpha_ffw.detach().tanh()) for l in layers])
-
 def check_labels(dataset, collate, batch_size:int):
     "Fail before training when the first batch of `dataset` has nothing to learn from."
     try: batch = next(batches(dataset, collate, batch_size, shuffle=False))
@@ -302,7 +297,6 @@ def check_labels(dataset, collate, batch_size:int):
     if labels is not None and int((labels[:, 1:] != -100).sum()) == 0:
         raise ValueError(f"its first {len(labels)} rows have no tokens to learn from (every label is -100): is "
                          f"max_length shorter than the prompt, or is every text empty?")
-
 
 # %% ../nbs/14_train.ipynb #a0561bf1
 def _encode(obj, tensors:dict, key:str):

@@ -76,9 +76,6 @@ class MaskedCrossAttention(nn.Module):
                 return_attn:bool=False): # also return the weights (b, h, i, t*n)
         k, v = media_kv
         q = rearrange(self.to_q(self.norm(x)), 'b i (h d) -> b h i d', h=self.heads)
-        if k.ndim == 5 and self.media_policy == 'latest' and x.shape[1] == 1 and not return_attn:
-            # one query per sample: gather the n latents of its image instead of masking t*n
-            k, v = self.latest_media(media_kv, text_time[:, 0], media_time)
         if k.ndim == 4:  # every query of a sample sees the same n latents: plain attention, no mask
             out = attend(q, k, v, return_attn=return_attn)
         else:
@@ -89,7 +86,6 @@ class MaskedCrossAttention(nn.Module):
         out, attn = out if return_attn else (out, None)
         out = self.to_out(rearrange(out, 'b h i d -> b i (h d)'))
         return (out, attn) if return_attn else out
-
 
 # %% ../nbs/03_xattn.ipynb #cfa8a159
 class GatedCrossAttentionBlock(nn.Module):
