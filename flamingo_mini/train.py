@@ -387,7 +387,7 @@ def checkpoint_problem(folder:Path) -> str|None:
         path = folder/name
         if path.parent != folder or not path.is_file(): return f"lacks {name}"
         if path.stat().st_size != entry['size'] or _sha256(path) != entry['sha256']:
-            return f"has a {name} that does not match its checksum"
+            return f"has a damaged {name} (it does not match its checksum)"
     return None
 
 def find_checkpoint(root:str|Path) -> Path:

@@ -190,8 +190,10 @@ def main():
     for k in range(1, events + 1):
         trials.append(kill_trial(world, tmp, f'at-{k}', k))
         print(f"kill at save step {k}/{events}: {trials[-1]}", flush=True)
+    upper = 1.5 * training_seconds
     while sum(t['killed'] for t in trials if not isinstance(t['kill'], int)) < args.random_kills:
-        trials.append(kill_trial(world, tmp, f'random-{len(trials)}', round(rng.uniform(0, 1.5 * training_seconds), 3)))
+        trials.append(kill_trial(world, tmp, f'random-{len(trials)}', round(rng.uniform(0, upper), 3)))
+        if not trials[-1]['killed']: upper = trials[-1]['kill']  # the run ended sooner: aim within its length
         print(f"kill after {trials[-1]['kill']} s: {trials[-1]}", flush=True)
     faults = {}
     if os.geteuid() == 0 and sys.platform == 'linux':
