@@ -8,23 +8,25 @@ import json, re, string
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+import torch.distributed as dist
 from torch import Tensor
 from datasets import Dataset
 from .core import *
 from .data import check_columns
 from .metrics import accuracy, caption_scores, coco_tokenize, exact_match, vqa_accuracy
 from .ranking import rank_classes
+from .features import vision_tokens
 from .model import FlamingoModel
 from .processor import FlamingoProcessor, few_shot_prompt
 
 # %% auto #0
-__all__ = ['POOLINGS', 'SELECTIONS', 'check_media_token', 'image_features', 'RicesIndex', 'rices_index', 'random_demonstrations',
-           'summarize', 'results_table', 'evaluate_captioning', 'evaluate_vqa', 'evaluate_classification',
-           'evaluate_episodes']
+__all__ = ['POOLINGS', 'SELECTIONS', 'MEDIA_PATHS', 'check_media_token', 'image_features', 'RicesIndex', 'rices_index',
+           'random_demonstrations', 'VisionTokens', 'encode_rows', 'summarize', 'results_table', 'evaluate_captioning',
+           'evaluate_vqa', 'evaluate_classification', 'evaluate_episodes']
 
 # %% ../nbs/16_evaluate.ipynb #5164d611
 def check_media_token(model:FlamingoModel, # the model to evaluate
@@ -220,11 +222,77 @@ def _reference_list(value, row:int, column:str) -> list[str]:
                          f"got {value!r}")
     return refs
 
+# %% ../nbs/16_evaluate.ipynb #ab5e484f
+MEDIA_PATHS = ('features', 'pixels')
+
+class VisionTokens(NamedTuple):
+    "One image as the vision encoder's tokens, encoded once and placed in any number of prompts."
+    tokens: Tensor  # (v, d)
+
+def encode_rows(model:FlamingoModel,
+                processor:FlamingoProcessor,
+                dataset:Dataset,
+                rows:Sequence[int], # the rows whose images are needed (repeats are encoded once)
+                image_column:str='image',
+                batch_size:int=32, # images per encoder call
+               ) -> dict[int, VisionTokens]:
+    "The vision encoder's tokens of the images in `rows` of `dataset`, each image encoded once."
+    rows, images, out = sorted({int(r) for r in rows}), dataset.select_columns([image_column]), {}
+    with _evaluating(model):
+        for batch in _batches(rows, batch_size):
+            tokens = vision_tokens(model, processor, images.select(batch)[image_column])  # (k, v, d)
+            out.update((r, VisionTokens(t)) for r, t in zip(batch, tokens))
+    return out
+
+def _prompt_inputs(processor, samples:list) -> dict:
+    "Left-padded model inputs of interleaved `samples`: pixels of their images, or the tokens of `VisionTokens`."
+    if not any(isinstance(x, VisionTokens) for s in samples for x in s):
+        return processor(text=samples, padding_side='left')
+    texts = [''.join(MEDIA_TOKEN if isinstance(x, VisionTokens) else x for x in s) for s in samples]
+    tokens = [[x.tokens for x in s if isinstance(x, VisionTokens)] for s in samples]
+    return processor(text=texts, vision_features=tokens, padding_side='left')
+
+def _sample_length(sample:list) -> tuple:
+    "What a prompt costs, for sorting a run's prompts: its images, then its characters."
+    return sum(not isinstance(x, str) for x in sample), sum(len(x) for x in sample if isinstance(x, str))
+
+def _rank_world() -> tuple[int, int]:
+    "This process's rank and the number of processes (0, 1 outside torch.distributed)."
+    return (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
+
+def _map_batches(items:list, batch_size:int, fn:Callable, length:Callable|None=None) -> list:
+    "`fn` over `items` in batches, longest first by `length`; each process runs its share of the batches, all get every result."
+    order = sorted(range(len(items)), key=lambda i: length(items[i]), reverse=True) if length else list(range(len(items)))
+    batches = list(_batches(order, batch_size))
+    rank, world = _rank_world()
+    # whole batches are dealt out, so every batch holds the same prompts as in one process: the results are the same bits
+    done = {i: r for batch in batches[rank::world] for i, r in zip(batch, fn([items[i] for i in batch]))}
+    if world > 1:
+        parts = [None] * world
+        dist.all_gather_object(parts, done)
+        done = {i: r for part in parts for i, r in part.items()}
+    return [done[i] for i in range(len(items))]
+
+def _row_getters(model, processor, dataset, support, queries:list, runs:list, image_column:str, media:str,
+                 batch_size:int, own_support:bool) -> tuple[Callable, Callable, Callable, Callable]:
+    "Row look-ups for prompts: a query row and a support row as prompts show them, and both without their image (to sort by)."
+    if media not in MEDIA_PATHS: raise ValueError(f"media must be one of {MEDIA_PATHS}, got {media!r}")
+    text_columns = [c for c in dataset.column_names if c != image_column]
+    query_text, support_text = dataset.select_columns(text_columns), support.select_columns(text_columns)
+    blind_query, blind_demo = (lambda q: query_text[q] | {image_column: None}), (lambda j: support_text[j] | {image_column: None})
+    if media == 'pixels': return (lambda q: dataset[q]), (lambda j: support[j]), blind_query, blind_demo
+    used = {j for run in runs if not run['text_only'] for demos in run['demos'] for j in demos}
+    if own_support: tokens = support_tokens = encode_rows(model, processor, dataset, used | set(queries), image_column, batch_size)
+    else:
+        tokens = encode_rows(model, processor, dataset, queries, image_column, batch_size)
+        support_tokens = encode_rows(model, processor, support, used, image_column, batch_size)
+    return ((lambda q: query_text[q] | {image_column: tokens[q]}),
+            (lambda j: support_text[j] | {image_column: support_tokens.get(j)}), blind_query, blind_demo)
+
 # %% ../nbs/16_evaluate.ipynb #639c2331
 def _generate(model, processor, samples:list, max_new_tokens:int, num_beams:int, stops:Sequence[str]=()) -> list[str]:
-    "The answer the model writes after each interleaved prompt of `samples`."
-    inputs = processor(text=samples, padding_side='left')
-    inputs = {k: v.to(model.device) for k, v in inputs.items()}
+    "The answer the model writes after each interleaved prompt of `samples` (images, or `VisionTokens`)."
+    inputs = {k: v.to(model.device) for k, v in _prompt_inputs(processor, samples).items()}
     lm_eos = model.generation_config.eos_token_id
     eos = [model.config.eoc_token_id] + ([lm_eos] if isinstance(lm_eos, int) else list(lm_eos or []))
     out = model.generate(**inputs, max_new_tokens=max_new_tokens, num_beams=num_beams, do_sample=False,
@@ -301,6 +369,7 @@ def evaluate_captioning(
     num_samples:int|None=None, # evaluate a seeded random subset of this many rows
     zero_shot_demos:int=2, # text-only demonstrations for 0 shots, as Flamingo
     pooling:str='cls', # RICES features, see `image_features`
+    media:str='features', # 'features': each image encoded once (`encode_rows`); 'pixels': every prompt re-encodes its images
     keep_predictions:bool=False, # add each run's captions to its row
     path:str|Path|None=None, # write the settings and rows here as JSON
 ) -> list[dict]:
@@ -310,14 +379,18 @@ def evaluate_captioning(
                                    batch_size, num_samples, zero_shot_demos, pooling)
     dataset, support = dataset.select_columns(columns), support.select_columns(columns)
     references = [_reference_list(v, q, text_column) for q, v in zip(queries, dataset.select(queries)[text_column])]
+    query, demo, blind_query, blind_demo = _row_getters(model, processor, dataset, support, queries, runs, image_column,
+                                                        media, batch_size, own_support)
     rows = []
     with _evaluating(model):
         for run in runs:
-            predictions = []
-            for batch in _batches(list(zip(queries, run['demos'])), batch_size):
-                samples = [_caption_sample([support[j] for j in demos], dataset[q], image_column, text_column, prompt,
+            def answer(batch):
+                samples = [_caption_sample([demo(j) for j in demos], query(q), image_column, text_column, prompt,
                                            run['text_only']) for q, demos in batch]
-                predictions += _generate(model, processor, samples, max_new_tokens, num_beams, _prompt_words(prompt))
+                return _generate(model, processor, samples, max_new_tokens, num_beams, _prompt_words(prompt))
+            length = lambda item: _sample_length(_caption_sample([blind_demo(j) for j in item[1]], blind_query(item[0]),
+                                                                 image_column, text_column, prompt, True))
+            predictions = _map_batches(list(zip(queries, run['demos'])), batch_size, answer, length)
             row = dict(shots=run['shots'], trial=run['trial'], seed=run['seed'], selection=selection,
                        samples=len(queries), **caption_scores(predictions, references),
                        exact_match=exact_match(predictions, references, normalize=_caption_form))
@@ -325,7 +398,7 @@ def evaluate_captioning(
     settings = dict(image_column=image_column, text_column=text_column, support_size=len(support),
                     own_support=own_support, shots=[r['shots'] for r in runs[::trials]], trials=trials, seed=seed,
                     selection=selection, prompt=prompt, max_new_tokens=max_new_tokens, num_beams=num_beams,
-                    num_samples=num_samples, zero_shot_demos=zero_shot_demos, pooling=pooling)
+                    num_samples=num_samples, zero_shot_demos=zero_shot_demos, pooling=pooling, media=media)
     return _finish('captioning', rows, settings, path)
 
 # %% ../nbs/16_evaluate.ipynb #a5b6b51f
@@ -362,6 +435,7 @@ def evaluate_vqa(
     num_samples:int|None=None, # evaluate a seeded random subset of this many rows
     zero_shot_demos:int=2, # text-only demonstrations for 0 shots, as Flamingo
     pooling:str='cls', # RICES features, see `image_features`
+    media:str='features', # 'features': each image encoded once (`encode_rows`); 'pixels': every prompt re-encodes its images
     keep_predictions:bool=False, # add each run's answers to its row
     path:str|Path|None=None, # write the settings and rows here as JSON
 ) -> list[dict]:
@@ -373,14 +447,18 @@ def evaluate_vqa(
     dataset, support = dataset.select_columns(columns), support.select_columns(columns)
     answers = [_reference_list(v, q, answers_column) for q, v in zip(queries, dataset.select(queries)[answers_column])]
     several = all(len(a) > 1 for a in answers)
+    query, demo, blind_query, blind_demo = _row_getters(model, processor, dataset, support, queries, runs, image_column,
+                                                        media, batch_size, own_support)
     rows = []
     with _evaluating(model):
         for run in runs:
-            predictions = []
-            for batch in _batches(list(zip(queries, run['demos'])), batch_size):
-                samples = [_vqa_sample([support[j] for j in demos], dataset[q], image_column, question_column,
-                                       answers_column, template, run['text_only']) for q, demos in batch]
-                predictions += _generate(model, processor, samples, max_new_tokens, num_beams, _prompt_words(template))
+            def answer(batch):
+                samples = [_vqa_sample([demo(j) for j in demos], query(q), image_column, question_column, answers_column,
+                                       template, run['text_only']) for q, demos in batch]
+                return _generate(model, processor, samples, max_new_tokens, num_beams, _prompt_words(template))
+            length = lambda item: _sample_length(_vqa_sample([blind_demo(j) for j in item[1]], blind_query(item[0]),
+                                                             image_column, question_column, answers_column, template, True))
+            predictions = _map_batches(list(zip(queries, run['demos'])), batch_size, answer, length)
             row = dict(shots=run['shots'], trial=run['trial'], seed=run['seed'], selection=selection,
                        samples=len(queries), vqa_accuracy=vqa_accuracy(predictions, answers) if several else None,
                        exact_match=exact_match(predictions, answers))
@@ -388,7 +466,7 @@ def evaluate_vqa(
     settings = dict(image_column=image_column, question_column=question_column, answers_column=answers_column,
                     support_size=len(support), own_support=own_support, shots=[r['shots'] for r in runs[::trials]],
                     trials=trials, seed=seed, selection=selection, template=template, max_new_tokens=max_new_tokens,
-                    num_beams=num_beams, num_samples=num_samples, zero_shot_demos=zero_shot_demos, pooling=pooling)
+                    num_beams=num_beams, num_samples=num_samples, zero_shot_demos=zero_shot_demos, pooling=pooling, media=media)
     return _finish('vqa', rows, settings, path)
 
 # %% ../nbs/16_evaluate.ipynb #9328dcf2
@@ -425,6 +503,7 @@ def evaluate_classification(
     num_samples:int|None=None, # evaluate a seeded random subset of this many rows
     zero_shot_demos:int=2, # text-only demonstrations for 0 shots, as Flamingo
     pooling:str='cls', # RICES features, see `image_features`
+    media:str='features', # 'features': each image encoded once (`encode_rows`); 'pixels': every prompt re-encodes its images
     keep_predictions:bool=False, # add each run's predicted class names to its row
     path:str|Path|None=None, # write the settings and rows here as JSON
 ) -> list[dict]:
@@ -438,23 +517,26 @@ def evaluate_classification(
     dataset, support = dataset.select_columns(columns), support.select_columns(columns)
     labels = [_class_index(v, class_names, q) for q, v in zip(queries, dataset.select(queries)[label_column])]
     continuations = [f"{' ' if prompt else ''}{name}{EOC_TOKEN}" for name in class_names]
+    query, demo, blind_query, blind_demo = _row_getters(model, processor, dataset, support, queries, runs, image_column,
+                                                        media, batch_size, own_support)
     rows = []
     with _evaluating(model):
         for run in runs:
-            predicted = []
-            for batch in _batches(list(zip(queries, run['demos'])), batch_size):
-                samples = [_classification_sample([support[j] for j in demos], dataset[q], image_column, label_column,
+            def rank(batch):
+                samples = [_classification_sample([demo(j) for j in demos], query(q), image_column, label_column,
                                                   class_names, prompt, run['text_only']) for q, demos in batch]
-                ranking = rank_classes(model, processor, processor(text=samples, padding_side='left'), continuations,
-                                       length_normalize=length_normalize)
-                predicted += ranking.predictions.tolist()
+                return rank_classes(model, processor, _prompt_inputs(processor, samples), continuations,
+                                    length_normalize=length_normalize).predictions.tolist()
+            length = lambda item: _sample_length(_classification_sample(
+                [blind_demo(j) for j in item[1]], blind_query(item[0]), image_column, label_column, class_names, prompt, True))
+            predicted = _map_batches(list(zip(queries, run['demos'])), batch_size, rank, length)
             row = dict(shots=run['shots'], trial=run['trial'], seed=run['seed'], selection=selection,
                        samples=len(queries), accuracy=accuracy(predicted, labels))
             rows.append(row | (dict(predictions=[class_names[p] for p in predicted]) if keep_predictions else {}))
     settings = dict(image_column=image_column, label_column=label_column, class_names=class_names,
                     support_size=len(support), own_support=own_support, shots=[r['shots'] for r in runs[::trials]],
                     trials=trials, seed=seed, selection=selection, prompt=prompt, length_normalize=length_normalize,
-                    num_samples=num_samples, zero_shot_demos=zero_shot_demos, pooling=pooling)
+                    num_samples=num_samples, zero_shot_demos=zero_shot_demos, pooling=pooling, media=media)
     return _finish('classification', rows, settings, path)
 
 # %% ../nbs/16_evaluate.ipynb #5a6ddd0f
