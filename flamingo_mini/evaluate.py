@@ -4,7 +4,7 @@
 
 # %% ../nbs/16_evaluate.ipynb #1eb2e5cf
 from __future__ import annotations
-import json, re, string
+import json, os, re, string
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,8 +25,8 @@ from .processor import FlamingoProcessor, few_shot_prompt
 
 # %% auto #0
 __all__ = ['POOLINGS', 'SELECTIONS', 'MEDIA_PATHS', 'check_media_token', 'image_features', 'RicesIndex', 'rices_index',
-           'random_demonstrations', 'VisionTokens', 'encode_rows', 'summarize', 'results_table', 'evaluate_captioning',
-           'evaluate_vqa', 'evaluate_classification', 'evaluate_episodes']
+           'random_demonstrations', 'VisionTokens', 'encode_rows', 'init_distributed', 'summarize', 'results_table',
+           'evaluate_captioning', 'evaluate_vqa', 'evaluate_classification', 'evaluate_episodes']
 
 # %% ../nbs/16_evaluate.ipynb #5164d611
 def check_media_token(model:FlamingoModel, # the model to evaluate
@@ -260,6 +260,13 @@ def _rank_world() -> tuple[int, int]:
     "This process's rank and the number of processes (0, 1 outside torch.distributed)."
     return (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
 
+def init_distributed() -> tuple[int, int]:
+    "Join the process group `torchrun` or `accelerate launch` set up in the environment (gloo on CPU, nccl on GPUs); return (rank, world size)."
+    if int(os.environ.get('WORLD_SIZE', 1)) > 1 and not dist.is_initialized():
+        dist.init_process_group('nccl' if torch.cuda.is_available() else 'gloo')
+        if torch.cuda.is_available(): torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
+    return _rank_world()
+
 def _map_batches(items:list, batch_size:int, fn:Callable, length:Callable|None=None) -> list:
     "`fn` over `items` in batches, longest first by `length`; each process runs its share of the batches, all get every result."
     order = sorted(range(len(items)), key=lambda i: length(items[i]), reverse=True) if length else list(range(len(items)))
@@ -313,8 +320,8 @@ def _prompt_words(template:str) -> list[str]:
 
 # %% ../nbs/16_evaluate.ipynb #2d84bdbe
 def _finish(task:str, rows:list[dict], settings:dict, path) -> list[dict]:
-    "Write `rows` and `settings` as JSON to `path` (if given); return `rows`."
-    if path is not None:
+    "Write `rows` and `settings` as JSON to `path` (if given, by the first process only); return `rows`."
+    if path is not None and _rank_world()[0] == 0:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(dict(task=task, settings=settings, results=rows), indent=1))
