@@ -10,7 +10,7 @@ export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: install demo demo-report test readme check-sync docs docs-test web-test world
+.PHONY: install demo demo-report test readme check-sync docs docs-test web-test web-battery world
 
 # the package and what it needs to run (the demo's first command installs only this)
 $(BIN)/.installed-run: setup.py settings.ini constraints.txt
@@ -78,6 +78,11 @@ serve-docs: docs
 web-test: install
 	command -v chromium >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 	$(BIN)/python tools/test_web.py
+
+# Load and abuse battery of the web chat, against 127.0.0.1 only (minutes); writes tools/web_battery.json, which the web
+# page renders and checks
+web-battery: install
+	$(BIN)/python tools/web_battery.py --out tools/web_battery.json
 
 # CI's hygiene checks: notebooks are stripped and the library is in sync with them
 check-sync: install

@@ -4,29 +4,106 @@
 
 # %% ../nbs/19_chat.ipynb #68f2b5b3
 from __future__ import annotations
-import sys
+import os, re, shlex, sys
+from pathlib import Path
 import torch
 from .core import *
 from .processor import load_image
 
 # %% auto #0
-__all__ = ['Chat', 'chat_loop']
+__all__ = ['load_checkpoint', 'model_summary', 'describe', 'Chat', 'chat_loop']
+
+# %% ../nbs/19_chat.ipynb #1d0f5eef
+_HUB_ID = re.compile(r'[A-Za-z0-9][\w.-]*(/[\w.-]+)?')
+
+def load_checkpoint(checkpoint, # a folder written by `save_pretrained` (model and processor), or a hub id
+                    device:str|None=None, # e.g. 'cuda'; by default where `from_pretrained` puts the model
+                   ) -> tuple:
+    "The model (in eval mode) and processor saved at `checkpoint`; a one-line `ValueError` saying what to give instead."
+    from flamingo_mini.model import FlamingoModel
+    from flamingo_mini.processor import FlamingoProcessor
+    name, path = str(checkpoint), Path(checkpoint).expanduser()
+    if path.is_file(): raise ValueError(f"checkpoint {name!r} is a file: give the folder that holds it")
+    if path.is_dir() and not (path/'config.json').is_file():
+        raise ValueError(f"checkpoint {name!r} is a folder without a saved model (no config.json): give the folder "
+                         "that save_pretrained, `flamingo-mini train --out` or `flamingo-mini demo --out` wrote")
+    if not path.is_dir() and not _HUB_ID.fullmatch(name):
+        raise ValueError(f"no checkpoint folder {name!r}: check the path (or give a hub id such as user/model)")
+    try: model, processor = FlamingoModel.from_pretrained(name), FlamingoProcessor.from_pretrained(name)
+    except OSError as e:
+        if path.is_dir(): raise ValueError(f"cannot load checkpoint {name!r}: {str(e).splitlines()[0]}") from None
+        where = 'the hub is offline here (HF_HUB_OFFLINE is set)' if os.environ.get('HF_HUB_OFFLINE', '0') not in ('', '0') \
+                else 'the hub has no such model'
+        raise ValueError(f"no checkpoint folder {name!r} here, and {where}: check the name or the path") from None
+    model = model.eval()
+    return (model.to(device) if device else model), processor
+
+def _card(folder:Path) -> tuple[dict, str]:
+    "The metadata and text of the model card in `folder` (empty when there is none)."
+    import yaml
+    card = folder/'README.md'
+    if not card.is_file(): return {}, ''
+    text = card.read_text(errors='replace')
+    front = re.match(r'---\n(.*?)\n---\n', text, re.S)
+    try: meta = yaml.safe_load(front[1]) if front else {}
+    except yaml.YAMLError: meta = {}
+    return (meta if isinstance(meta, dict) else {}), text[front.end() if front else 0:]
+
+def model_summary(model, # a `FlamingoModel`
+                  checkpoint=None, # the folder it was loaded from; default: the model's `name_or_path`
+                 ) -> dict:
+    "What a chat says about its model: name, context length, tasks and training data (None: not recorded)."
+    config = model.config
+    folder = Path(str(checkpoint or config.name_or_path or ''))
+    meta, text = _card(folder) if str(folder) not in ('', '.') and folder.is_dir() else ({}, '')
+    section = re.search(r'^## Training data\n(.*?)(?=^## |\Z)', text, re.S | re.M)
+    data = [l[2:].strip() for l in (section[1] if section else '').splitlines() if l.startswith('- ')]
+    tasks = meta.get('tasks') or getattr(config, 'tasks', None)
+    tasks = [tasks] if isinstance(tasks, str) else list(tasks or [])
+    return dict(name=folder.name or 'unnamed model',
+                context=getattr(config.text_config, 'max_position_embeddings', None) or getattr(config.text_config, 'n_positions', None),
+                tasks=tasks or None, training_data=data or None,
+                answers_questions=any(re.search(r'question|vqa|instruct|chat', str(t), re.I) for t in tasks))
+
+def describe(summary:dict) -> str:
+    "`model_summary` as two lines for a person."
+    unknown = 'unknown (the checkpoint does not record it)'
+    first = (f"model: {summary['name']}; context: {summary['context'] or 'unknown'} tokens; "
+             f"trained for: {', '.join(map(str, summary['tasks'])) if summary['tasks'] else unknown}; "
+             f"trained on: {'; '.join(summary['training_data']) if summary['training_data'] else unknown}")
+    can = ('It was trained to answer questions about images.' if summary['answers_questions'] else
+           'It was not trained to answer questions or follow instructions: it continues text about the images (a question '
+           'may get a caption-like reply).')
+    return f"{first}\n{can} A long conversation keeps its latest turns: the oldest are dropped to fit the context."
 
 # %% ../nbs/19_chat.ipynb #96fb1868
 class Chat:
-    "A conversation with a Flamingo model that reuses its cache between turns."
+    "A conversation with a Flamingo model that reuses its cache between turns, and drops its oldest turns to fit the context."
     def __init__(self, model, processor, max_new_tokens:int=32, user:str='User:', assistant:str='Assistant:',
-                 **generate_kwargs): # e.g. do_sample=True, top_p=0.9
+                 summary:dict|None=None, # what the chat says about its model; default: `model_summary(model)`
+                 **generate_kwargs): # e.g. do_sample=True, top_p=0.9, max_time=10 (seconds a reply may take)
         self.model, self.processor = model.eval(), processor
         self.max_new_tokens, self.user, self.assistant = max_new_tokens, user, assistant
         self.generate_kwargs = dict(do_sample=False) | generate_kwargs
         self.context = getattr(model.config.text_config, 'max_position_embeddings', None) or \
                        getattr(model.config.text_config, 'n_positions', None)
+        self.summary = summary or model_summary(model)
         self.reset()
 
     def reset(self):
         "Forget the conversation."
-        self.ids, self.cache, self.turns = None, None, []
+        self.ids, self.cache, self.turns, self.history, self.dropped = None, None, [], [], 0
+
+    def _fit(self, new:int) -> int:
+        "How many of the oldest turns to drop so that `new` more tokens and a whole reply fit the context."
+        if not self.context: return 0
+        room = self.context - self.max_new_tokens
+        if new > room:
+            raise ValueError(f"this message is {new} tokens, and the model's context of {self.context} holds {room} "
+                             f"besides a reply of {self.max_new_tokens}: shorten it")
+        used, drop = sum(len(ids) for ids, _ in self.history), 0
+        while used + new > room: used -= len(self.history[drop][0]); drop += 1
+        return drop
 
     @torch.no_grad()
     def say(self, text:str, images:list|None=None) -> str:
@@ -34,18 +111,24 @@ class Chat:
         images = [load_image(im) for im in (images or [])]  # an unreadable file fails here, before any state changes
         if images and MEDIA_TOKEN not in text: text = MEDIA_TOKEN * len(images) + text
         turn = f"{'' if self.ids is None else chr(10)}{self.user} {text}\n{self.assistant}"
-        enc = self.processor(text=turn, images=images or None)
-        ids = enc['input_ids'] if self.ids is None else torch.cat([self.ids, enc['input_ids']], dim=1)
-        if self.context and ids.shape[1] + self.max_new_tokens > self.context:
-            raise ValueError(f"the conversation would be {ids.shape[1] + self.max_new_tokens} tokens, more than the "
-                             f"model's context of {self.context}: start a new one (reset)")
+        enc = self.processor(text=turn, images=images or None, special_tokens='media')  # a typed <EOC> stays text
+        media = {k: enc[k] for k in ('pixel_values', 'media_mask') if k in enc}
+        drop = self._fit(enc['input_ids'].shape[1])
+        ids, cache, history = self.ids, self.cache, self.history[drop:]
+        if drop:  # the cache cannot lose its beginning: the turns kept are encoded again, with their images
+            ids, cache = torch.cat([t for t, _ in history])[None] if history else None, None
+            kept = [m for _, m in history if m] + ([media] if media else [])
+            media = {k: torch.cat([m[k] for m in kept], 1) for k in kept[0]} if kept else {}
+        ids = enc['input_ids'] if ids is None else torch.cat([ids, enc['input_ids']], dim=1)
         device = self.model.device
-        extra = {k: v.to(device) for k, v in enc.items() if k in ('pixel_values', 'media_mask')}
         out = self.model.generate(input_ids=ids.to(device), attention_mask=torch.ones_like(ids, device=device),
-                                  cache=self.cache, max_new_tokens=self.max_new_tokens, return_dict_in_generate=True,
-                                  pad_token_id=self.processor.tokenizer.pad_token_id, **extra, **self.generate_kwargs)
+                                  cache=cache, max_new_tokens=self.max_new_tokens, return_dict_in_generate=True,
+                                  pad_token_id=self.processor.tokenizer.pad_token_id,
+                                  **{k: v.to(device) for k, v in media.items()}, **self.generate_kwargs)
         reply = self.processor.remove_tags(self.processor.decode(out.sequences[0, ids.shape[1]:]))
-        self.ids, self.cache = out.sequences.cpu(), out.cache
+        start = ids.shape[1] - enc['input_ids'].shape[1]
+        self.history = history + [(out.sequences[0, start:].cpu(), {k: enc[k] for k in ('pixel_values', 'media_mask') if k in enc})]
+        self.ids, self.cache, self.dropped = out.sequences.cpu(), out.cache, self.dropped + drop
         self.turns.append((text, reply))
         return reply
 
@@ -54,15 +137,23 @@ def chat_loop(chat:Chat, lines=None, out=None):
     "Read messages (and /image, /reset, /quit commands) line by line and print the replies."
     lines, out = lines if lines is not None else sys.stdin, out or sys.stdout
     pending = []
-    print("flamingo_mini chat: type a message; '/image PATH ...' attaches images; '/reset'; '/quit'", file=out)
+    print(describe(chat.summary), file=out)
+    print("type a message; '/image PATH ...' attaches images (quote paths with spaces); '/reset'; '/quit'", file=out)
     for line in lines:
         line = line.strip()
         if not line: continue
         if line == '/quit': break
         if line == '/reset': chat.reset(); pending = []; print('(new conversation)', file=out); continue
-        if line.startswith('/image'):
-            pending += line.split()[1:]; print(f'({len(pending)} image(s) attached)', file=out); continue
-        try: print(f'assistant: {chat.say(line, pending)}', file=out)
-        except ValueError as e: print(f'error: {e}', file=out)
-        pending = []
+        try:
+            if line.split()[0] == '/image':
+                for path in shlex.split(line[len('/image'):]): load_image(path); pending.append(path)
+                print(f'({len(pending)} image(s) attached)', file=out); continue
+            dropped = chat.dropped
+            reply = chat.say(line, pending)
+            if chat.dropped > dropped:
+                print(f'(the oldest {chat.dropped - dropped} turn(s) were dropped to fit the context of {chat.context} tokens)', file=out)
+            print(f'assistant: {reply}', file=out)
+            pending = []
+        except Exception as e:  # one line, and the conversation goes on as it was
+            print(f"error: {' '.join(str(e).split())}", file=out)
     return chat

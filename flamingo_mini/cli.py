@@ -4,13 +4,12 @@
 
 # %% ../nbs/20_cli.ipynb #33f38779
 from __future__ import annotations
-import argparse, dataclasses, json, os, sys, time
+import argparse, ast, dataclasses, importlib.util, json, math, os, sys, time
 from pathlib import Path
-import torch
 
 # %% auto #0
-__all__ = ['RUN_OPTIONS', 'cache_dir', 'demo', 'caption', 'read_config_file', 'train_settings', 'load_train_dataset', 'train',
-           'main']
+__all__ = ['RUN_OPTIONS', 'POSITIVE', 'NATURAL', 'POSITIVE_FLOAT', 'HF_NAMES', 'cache_dir', 'demo', 'caption', 'UsageError',
+           'read_config_file', 'train_settings', 'load_train_dataset', 'train', 'train_config_fields', 'run', 'main']
 
 # %% ../nbs/20_cli.ipynb #b57e6737
 def cache_dir() -> Path:
@@ -22,6 +21,7 @@ def demo(out:str='flamingo-demo', seed:int=0) -> dict:
     from flamingo_mini.model import FlamingoModel
     from flamingo_mini.processor import FlamingoProcessor
     from flamingo_mini.testing import save_tiny_parts, synthetic_images
+    import torch
     start = time.time()
     torch.manual_seed(seed)
     parts = save_tiny_parts(cache_dir()/'tiny-parts', 'gpt2', seed=seed)
@@ -39,15 +39,17 @@ def demo(out:str='flamingo-demo', seed:int=0) -> dict:
 
 # %% ../nbs/20_cli.ipynb #cedb5047
 def caption(checkpoint:str, images:list, prompt:str='<image>', max_new_tokens:int=20, num_beams:int=1) -> list:
-    "Captions for image files, from a saved model + processor."
-    from flamingo_mini.model import FlamingoModel
-    from flamingo_mini.processor import FlamingoProcessor, load_image
-    model = FlamingoModel.from_pretrained(checkpoint).eval()
-    processor = FlamingoProcessor.from_pretrained(checkpoint)
-    return model.generate_captions(processor, [load_image(p) for p in images], prompt=prompt,
-                                   max_new_tokens=max_new_tokens, num_beams=num_beams)
+    "Captions for image files, from a saved model + processor (the images are read first: a bad one fails at once)."
+    from flamingo_mini.chat import load_checkpoint
+    from flamingo_mini.processor import load_image
+    images = [load_image(p) for p in images]
+    model, processor = load_checkpoint(checkpoint)
+    return model.generate_captions(processor, images, prompt=prompt, max_new_tokens=max_new_tokens, num_beams=num_beams)
 
 # %% ../nbs/20_cli.ipynb #2c6fdce5
+class UsageError(ValueError):
+    "A command line that cannot run as given: exit status 2 (an error while running exits with 1)."
+
 RUN_OPTIONS = dict(  # `flamingo-mini train`'s settings besides `TrainConfig`'s fields, with their defaults
     dataset=None, # a hub dataset name, a `save_to_disk` folder, or 'tiny-world'
     split='train',
@@ -58,20 +60,23 @@ RUN_OPTIONS = dict(  # `flamingo-mini train`'s settings besides `TrainConfig`'s 
     lm=None, vision=None, # hub ids or folders of the parts; default for 'tiny-world': its pretrained parts
     flamingo={}, # `FlamingoConfig` hyperparameters: xattn_every, resampler_depth, ...
     batch_size=8, # samples per step and process
+    epochs=None, # passes over the dataset, instead of `steps` (Hugging Face's `num_train_epochs`)
     cache_features=False, # run the frozen vision encoder once and train on its cached tokens
 )
 
 def read_config_file(path) -> dict:
     "The settings in a JSON or YAML file (by its suffix): a mapping of `TrainConfig` fields and `RUN_OPTIONS`."
     try: text = Path(path).read_text()
-    except OSError as e: raise ValueError(f"cannot read config file {str(path)!r}: {e}") from None
+    except OSError as e: raise UsageError(f"cannot read config file {str(path)!r}: {e.strerror or e}") from None
     try:
         if Path(path).suffix in ('.yaml', '.yml'):
             import yaml
             settings = yaml.safe_load(text)
         else: settings = json.loads(text)
-    except ValueError as e: raise ValueError(f"config file {str(path)!r} is not valid {Path(path).suffix[1:] or 'JSON'}: {e}") from None
-    if not isinstance(settings, dict): raise ValueError(f"config file {str(path)!r} must hold a mapping of options")
+    except ValueError as e: raise UsageError(f"config file {str(path)!r} is not valid {Path(path).suffix[1:] or 'JSON'}: {e}") from None
+    except Exception as e:  # yaml's errors are not ValueErrors
+        raise UsageError(f"config file {str(path)!r} is not valid YAML: {' '.join(str(e).split())}") from None
+    if not isinstance(settings, dict): raise UsageError(f"config file {str(path)!r} must hold a mapping of options")
     return settings
 
 # %% ../nbs/20_cli.ipynb #d88186ab
@@ -92,23 +97,28 @@ def train_settings(file:dict|None=None, # a config file's settings
         if 'float' in f.type and isinstance(settings.get(f.name), str):
             try: settings[f.name] = float(settings[f.name])
             except ValueError: pass
+    if run['epochs'] is not None and 'steps' in settings:
+        raise UsageError("give steps (--max_steps) or epochs (--num_train_epochs), not both")
+    if run['epochs'] is not None and not (isinstance(run['epochs'], (int, float)) and 0 < run['epochs'] < math.inf):
+        raise UsageError(f"epochs must be a positive number, got {run['epochs']!r}")
     try: config = TrainConfig.from_dict(settings)
     except ValueError as e:
-        raise ValueError(f"{e}; and the run options are {sorted(RUN_OPTIONS)}" if 'unknown' in str(e) else str(e)) from None
-    except TypeError as e: raise ValueError(f"bad training option: {e}") from None
-    if config.output_dir is None: raise ValueError("give --out (or output_dir in the config file): where to save")
-    if run['dataset'] is None: raise ValueError("give --dataset: a hub dataset name, a save_to_disk folder, or 'tiny-world'")
+        raise UsageError(f"{e}; and the run options are {sorted(RUN_OPTIONS)}" if 'unknown' in str(e) else str(e)) from None
+    except TypeError as e: raise UsageError(f"bad training option: {e}") from None
+    if config.output_dir is None: raise UsageError("give --out (or output_dir in the config file): where to save")
+    if run['dataset'] is None: raise UsageError("give --dataset: a hub dataset name, a save_to_disk folder, or 'tiny-world'")
     if (run['texts_column'] is None) != (run['images_column'] is None):
-        raise ValueError("the interleaved layout needs both --texts-column and --images-column")
+        raise UsageError("the interleaved layout needs both --texts-column and --images-column")
     if not (isinstance(run['batch_size'], int) and run['batch_size'] > 0):
-        raise ValueError(f"batch_size must be a positive integer, got {run['batch_size']!r}")
+        raise UsageError(f"batch_size must be a positive integer, got {run['batch_size']!r}")
     if run['dataset'] != 'tiny-world' and not (run['lm'] and run['vision']):
-        raise ValueError("give --lm and --vision (a hub id or folder each); only 'tiny-world' has default parts")
-    if not isinstance(run['flamingo'], dict): raise ValueError(f"flamingo must be a mapping, got {run['flamingo']!r}")
+        raise UsageError("give --lm and --vision (a hub id or folder each); only 'tiny-world' has default parts")
+    if not isinstance(run['flamingo'], dict): raise UsageError(f"flamingo must be a mapping, got {run['flamingo']!r}")
     known = [f for f in FlamingoConfig.__annotations__ if f not in _STRUCTURAL]
     unknown = sorted(set(run['flamingo']) - set(known))
-    if unknown: raise ValueError(f"unknown Flamingo hyperparameter(s) {unknown}; known ones are {known}")
-    FlamingoConfig(**run['flamingo'])  # checks the values
+    if unknown: raise UsageError(f"unknown Flamingo hyperparameter(s) {unknown}; known ones are {known}")
+    try: FlamingoConfig(**run['flamingo'])  # checks the values
+    except (ValueError, TypeError) as e: raise UsageError(str(e)) from None
     return run, config
 
 # %% ../nbs/20_cli.ipynb #422bd237
@@ -150,6 +160,7 @@ def train(run:dict, # run options, see `RUN_OPTIONS` and `train_settings`
     from flamingo_mini.model import FlamingoModel
     from flamingo_mini.processor import FlamingoProcessor
     from flamingo_mini.train import Learner
+    import torch
     start, out = time.time(), Path(config.output_dir)
     if resume and not (out/'latest').exists(): raise ValueError(f"--resume: no checkpoint under {str(out)!r} to resume from")
     if (out/'latest').exists() and not resume:
@@ -186,6 +197,10 @@ def train(run:dict, # run options, see `RUN_OPTIONS` and `train_settings`
     log(f"dataset: {len(dataset):,} rows of {run['dataset']!r} ({'interleaved' if interleaved else 'captions'}"
         f"{', cached vision features' if run['cache_features'] else ''}); parameters: "
         f"{sum(p.numel() for p in model.parameters_trainable()):,} trainable of {sum(p.numel() for p in model.parameters()):,}")
+    if run['epochs'] is not None:  # Hugging Face's num_train_epochs: the steps that many passes take
+        config = dataclasses.replace(config, steps=max(1, math.ceil(
+            run['epochs'] * len(dataset) / (run['batch_size'] * config.grad_accum * accelerator.num_processes))))
+        log(f"{run['epochs']:g} epoch(s) of {len(dataset):,} rows: {config.steps:,} steps")
     learner = Learner(model, {'train': (dataset, collate, run['batch_size'])}, config, accelerator=accelerator)
     if resume: log(f"resumed from {learner.load_checkpoint()}")
     history = learner.fit(progress=accelerator.is_main_process)
@@ -202,10 +217,27 @@ def train(run:dict, # run options, see `RUN_OPTIONS` and `train_settings`
                 seconds=round(time.time() - start, 1))
 
 # %% ../nbs/20_cli.ipynb #ad1b7973
+class _Parser(argparse.ArgumentParser):
+    "argparse's parser with its error on one line, saying where the help is (exit status 2, as argparse's)."
+    def error(self, message:str): self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+def _number(base, low=None, name:str='a number'):
+    "An argparse type: a finite `base` number above `low` (inclusive for ints), or 'none' where `None` is allowed."
+    def convert(text:str):
+        value = base(text)
+        if not math.isfinite(value): raise ValueError
+        if low is not None and (value < low if base is int else value <= low): raise ValueError
+        return value
+    convert.__name__ = name
+    return convert
+
+POSITIVE, NATURAL = _number(int, 1, 'positive integer'), _number(int, 0, 'non-negative integer')
+POSITIVE_FLOAT = _number(float, 0., 'positive number')
+
 def _flag_type(annotation:str):
     "An argparse type for a `TrainConfig` field's annotation ('int', 'float|None', ...)."
     annotation = annotation.replace(' ', '')
-    base = {'int': int, 'float': float, 'str': str}[annotation.replace('|None', '')]
+    base = {'int': int, 'float': _number(float, None, 'finite number'), 'str': str}[annotation.replace('|None', '')]
     if '|None' not in annotation: return base
     def optional(text): return None if text.lower() == 'none' else base(text)
     optional.__name__ = base.__name__
@@ -217,103 +249,141 @@ def _json_object(text:str) -> dict:
     if not isinstance(value, dict): raise argparse.ArgumentTypeError(f"not a JSON object: {text!r}")
     return value
 
-def _train_arguments(p:argparse.ArgumentParser):
-    "`train`'s flags for `RUN_OPTIONS`."
-    p.add_argument('--config', help='a JSON or YAML file of TrainConfig fields and the options below; flags override it')
-    p.add_argument('--dataset', help="a hub dataset name, a save_to_disk folder, or 'tiny-world'")
-    p.add_argument('--split', help="the split to train on (default 'train')")
-    p.add_argument('--image-column', help="caption layout: the image column (default 'image')")
-    p.add_argument('--text-column', help="caption layout: the caption column (default 'caption')")
-    p.add_argument('--texts-column', help='interleaved layout: the column of text lists')
-    p.add_argument('--images-column', help='interleaved layout: the column of image lists')
-    p.add_argument('--prompt', help="caption layout: the context before each caption (default '<image>')")
-    p.add_argument('--max-length', type=int, help='truncate samples to this many tokens')
-    p.add_argument('--lm', help='the language model: a hub id or folder')
-    p.add_argument('--vision', help='the vision encoder: a hub id or folder')
-    p.add_argument('--flamingo', type=_json_object, help='FlamingoConfig hyperparameters as JSON, e.g. \'{"xattn_every": 2}\'')
-    p.add_argument('--batch-size', type=int, help='samples per step and process (default 8)')
-    p.add_argument('--cache-features', action='store_true', default=None, help='train on cached vision-encoder tokens')
-    p.add_argument('--resume', action='store_true', help='continue from the latest checkpoint in --out')
-    p.add_argument('--out', '--output-dir', dest='output_dir', help='where checkpoints and the final model go')
+def train_config_fields() -> list[tuple]:
+    "(name, annotation, default, comment) of `TrainConfig`'s fields, read from the source of `train`, not imported."
+    source = Path(importlib.util.find_spec('flamingo_mini.train').origin).read_text()
+    lines = source.splitlines()
+    cls = next(n for n in ast.parse(source).body if isinstance(n, ast.ClassDef) and n.name == 'TrainConfig')
+    fields = []
+    for node in cls.body:
+        if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)): continue
+        try: default = ast.literal_eval(node.value) if node.value is not None else None
+        except ValueError: default = ast.unparse(node.value)
+        comment = lines[node.end_lineno - 1][node.end_col_offset:].strip().lstrip('#').strip()
+        fields.append((node.target.id, ast.unparse(node.annotation), default, comment))
+    return fields
 
-def _config_arguments(p:argparse.ArgumentParser):
-    "`train`'s flags for `TrainConfig`'s fields (imported only for `train`: it needs accelerate)."
-    from flamingo_mini.train import TrainConfig
-    for f in dataclasses.fields(TrainConfig):
-        if f.name == 'output_dir': continue
-        flag = '--' + f.name.replace('_', '-')
-        if f.type == 'bool': p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
-                                             help=f'TrainConfig.{f.name} (default {f.default})')
-        else: p.add_argument(flag, type=_flag_type(f.type), help=f'TrainConfig.{f.name} (default {f.default})')
+HF_NAMES = dict(  # Hugging Face `TrainingArguments` names of `train`'s settings, accepted as flags too
+    lr='learning_rate', steps='max_steps', batch_size='per_device_train_batch_size', epochs='num_train_epochs',
+    grad_accum='gradient_accumulation_steps', schedule='lr_scheduler_type', log_every='logging_steps',
+    save_every='save_steps', eval_every='eval_steps', keep_checkpoints='save_total_limit', output_dir='output_dir')
+
+def _flags(name:str) -> list[str]:
+    "A setting's flags: `--with-dashes`, `--with_underscores` and its Hugging Face name."
+    return list(dict.fromkeys(f'--{n}' for n in (name.replace('_', '-'), name, HF_NAMES.get(name)) if n))
+
+def _help(text:str, default) -> str:
+    "Help text that ends with the default (escaped for argparse's %-formatting)."
+    shown = 'none' if default is None else 'off' if default is False else repr(default)
+    return f"{text} (default: {shown})".replace('%', '%%')
+
+# %% ../nbs/20_cli.ipynb #6cc2913e
+def _train_arguments(p:argparse.ArgumentParser):
+    "`train`'s flags for `RUN_OPTIONS`, and for `TrainConfig`'s fields (read from its source: `--help` must not wait for torch)."
+    def option(name, text, **kwargs): p.add_argument(*_flags(name), dest=name, help=_help(text, RUN_OPTIONS[name]), **kwargs)
+    p.add_argument('--config', help=_help('a JSON or YAML file of the settings below; flags override it', None))
+    option('dataset', "a hub dataset name, a save_to_disk folder, or 'tiny-world'")
+    option('split', 'the split to train on')
+    option('image_column', 'caption layout: the image column')
+    option('text_column', 'caption layout: the caption column')
+    option('texts_column', 'interleaved layout: the column of text lists')
+    option('images_column', 'interleaved layout: the column of image lists')
+    option('prompt', 'caption layout: the context before each caption')
+    option('max_length', 'truncate samples to this many tokens', type=POSITIVE)
+    option('lm', "the language model: a hub id or folder ('tiny-world' has its own)")
+    option('vision', "the vision encoder: a hub id or folder ('tiny-world' has its own)")
+    option('flamingo', 'FlamingoConfig hyperparameters as JSON, e.g. \'{"xattn_every": 2}\'', type=_json_object)
+    option('batch_size', 'samples per step and process', type=POSITIVE)
+    option('epochs', 'passes over the dataset, instead of --steps', type=POSITIVE_FLOAT)
+    option('cache_features', 'train on cached vision-encoder tokens', action='store_true', default=None)
+    p.add_argument('--resume', action='store_true', help=_help('continue from the latest checkpoint in --out', False))
+    p.add_argument('--out', *_flags('output_dir'), dest='output_dir', help=_help('where checkpoints and the final model go', None))
+    for name, annotation, default, comment in train_config_fields():
+        if name == 'output_dir': continue
+        text = f"{comment} (TrainConfig.{name})" if comment else f"TrainConfig.{name}"
+        if annotation == 'bool': p.add_argument(*_flags(name), dest=name, action=argparse.BooleanOptionalAction, default=None,
+                                                help=_help(text, default))
+        else: p.add_argument(*_flags(name), dest=name, type=_flag_type(annotation), help=_help(text, default))
+
+def _parser() -> argparse.ArgumentParser:
+    "The `flamingo-mini` command line."
+    common = _Parser(add_help=False)
+    common.add_argument('--debug', action='store_true', help=_help('show the traceback of an error', False))
+    parser = _Parser(prog='flamingo-mini', description=__doc__ or 'flamingo_mini jobs',
+                     epilog='Errors are one line; exit status 2 for a usage error, 1 for an error while running.')
+    sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
+    def command(name, text): return sub.add_parser(name, parents=[common], help=text, description=text)
+    d = command('demo', 'the main job: train a Flamingo on the tiny world, evaluate, save')
+    d.add_argument('--out', default='flamingo-demo', help=_help('folder for the checkpoint, figure and report', 'flamingo-demo'))
+    d.add_argument('--seed', type=NATURAL, default=0, help=_help('random seed', 0))
+    d.add_argument('--minutes', type=POSITIVE_FLOAT, default=7.5, help=_help('wall-clock budget of the whole job', 7.5))
+    d.add_argument('--world-dir', help=_help("build the tiny world's parts in this folder; none: use the shipped copy", None))
+    d.add_argument('--quick', action='store_true', help=_help('seconds, untrained: tiny random parts, caption, save, reload', False))
+    checkpoint = 'a folder written by save_pretrained (`train --out`, `demo --out`), or a hub id'
+    c = command('caption', 'caption image files with a saved checkpoint')
+    c.add_argument('checkpoint', help=checkpoint)
+    c.add_argument('images', nargs='+', help='image files')
+    c.add_argument('--prompt', default='<image>', help=_help('the text before each caption', '<image>'))
+    c.add_argument('--max-new-tokens', type=POSITIVE, default=20, help=_help('longest caption, in tokens', 20))
+    c.add_argument('--num-beams', type=POSITIVE, default=1, help=_help('beam search width (1: greedy)', 1))
+    t = command('chat', 'a multi-turn chat with a saved checkpoint, in the terminal')
+    t.add_argument('checkpoint', help=checkpoint)
+    t.add_argument('--max-new-tokens', type=POSITIVE, default=32, help=_help('longest reply, in tokens', 32))
+    _train_arguments(command('train', 'train a Flamingo on a dataset (also under accelerate launch or torchrun)'))
+    w = command('web', 'serve a web chat with a saved checkpoint on this computer')
+    w.add_argument('checkpoint', help=checkpoint)
+    w.add_argument('--host', default='127.0.0.1', help=_help("the address to serve on; '0.0.0.0' serves other machines too, "
+                                                             "with no login (see the web page's threat model)", '127.0.0.1'))
+    w.add_argument('--port', type=_number(int, 0, 'port'), default=7860, help=_help('0 picks a free one', 7860))
+    w.add_argument('--max-new-tokens', type=POSITIVE, default=32, help=_help('longest reply, in tokens', 32))
+    w.add_argument('--open', action='store_true', help=_help('open the page in the default browser', False))
+    return parser
+
+def run(args:argparse.Namespace):
+    "Run the parsed command `args`."
+    import flamingo_mini.hub  # what `import flamingo_mini` does outside the command line: see the package's __init__
+    if args.command == 'demo' and not args.quick:
+        from flamingo_mini.demo import run_demo, format_report
+        report = run_demo(args.out, minutes=args.minutes, seed=args.seed, world_dir=args.world_dir)
+        print(format_report(report))
+        print(f"checkpoint, samples.png and report.json in {Path(args.out).resolve()}")
+    elif args.command == 'demo':
+        report = demo(args.out, args.seed)
+        print(f"tiny parts: {report['parts']['lm']} (LM), {report['parts']['vision']} (vision)")
+        print(f"parameters: {report['trainable']:,} trainable of {report['total']:,}")
+        for i, cap in enumerate(report['captions']): print(f"image {i}: {cap!r}")
+        print("(the model is untrained, so the captions are noise; they show the whole path runs)")
+        print(f"checkpoint: {report['checkpoint']} (reloaded, same captions: {report['reload_matches']})")
+        print(f"done in {report['seconds']} s")
+    elif args.command == 'caption':
+        for path, cap in zip(args.images, caption(args.checkpoint, args.images, args.prompt, args.max_new_tokens, args.num_beams)):
+            print(f'{path}\t{cap}')
+    elif args.command == 'chat':
+        from flamingo_mini.chat import Chat, chat_loop, load_checkpoint, model_summary
+        model, processor = load_checkpoint(args.checkpoint)
+        chat_loop(Chat(model, processor, max_new_tokens=args.max_new_tokens, summary=model_summary(model, args.checkpoint)))
+    elif args.command == 'web':
+        from flamingo_mini.web import serve
+        serve(args.checkpoint, host=args.host, port=args.port, max_new_tokens=args.max_new_tokens, open_browser=args.open)
+    elif args.command == 'train':
+        flags = {k: v for k, v in vars(args).items() if k not in ('command', 'config', 'resume', 'debug')}
+        run_options, config = train_settings(read_config_file(args.config) if args.config else {}, flags)
+        report = train(run_options, config, resume=args.resume)
+        if report['main_process']:
+            print(f"trained to step {report['steps']} (last loss {report['loss']:.4f}) on {report['processes']} process(es) "
+                  f"in {report['seconds']} s; model and processor saved in {report['checkpoint']}")
 
 def main(argv:list|None=None):
     "Entry point of the `flamingo-mini` console script."
-    argv = sys.argv[1:] if argv is None else list(argv)
-    parser = argparse.ArgumentParser(prog='flamingo-mini', description=__doc__ or 'flamingo_mini jobs')
-    sub = parser.add_subparsers(dest='command', required=True)
-    d = sub.add_parser('demo', help='the main job: train a Flamingo on the tiny world, evaluate, save')
-    d.add_argument('--out', default='flamingo-demo', help='folder for the checkpoint, figure and report')
-    d.add_argument('--seed', type=int, default=0)
-    d.add_argument('--minutes', type=float, default=7.5, help='wall-clock budget of the whole job')
-    d.add_argument('--world-dir', default=None, help="build the tiny world's parts in this folder (default: use the shipped copy)")
-    d.add_argument('--quick', action='store_true', help='seconds, untrained: tiny random parts, caption, save, reload')
-    c = sub.add_parser('caption', help='caption image files with a saved checkpoint')
-    c.add_argument('checkpoint')
-    c.add_argument('images', nargs='+')
-    c.add_argument('--prompt', default='<image>')
-    c.add_argument('--max-new-tokens', type=int, default=20)
-    c.add_argument('--num-beams', type=int, default=1)
-    t = sub.add_parser('chat', help='a multi-turn chat with a saved checkpoint, in the terminal')
-    t.add_argument('checkpoint')
-    t.add_argument('--max-new-tokens', type=int, default=32)
-    tr = sub.add_parser('train', help='train a Flamingo on a dataset (also under accelerate launch or torchrun)')
-    _train_arguments(tr)
-    if argv[:1] == ['train']: _config_arguments(tr)
-    w = sub.add_parser('web', help='serve a web chat with a saved checkpoint')
-    w.add_argument('checkpoint')
-    w.add_argument('--host', help="default 127.0.0.1; '0.0.0.0' serves other machines too, with no login")
-    w.add_argument('--port', type=int, help='default 7860')
-    w.add_argument('--max-new-tokens', type=int, help='default 32')
-    args = parser.parse_args(argv)
-    if args.command == 'chat':
-        from flamingo_mini.chat import Chat, chat_loop
-        from flamingo_mini.model import FlamingoModel
-        from flamingo_mini.processor import FlamingoProcessor
-        chat_loop(Chat(FlamingoModel.from_pretrained(args.checkpoint), FlamingoProcessor.from_pretrained(args.checkpoint),
-                       max_new_tokens=args.max_new_tokens))
-        return
-    if args.command == 'web':
-        from flamingo_mini.web import serve
-        serve(args.checkpoint, **{k: v for k, v in dict(host=args.host, port=args.port, max_new_tokens=args.max_new_tokens).items()
-                                  if v is not None})
-        return
-    try:
-        if args.command == 'demo' and not args.quick:
-            from flamingo_mini.demo import run_demo, format_report
-            report = run_demo(args.out, minutes=args.minutes, seed=args.seed, world_dir=args.world_dir)
-            print(format_report(report))
-            print(f"checkpoint, samples.png and report.json in {Path(args.out).resolve()}")
-        elif args.command == 'demo':
-            report = demo(args.out, args.seed)
-            print(f"tiny parts: {report['parts']['lm']} (LM), {report['parts']['vision']} (vision)")
-            print(f"parameters: {report['trainable']:,} trainable of {report['total']:,}")
-            for i, cap in enumerate(report['captions']): print(f"image {i}: {cap!r}")
-            print("(the model is untrained, so the captions are noise; they show the whole path runs)")
-            print(f"checkpoint: {report['checkpoint']} (reloaded, same captions: {report['reload_matches']})")
-            print(f"done in {report['seconds']} s")
-        elif args.command == 'train':
-            flags = {k: v for k, v in vars(args).items() if k not in ('command', 'config', 'resume')}
-            run, config = train_settings(read_config_file(args.config) if args.config else {}, flags)
-            report = train(run, config, resume=args.resume)
-            if report['main_process']:
-                print(f"trained to step {report['steps']} (last loss {report['loss']:.4f}) on {report['processes']} process(es) "
-                      f"in {report['seconds']} s; model and processor saved in {report['checkpoint']}")
-        else:
-            for path, cap in zip(args.images, caption(args.checkpoint, args.images, args.prompt, args.max_new_tokens,
-                                                      args.num_beams)):
-                print(f'{path}\t{cap}')
-    except ValueError as e:
-        sys.exit(f'flamingo-mini {args.command}: {e}')
+    args = _parser().parse_args(sys.argv[1:] if argv is None else [str(a) for a in argv])
+    try: run(args)
+    except KeyboardInterrupt: sys.exit(130)
+    except Exception as e:
+        if args.debug: raise
+        message = ' '.join(str(e).split()) or 'no message'
+        if not isinstance(e, ValueError): message = f"{type(e).__name__}: {message} (--debug shows the traceback)"
+        print(f"flamingo-mini {args.command}: error: {message}", file=sys.stderr)
+        sys.exit(2 if isinstance(e, UsageError) else 1)
 
 # `python -m flamingo_mini.cli`, as `accelerate launch -m` and `torchrun -m` run it (a notebook's kernel is __main__ too,
 # but it has no __file__)

@@ -248,7 +248,7 @@ class LogHistory(Callback):
     def before_fit(self, learner):
         from tqdm.auto import tqdm
         self.samples, self.start = 0, time.perf_counter()
-        self.bar = tqdm(total=learner.end - learner.step, disable=not (learner.progress and learner.accelerator.is_main_process),
+        self.bar = tqdm(total=learner.end, initial=learner.step, disable=not (learner.progress and learner.accelerator.is_main_process),
                         desc='training')
     def after_step(self, learner):
         self.samples += learner._rows  # rows (captions, episodes, ...) this step took, in all processes
