@@ -4,7 +4,7 @@
 
 # %% ../nbs/16_evaluate.ipynb #1eb2e5cf
 from __future__ import annotations
-import json, os, re, string
+import inspect, json, os, re, string
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 import torch.distributed as dist
 from torch import Tensor
-from datasets import Dataset
+from datasets import Dataset, DatasetDict
 from .core import *
 from .data import check_columns
 from .metrics import accuracy, caption_scores, coco_tokenize, exact_match, vqa_accuracy
@@ -24,9 +24,9 @@ from .model import FlamingoModel
 from .processor import FlamingoProcessor, few_shot_prompt
 
 # %% auto #0
-__all__ = ['POOLINGS', 'SELECTIONS', 'MEDIA_PATHS', 'check_media_token', 'image_features', 'RicesIndex', 'rices_index',
+__all__ = ['POOLINGS', 'SELECTIONS', 'MEDIA_PATHS', 'TASKS', 'check_media_token', 'image_features', 'RicesIndex', 'rices_index',
            'random_demonstrations', 'VisionTokens', 'encode_rows', 'init_distributed', 'summarize', 'results_table',
-           'evaluate_captioning', 'evaluate_vqa', 'evaluate_classification', 'evaluate_episodes']
+           'evaluate_captioning', 'evaluate_vqa', 'evaluate_classification', 'evaluate_episodes', 'evaluate_checkpoint']
 
 # %% ../nbs/16_evaluate.ipynb #5164d611
 def check_media_token(model:FlamingoModel, # the model to evaluate
@@ -599,3 +599,49 @@ def evaluate_episodes(
     settings = dict(texts_column=texts_column, images_column=images_column, answer_column=answer_column,
                     max_new_tokens=max_new_tokens)
     return _finish('episodes', rows, settings, path)
+
+# %% ../nbs/16_evaluate.ipynb #c99ac74e
+TASKS = ('captioning', 'vqa', 'classification')
+
+def _load_split(name:str, split:str) -> Dataset:
+    "The `split` of a `save_to_disk` folder or of a hub dataset."
+    import datasets
+    if Path(name).is_dir():
+        try: dataset = datasets.load_from_disk(name)
+        except FileNotFoundError: dataset = None  # a folder of files for load_dataset
+        if isinstance(dataset, DatasetDict):
+            if split not in dataset: raise ValueError(f"dataset {name!r} has splits {list(dataset)}, not {split!r}")
+            return dataset[split]
+        if dataset is not None: return dataset
+    try: return datasets.load_dataset(name, split=split)
+    except Exception as e: raise ValueError(f"cannot load dataset {name!r} (split {split!r}): {type(e).__name__}: {e}") from None
+
+def evaluate_checkpoint(checkpoint:str, # a folder (or hub id) holding a saved model and processor
+                        dataset:str, # a hub dataset name, a `save_to_disk` folder, or 'tiny-world'
+                        task:str='captioning', # 'captioning', 'vqa' or 'classification'
+                        split:str='test', # the evaluation split
+                        support_split:str|None='train', # the demonstrations' split; None: the evaluation split, never the query
+                        tiny_world_scenes:int=64, # 'tiny-world': scenes in each split
+                        **options, # the evaluation's own options: shots, trials, selection, batch_size, class_names, path, ...
+                       ) -> list[dict]:
+    "Run one evaluation of a saved checkpoint on a named dataset (sharded when launched with several processes)."
+    if task not in TASKS: raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    evaluate = dict(captioning=evaluate_captioning, vqa=evaluate_vqa, classification=evaluate_classification)[task]
+    unknown = set(options) - set(inspect.signature(evaluate).parameters)
+    if unknown: raise ValueError(f"{task} takes no option(s) {sorted(unknown)}")
+    if dataset == 'tiny-world':
+        from .world import COLOURS, scenes_dataset
+        if task == 'vqa': raise ValueError("the tiny world has no questions: evaluate captioning or classification on it")
+        data, support = (scenes_dataset(tiny_world_scenes, s) for s in ('test', 'train'))
+        if task == 'classification':
+            data, support = (d.map(lambda r: dict(label=r['colours'][0])) for d in (data, support))
+            options.setdefault('class_names', list(COLOURS))
+    else:
+        data = _load_split(dataset, split)
+        support = _load_split(dataset, support_split) if support_split is not None else None
+    if task == 'classification' and not options.get('class_names'):
+        raise ValueError("classification needs class_names (the names written after the prompt)")
+    rank, _ = init_distributed()
+    model, processor = FlamingoModel.from_pretrained(checkpoint), FlamingoProcessor.from_pretrained(checkpoint)
+    if torch.cuda.is_available(): model.to(f"cuda:{os.environ.get('LOCAL_RANK', 0)}")
+    return evaluate(model.eval(), processor, data, support=support, **options)
