@@ -395,7 +395,7 @@ def find_checkpoint(root:str|Path) -> Path:
     root = Path(root)
     if not root.is_dir(): raise FileNotFoundError(f"no output folder {str(root)!r} to resume from")
     if (root/'latest').is_file():
-        name = (root/'latest').read_bytes().decode('utf-8', 'replace').strip()
+        name = (root/'latest').read_bytes().decode('utf-8', 'backslashreplace').strip()
         if not CHECKPOINT_NAME.fullmatch(name):  # only a folder of this run: no paths, no '..'
             why = f"'latest' holds {name[:60]!r}, not the name of a checkpoint folder in {str(root)!r}"
         else:
