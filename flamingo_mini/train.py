@@ -168,6 +168,10 @@ class Learner:
         self.end, self.progress, self.stop = self.step + steps if steps is not None else cfg.steps, progress, False
         if cfg.output_dir and self.step < self.end:
             check_output_dir(cfg.output_dir, checkpoint_bytes(self.raw_model), cfg.keep_checkpoints)
+            others = sorted(p.name for p in Path(cfg.output_dir).iterdir() if CHECKPOINT_NAME.fullmatch(p.name))
+            if others and self.saved_step is None:  # a fresh run would replace them (see `publish_checkpoint`)
+                raise ValueError(f"{cfg.output_dir!r} holds checkpoints of another run (up to {others[-1]}): call "
+                                 f"load_checkpoint() to continue it, or train into another folder")
         # a `fit` that continues where the last one stopped keeps its loaders (starting one shuffles every index of every
         # dataset); after a checkpoint load the step differs and fresh loaders skip to it, giving the same batches
         mix = self._mix[1] if self._mix is not None and self._mix[0] == self.step else self._mixture()
