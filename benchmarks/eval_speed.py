@@ -60,6 +60,7 @@ def main(argv=None):
     p.add_argument('--batch-size', type=int, default=8)
     p.add_argument('--max-new-tokens', type=int, default=8)
     p.add_argument('--classes', type=int, default=10, help='multi-token class names to rank')
+    p.add_argument('--tasks', nargs='+', default=['captioning', 'classification'], choices=('captioning', 'classification'))
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--out', default=None)
     args = p.parse_args(argv)
@@ -78,12 +79,12 @@ def main(argv=None):
     common = dict(support=support, batch_size=args.batch_size, keep_predictions=True)
     rows = []
     for k in args.shots:
-        cap = {}
-        for media in ('features', 'pixels'):
+        cap, cls, row = {}, {}, dict(shots=k, queries=args.queries)
+        for media in (('features', 'pixels') if 'captioning' in args.tasks else ()):
             cap[media] = timed(lambda: ev.evaluate_captioning(model, processor, queries, shots=k, media=media,
                                                               max_new_tokens=args.max_new_tokens, **common))
-        cls = {}
-        for name, media, share in (('features, shared cache', 'features', True), ('pixels, copied cache', 'pixels', False)):
+        for name, media, share in ((('features, shared cache', 'features', True), ('pixels, copied cache', 'pixels', False))
+                                   if 'classification' in args.tasks else ()):
             ranker = functools.partial(rank_classes, share_cache=share)
             ev.rank_classes, real = ranker, ev.rank_classes
             try:
@@ -91,15 +92,16 @@ def main(argv=None):
                     model, processor, cls_queries, names, support=cls_support, shots=k, media=media,
                     batch_size=args.batch_size, keep_predictions=True))
             finally: ev.rank_classes = real
-        row = dict(shots=k, queries=args.queries,
-                   captioning_qps_features=args.queries / cap['features'][1],
-                   captioning_qps_pixels=args.queries / cap['pixels'][1],
-                   captioning_same_answers=cap['features'][0] == cap['pixels'][0],
-                   classification_qps_new=args.queries / cls['features, shared cache'][1],
-                   classification_qps_old=args.queries / cls['pixels, copied cache'][1],
-                   classification_same_predictions=cls['features, shared cache'][0] == cls['pixels, copied cache'][0])
-        row['captioning_ratio'] = row['captioning_qps_features'] / row['captioning_qps_pixels']
-        row['classification_ratio'] = row['classification_qps_new'] / row['classification_qps_old']
+        if cap:
+            row |= dict(captioning_qps_features=args.queries / cap['features'][1],
+                        captioning_qps_pixels=args.queries / cap['pixels'][1],
+                        captioning_same_answers=cap['features'][0] == cap['pixels'][0])
+            row['captioning_ratio'] = row['captioning_qps_features'] / row['captioning_qps_pixels']
+        if cls:
+            row |= dict(classification_qps_new=args.queries / cls['features, shared cache'][1],
+                        classification_qps_old=args.queries / cls['pixels, copied cache'][1],
+                        classification_same_predictions=cls['features, shared cache'][0] == cls['pixels, copied cache'][0])
+            row['classification_ratio'] = row['classification_qps_new'] / row['classification_qps_old']
         rows.append(row)
         print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
     device = 'cpu'
