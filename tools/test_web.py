@@ -97,7 +97,7 @@ def checkpoint(folder:Path) -> Path:
     FlamingoProcessor.from_pretrained_parts(parts['lm'], parts['vision']).save_pretrained(folder/'ckpt')
     return folder/'ckpt'
 
-def open_page(base:str, scenario:str, sessions) -> tuple:
+def open_page(base:str, scenario:str, sessions, ended:dict) -> tuple:
     "Load the page with the probe; return its messages and its conversation's `Chat` on the server."
     dom = chromium('--dump-dom', f'{base}/?{scenario}')
     body = re.search(r'<body[^>]*>', dom)
@@ -110,7 +110,8 @@ def open_page(base:str, scenario:str, sessions) -> tuple:
     if not about or not all(w in about[1] for w in ('model: ckpt', 'context: 256 tokens', 'trained for: unknown',
                                                       'not trained to answer questions')):
         fail(f'?{scenario}: the page does not say what the model is: {about and about[1]!r}')
-    return Messages(dom).msgs, sessions.chats[attrs['session']]
+    sid = attrs['session']  # the page ends its conversation when Chromium closes it: `ended` keeps it for the checks
+    return Messages(dom).msgs, ended[sid] if sid in ended else sessions.chats[sid]
 
 def check_chat(msgs, chat):
     "The conversation with bad input in it: each message and error where the page puts them."
@@ -158,13 +159,16 @@ def main():
                                                        with_kwargs=True)
         server = web.make_server(lambda: Chat(model, processor, max_new_tokens=8), port=0,
                                  handlers=[(r'/', Probed), (r'/__wait', Wait)])
+        ended, end = {}, server.sessions.end
+        def keep(sid): ended[sid] = server.sessions.chats.get(sid); end(sid)
+        server.sessions.end = keep
         threading.Thread(target=server.serve_forever, daemon=True).start()  # lives as long as this test
         base = f'http://127.0.0.1:{server.server_address[1]}'
         try:
-            msgs, chat = open_page(base, 'chat', server.sessions)
+            msgs, chat = open_page(base, 'chat', server.sessions, ended)
             check_chat(msgs, chat)
             if seen != [1, 1]: fail(f'?chat: the vision encoder saw {seen}, not each turn\'s picture once')
-            msgs, chat = open_page(base, 'reset', server.sessions)
+            msgs, chat = open_page(base, 'reset', server.sessions, ended)
             kinds = [(m['kind'], m['images']) for m in msgs]
             if kinds != [('note', 0), ('user', 1), ('assistant', 0)]: fail(f'?reset: the log has {kinds}')
             if len(chat.turns) != 1 or msgs[2]['text'] != chat.turns[0][1]: fail(f'?reset: server has {chat.turns}')
