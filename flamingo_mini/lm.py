@@ -148,8 +148,10 @@ def flamingo_layers(lm:nn.Module) -> list[FlamingoLayer]:
 def gate_values(model:nn.Module) -> dict:
     "tanh of every Flamingo layer's attention and feed-forward gate (`model` a Flamingo model or its LM)."
     layers = flamingo_layers(getattr(model, 'lm', model))
-    return dict(attn=[float(l.xattn_block.alpha_attn.detach().tanh()) for l in layers],
-                ffw=[float(l.xattn_block.alpha_ffw.detach().tanh()) for l in layers])
+    # a gate sharded by FSDP2 is a DTensor whose one value lives on one process: gathered (on every process) first
+    whole = lambda p: p.detach().full_tensor() if hasattr(p, 'full_tensor') else p.detach()
+    return dict(attn=[float(whole(l.xattn_block.alpha_attn).tanh()) for l in layers],
+                ffw=[float(whole(l.xattn_block.alpha_ffw).tanh()) for l in layers])
 
 def open_gates_(model:nn.Module, value:float=1.) -> nn.Module:
     "Set every tanh gate's alpha to `value` (in place), as if training had opened them."

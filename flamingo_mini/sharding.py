@@ -4,12 +4,16 @@
 
 # %% ../nbs/14b_sharding.ipynb #5a0d0003
 from __future__ import annotations
+import torch
 from torch import nn
 from .core import *
 from .lm import FlamingoLayer, find_decoder_layers
+from .loading import non_finite_keys
+
 
 # %% auto #0
-__all__ = ['sharding_units', 'shard_flamingo']
+__all__ = ['sharding_units', 'shard_flamingo', 'fsdp_options', 'is_sharded', 'gather_trainable_state', 'load_trainable_state',
+           'non_finite_shards']
 
 # %% ../nbs/14b_sharding.ipynb #5a0d0007
 def _layer_list(module:nn.Module, num_layers:int|None) -> nn.ModuleList|None:
@@ -27,9 +31,56 @@ def sharding_units(model:nn.Module) -> list[nn.Module]:
     return units
 
 def shard_flamingo(model:nn.Module, # a `FlamingoModel`, changed in place
+                   activation_checkpointing:bool=False, # recompute each LM block and vision layer in the backward pass
                    **fsdp_kwargs) -> nn.Module: # `fully_shard`'s options: mesh, reshard_after_forward, mp_policy, offload_policy
     "Shard `model` with FSDP2: each vision layer, LM decoder block and Flamingo layer its own unit, then the root."
     from torch.distributed.fsdp import fully_shard
-    for unit in sharding_units(model): fully_shard(unit, **fsdp_kwargs)
+    from torch.distributed._composable import checkpoint
+    for unit in sharding_units(model):
+        # a Flamingo layer reads the media lent for one forward: only the blocks that never read it are recomputed
+        if activation_checkpointing and not isinstance(unit, FlamingoLayer): checkpoint(unit)
+        fully_shard(unit, **fsdp_kwargs)
     fully_shard(model, **fsdp_kwargs)
     return model
+
+# %% ../nbs/14b_sharding.ipynb #e7712720
+def fsdp_options(mixed_precision:str='no', # 'bf16': parameters gathered and computed in bf16, gradients reduced in fp32
+                 cpu_offload:bool=False, # sharded parameters, gradients and optimiser state live in CPU memory
+                 mesh=None) -> dict: # a `DeviceMesh` (default: all processes)
+    "`fully_shard`'s keyword arguments (for `shard_flamingo`) for a precision and an offload choice."
+    from torch.distributed.fsdp import CPUOffloadPolicy, MixedPrecisionPolicy
+    if mixed_precision not in ('no', 'bf16'): raise ValueError(f"mixed_precision={mixed_precision!r}: 'no' or 'bf16' under FSDP2")
+    options = {} if mesh is None else dict(mesh=mesh)
+    # the sharded fp32 master weights stay fp32; reducing the gradients in fp32 keeps their sum over many ranks exact
+    if mixed_precision == 'bf16': options['mp_policy'] = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
+    if cpu_offload: options['offload_policy'] = CPUOffloadPolicy()
+    return options
+
+def is_sharded(model:nn.Module) -> bool:
+    "Whether `fully_shard` made `model`'s parameters `DTensor`s."
+    from torch.distributed.tensor import DTensor
+    return any(isinstance(p, DTensor) for p in model.parameters())
+
+# %% ../nbs/14b_sharding.ipynb #20428b11
+def gather_trainable_state(model:nn.Module, optimizer) -> tuple[dict, dict]:
+    "A sharded `model`'s trainable weights and `optimizer`'s state, whole, on rank 0's CPU (empty dicts on the other ranks)."
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict, get_optimizer_state_dict
+    options = StateDictOptions(full_state_dict=True, cpu_offload=True, ignore_frozen_params=True)
+    weights = get_model_state_dict(model, options=options)  # still holds buffers and the frozen half of tied weights
+    trainable = {k for k, v in model.state_dict(keep_vars=True).items() if isinstance(v, nn.Parameter) and v.requires_grad}
+    return {k: v for k, v in weights.items() if k in trainable}, get_optimizer_state_dict(model, optimizer, options=options)
+
+def load_trainable_state(model:nn.Module, optimizer, weights:dict, optimizer_state:dict):
+    "Put whole trainable weights and optimiser state (as `gather_trainable_state` gave them) into a sharded `model` and `optimizer`."
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict, set_optimizer_state_dict
+    set_model_state_dict(model, weights, options=StateDictOptions(full_state_dict=True, strict=False))
+    set_optimizer_state_dict(model, optimizer, optimizer_state, options=StateDictOptions(full_state_dict=True))
+
+def non_finite_shards(model:nn.Module) -> list[str]:
+    "Trainable parameters of a sharded `model` with a NaN or an infinity in any process's shard (the same list on every process)."
+    import torch.distributed as dist
+    names, params = zip(*[(n, p) for n, p in model.named_parameters() if p.requires_grad])
+    local = set(non_finite_keys({n: p.to_local() for n, p in zip(names, params)}))
+    flags = torch.tensor([float(n in local) for n in names])
+    if dist.is_initialized(): dist.all_reduce(flags)  # gloo and NCCL both sum; > 0 where any process saw one
+    return [n for n, f in zip(names, flags.tolist()) if f > 0]

@@ -18,7 +18,8 @@ from transformers import get_constant_schedule_with_warmup, get_cosine_schedule_
 from .core import *
 from .data import MixedBatches, FlamingoCollator, batches, check_columns, prepare_dataset
 from .lm import flamingo_layers, gate_values
-from .loading import check_finite_weights
+from .loading import check_finite_weights, key_list
+from .sharding import gather_trainable_state, is_sharded, load_trainable_state, non_finite_shards
 _all_ = ['gate_values']  # it lives in `lm` now, beside `flamingo_layers`; kept importable from here
 
 # %% auto #0
@@ -115,9 +116,13 @@ class Learner:
             except ValueError as e: raise ValueError(f"dataset {name!r}: {e}") from None
         if config.gradient_checkpointing:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=dict(use_reentrant=False))
-        self.raw_model = model
+        self.raw_model, self.sharded = model, is_sharded(model)
+        if self.sharded and config.mixed_precision != 'no':
+            raise ValueError("a model sharded with shard_flamingo takes its precision from the sharding policy: "
+                             "shard_flamingo(model, **fsdp_options(mixed_precision='bf16')) and mixed_precision='no'")
         optimizer = torch.optim.AdamW(param_groups(model, config.lr, config.weight_decay, config.gate_lr_mult))
-        self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
+        # a model `shard_flamingo` sharded (FSDP2) trains as it is: accelerate (or torchrun) only started the processes
+        self.model, self.optimizer = (model, optimizer) if self.sharded else self.accelerator.prepare(model, optimizer)
         self.scheduler = make_scheduler(self.optimizer, config)
         self.step, self.history = 0, []
         self.saved_step = None  # the step of the checkpoint on disk that matches this state (saved or loaded)
@@ -141,14 +146,19 @@ class Learner:
         model.train()
         total = 0.
         for i, m in enumerate(micro):
-            with a.no_sync(model) if i < len(micro) - 1 else nullcontext():
+            last = i == len(micro) - 1
+            if self.sharded: model.set_requires_gradient_sync(last)  # FSDP2's no_sync
+            with a.no_sync(model) if not (last or self.sharded) else nullcontext():
                 loss = sum(w * model(**{k: v.to(a.device) for k, v in b.items()}, num_items_in_batch=counts[j]).loss
                            for j, (_, w, b) in enumerate(m))
                 a.backward(loss)
             total += loss.detach()
         params = self.raw_model.parameters_trainable()
-        norm = (a.clip_grad_norm_(params, cfg.max_grad_norm) if cfg.max_grad_norm else
+        # sharded gradients are DTensors: torch's clipping computes the norm over all shards, the same on every process
+        clip = torch.nn.utils.clip_grad_norm_ if self.sharded else a.clip_grad_norm_
+        norm = (clip(params, cfg.max_grad_norm) if cfg.max_grad_norm else
                 torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None]))
+        if hasattr(norm, 'full_tensor'): norm = norm.full_tensor()
         loss = float(a.reduce(total.reshape(1), reduction='sum')) / a.num_processes
         # fp16's loss scaler skips steps with infinite gradients itself
         bad = ('loss', loss) if not math.isfinite(loss) else ('gradient norm', float(norm)) if (
@@ -180,20 +190,27 @@ class Learner:
             self.loss = self._train_step(mix)
             self._run_callbacks('after_step')
         self._mix = (self.step, mix)
-        check_finite_weights(self.raw_model.state_dict_trainable(), f"the trainable weights after step {self.step}")
+        self._check_finite(f"the trainable weights after step {self.step}")
         self._run_callbacks('after_fit')
         return self.history
 
     def _run_callbacks(self, event:str):
         for cb in self.callbacks: getattr(cb, event)(self)
 
+    def _check_finite(self, what:str):
+        if not self.sharded: return check_finite_weights(self.raw_model.state_dict_trainable(), what)
+        bad = non_finite_shards(self.raw_model)  # every process raises, or none does
+        if bad: raise FloatingPointError(f"{what} hold NaN or infinite values in {len(bad)} tensor(s): {key_list(bad)}")
+
     def save_checkpoint(self, folder:str|None=None) -> Path:
         "Write a checkpoint of this step under `folder` (default: `config.output_dir`), atomically and verified."
         a = self.accelerator
         root = Path(folder or self.config.output_dir)
         name = f'checkpoint-{self.step:07d}'
-        trainable = {k: v.detach().contiguous() for k, v in self.raw_model.state_dict_trainable().items()}
-        check_finite_weights(trainable, f"not saving {name}: the trainable weights")  # the last good checkpoint stays
+        self._check_finite(f"not saving {name}: the trainable weights")  # the last good checkpoint stays
+        if self.sharded: trainable, optimizer_state = gather_trainable_state(self.raw_model, self.optimizer)
+        else: trainable, optimizer_state = self.raw_model.state_dict_trainable(), self.optimizer.state_dict()
+        trainable = {k: v.detach().contiguous() for k, v in trainable.items()}
         tmp = root/f'.{name}.tmp'
         if a.is_main_process: shutil.rmtree(tmp, ignore_errors=True)
         try:
@@ -202,7 +219,7 @@ class Learner:
             save_state(tmp/f'rng-{a.process_index}.safetensors', rng_state())
             if a.is_main_process:
                 write_file(tmp/'trainable.safetensors', safetensors_bytes(trainable, metadata=dict(format='pt')))
-                save_state(tmp/'optimizer.safetensors', dict(optimizer=self.optimizer.state_dict(),
+                save_state(tmp/'optimizer.safetensors', dict(optimizer=optimizer_state,
                                                              scheduler=self.scheduler.state_dict()))
                 write_file(tmp/'state.json', json.dumps(dict(step=self.step, history=self.history,
                                                              config=dataclasses.asdict(self.config))).encode())
@@ -225,9 +242,10 @@ class Learner:
         if set(weights) != set(expected) or wrong:
             raise ValueError(f"checkpoint {ckpt} does not fit this model: missing {sorted(set(expected) - set(weights))[:5]}, "
                              f"unexpected {sorted(set(weights) - set(expected))[:5]}, wrong shape {wrong[:5]}")
-        self.raw_model.load_state_dict(weights, strict=False)
         opt = load_state(ckpt/'optimizer.safetensors')
-        self.optimizer.load_state_dict(opt['optimizer']); self.scheduler.load_state_dict(opt['scheduler'])
+        if self.sharded: load_trainable_state(self.raw_model, self.optimizer, weights, opt['optimizer'])
+        else: self.raw_model.load_state_dict(weights, strict=False); self.optimizer.load_state_dict(opt['optimizer'])
+        self.scheduler.load_state_dict(opt['scheduler'])
         state = json.loads((ckpt/'state.json').read_text())
         rng = ckpt/f'rng-{self.accelerator.process_index}.safetensors'
         if not rng.exists():
