@@ -2,19 +2,22 @@
 #   make demo   builds a tiny Flamingo offline and runs the main job
 #   make test   runs the whole test suite (every notebook, through nbdev_test)
 SHELL := /bin/bash
-VENV := .venv
-BIN := $(VENV)/bin
 PYTHON ?= python3
+# the interpreter itself, also one pyenv has but does not have active (`make test PYTHON=python3.13` on the project
+# machines); another interpreter than python3 gets a venv of its own
+PYTHON_EXE := $(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/null || ls -d $(HOME)/.pyenv/versions/$(patsubst python%,%,$(notdir $(PYTHON))).*/bin/$(notdir $(PYTHON)) 2>/dev/null | sort -V | tail -1)
+VENV ?= $(if $(filter python3,$(PYTHON)),.venv,.venv-$(notdir $(PYTHON)))
+BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: install demo demo-report test readme check-sync docs docs-test web-test web-battery world
+.PHONY: install demo demo-report test readme check-sync docs docs-test web-test web-battery world compat
 
 # the package and what it needs to run (the demo's first command installs only this)
 $(BIN)/.installed-run: setup.py settings.ini constraints.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/python || $(PYTHON_EXE) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt torch
 	$(BIN)/python -m pip install -q -c constraints.txt -e .
@@ -92,6 +95,15 @@ check-sync: install
 	@git diff --exit-code --stat -- nbs flamingo_mini || (echo "nbdev_clean/nbdev_export changed tracked files: run them and commit"; exit 1)
 	@test -z "$$(git status --porcelain --untracked-files=all -- flamingo_mini nbs)" || (git status --short -- flamingo_mini nbs; echo "untracked files after nbdev_export"; exit 1)
 
+# The compatibility job: the core chapters on the oldest supported versions (constraints-floor.txt: Python 3.10,
+# transformers 5.6, torch 2.6) and on the newest transformers and torch the registry serves (Python 3.13), each in
+# its own venv, cached under ~/.cache/flamingo-mini-venvs by its constraints' hash; transformers' deprecation
+# warnings about our calls fail it. Writes nbs/compat_report.json, which the Installing page renders (commit it).
+# COMPAT_ARGS="--jobs floor" runs one job, "--report ''" writes no report.
+COMPAT_ARGS ?=
+compat:
+	$(PYTHON_EXE) tools/compat.py $(COMPAT_ARGS)
+
 # Benchmarks against the bare LM, OpenFlamingo 2.0.1 and flamingo-pytorch 0.1.2 (benchmarks/run.py; results in
 # benchmarks/results/). The peers need transformers 4.52.4, so they get a venv of their own. On a shared two-core
 # machine use `make bench BENCH_ARGS=--quick` (a few minutes); the full run repeats everything three times.
@@ -100,7 +112,7 @@ BENCH_ARGS ?=
 .PHONY: bench
 
 $(PEERS)/.installed: benchmarks/requirements-peers.txt
-	test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	test -x $(PEERS)/bin/python || $(PYTHON_EXE) -m venv $(PEERS)
 	$(PEERS)/bin/python -m pip install -q --upgrade pip
 	$(PEERS)/bin/python -m pip install -q -r benchmarks/requirements-peers.txt
 	$(PEERS)/bin/python -m pip install -q --no-deps open-flamingo==2.0.1 flamingo-pytorch==0.1.2

@@ -8,6 +8,7 @@ import os, re, shlex, sys
 from pathlib import Path
 import torch
 from .core import *
+from .compat import cache_kwarg, output_cache
 from .processor import load_image
 
 # %% auto #0
@@ -122,13 +123,14 @@ class Chat:
         ids = enc['input_ids'] if ids is None else torch.cat([ids, enc['input_ids']], dim=1)
         device = self.model.device
         out = self.model.generate(input_ids=ids.to(device), attention_mask=torch.ones_like(ids, device=device),
-                                  cache=cache, max_new_tokens=self.max_new_tokens, return_dict_in_generate=True,
+                                  max_new_tokens=self.max_new_tokens, return_dict_in_generate=True,
+                                  **cache_kwarg(self.model, cache),
                                   pad_token_id=self.processor.tokenizer.pad_token_id,
                                   **{k: v.to(device) for k, v in media.items()}, **self.generate_kwargs)
         reply = self.processor.remove_tags(self.processor.decode(out.sequences[0, ids.shape[1]:]))
         start = ids.shape[1] - enc['input_ids'].shape[1]
         self.history = history + [(out.sequences[0, start:].cpu(), {k: enc[k] for k in ('pixel_values', 'media_mask') if k in enc})]
-        self.ids, self.cache, self.dropped = out.sequences.cpu(), out.cache, self.dropped + drop
+        self.ids, self.cache, self.dropped = out.sequences.cpu(), output_cache(out), self.dropped + drop
         self.turns.append((text, reply))
         return reply
 

@@ -11,12 +11,11 @@ from torch import Tensor
 from PIL import Image
 from huggingface_hub import ModelCard, ModelCardData
 import inspect, json, warnings
-from transformers import (AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForImageTextToText, AutoProcessor,
-                          PreTrainedModel)
-from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+from transformers import (CONFIG_MAPPING, AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForImageTextToText,
+                          AutoProcessor, Conv1D, PreTrainedModel)
 from fastcore.basics import patch
-from transformers.pytorch_utils import Conv1D
 from .core import *
+from .compat import saves_on_this_rank
 from .lm import flamingo_layers
 from .model import FlamingoConfig, FlamingoModel
 from .processor import CHAT_TEMPLATE, FlamingoProcessor, images_per_prompt
@@ -235,7 +234,7 @@ def save_pretrained(self:FlamingoModel,
                     **kwargs): # passed to `PreTrainedModel.save_pretrained`
     "Save the model as transformers does, with a model card (README.md) describing it (and its processor, if given)."
     PreTrainedModel.save_pretrained(self, save_directory, is_main_process, *args, **kwargs)
-    if self.should_save_on_this_rank(is_main_process):
+    if saves_on_this_rank(self, is_main_process):
         if processor is not None: processor.save_pretrained(save_directory)
         card = model_card(self, training_data, name=Path(save_directory).name, training_steps=training_steps,
                           evaluation=evaluation, processor=processor, tasks=tasks)

@@ -12,14 +12,14 @@ import torch
 from torch import nn, Tensor
 from einops import rearrange
 from fastcore.basics import patch
-from transformers import (AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer, GenerationMixin,
+from transformers import (MODEL_MAPPING, AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer, DynamicCache,
+                          GenerationMixin,
                           PreTrainedConfig, PreTrainedModel)
 from transformers import initialization as init
-from transformers.cache_utils import DynamicCache
-from transformers.configuration_utils import SubConfigSpec
 from transformers.modeling_outputs import CausalLMOutputWithPast
-from transformers.models.auto.modeling_auto import MODEL_MAPPING
 from .core import *
+from .compat import (build_sub_configs, cache_field, cache_kwarg, declares_cache_name, optional_sub_configs,
+                                  prefill_only_media)
 from .attention import ACTIVATIONS
 from .perceiver import *
 from .xattn import *
@@ -38,10 +38,7 @@ class FlamingoConfig(PreTrainedConfig):
     "Configuration of a `FlamingoModel`: the LM and vision configs plus the Flamingo hyperparameters."
     # the package's name: without `import flamingo_mini`, transformers' "does not recognize this architecture" names it
     model_type = 'flamingo_mini'
-    sub_configs_defaults = {
-        'text_config': SubConfigSpec(config_class=AutoConfig, model_type='gpt2', optional=True),
-        'vision_config': SubConfigSpec(config_class=AutoConfig, model_type='clip_vision_model', optional=True),
-    }
+    sub_configs, sub_configs_defaults = optional_sub_configs(text_config='gpt2', vision_config='clip_vision_model')
     text_config: dict | PreTrainedConfig | None = None  # the LM's config; None: load `lm` pretrained
     vision_config: dict | PreTrainedConfig | None = None  # the vision encoder's config; None: load `clip_model_type`
     lm: str | None = None  # hub id or folder of the pretrained LM (the original's field)
@@ -79,6 +76,7 @@ class FlamingoConfig(PreTrainedConfig):
         # already built keeps running with its own, so we keep it unless one is asked for
         kept = {k: getattr(getattr(self, k), '_attn_implementation', None) for k in ('text_config', 'vision_config')
                 if isinstance(getattr(self, k), PreTrainedConfig)}
+        build_sub_configs(self)
         super().__post_init__(**kwargs)
         if 'attn_implementation' not in kwargs:
             for k, impl in kept.items(): getattr(self, k)._attn_implementation_internal = impl
@@ -431,23 +429,24 @@ def forward(self:FlamingoModel,
         attention_mask = input_ids.new_ones(input_ids.shape[0], past + input_ids.shape[1])
     lm_kwargs = dict(logits_to_keep=logits_to_keep) if logits_to_keep else {}
     with self._media_holder.lend(media):
-        out = self.lm(input_ids=input_ids, attention_mask=attention_mask, cache=cache, position_ids=position_ids,
-                      labels=labels, use_cache=use_cache, output_attentions=output_attentions,
+        out = self.lm(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, labels=labels,
+                      use_cache=use_cache, output_attentions=output_attentions, **cache_kwarg(self.lm, cache),
                       output_hidden_states=output_hidden_states, return_dict=True, **lm_kwargs, **kwargs)
     if exists(cache): cache.media = media.present
     cross = tuple(media.attentions.get(l.index) for l in self._xattn_layers) if media.attentions else None
-    result = FlamingoOutput(loss=out.loss, logits=out.logits, cache=cache, hidden_states=out.hidden_states,
+    result = FlamingoOutput(loss=out.loss, logits=out.logits, **cache_field(cache), hidden_states=out.hidden_states,
                             attentions=out.attentions, cross_attentions=cross, resampler_attentions=resampler_maps)
     return result if default(return_dict, self.config.return_dict) else result.to_tuple()
 
 @patch
+@declares_cache_name
 def prepare_inputs_for_generation(self:FlamingoModel, input_ids, *args, is_first_iteration:bool|None=False, **kwargs):
     "transformers' own preparation; like `pixel_values`, vision features go in with the prompt only."
     inputs = GenerationMixin.prepare_inputs_for_generation(self, input_ids, *args, is_first_iteration=is_first_iteration,
                                                            **kwargs)
     if not is_first_iteration and kwargs.get('use_cache', True):
         for name in ('vision_features', 'media_mask'): inputs.pop(name, None)
-    return inputs
+    return prefill_only_media(inputs, is_first_iteration, kwargs.get('use_cache', True))
 
 @patch
 def generate(self:FlamingoModel, inputs:Tensor|None=None, *args, **kwargs):

@@ -10,8 +10,9 @@ import numpy as np
 import torch
 from torch import Tensor
 from PIL import Image, UnidentifiedImageError
-from transformers import AutoImageProcessor, AutoTokenizer, BatchFeature, PreTrainedConfig, ProcessorMixin
+from transformers import AutoTokenizer, BatchFeature, PreTrainedConfig, ProcessorMixin
 from .core import *
+from .compat import AutoImageProcessor
 from .legacy import OriginalProcessorMixin
 from .checks import check_tensor, check_finite
 

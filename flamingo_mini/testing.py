@@ -11,10 +11,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers, decoders
-from transformers import (AutoConfig, AutoModelForCausalLM, CLIPVisionConfig, CLIPVisionModel,
+from transformers import (AutoConfig, AutoModelForCausalLM, CLIPImageProcessorPil, CLIPVisionConfig, CLIPVisionModel,
                           GPT2Config, GPTNeoXConfig, LlamaConfig, MistralConfig, OPTConfig, PreTrainedTokenizerFast,
                           Qwen2Config)
-from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 from .processor import clip_image_processor
 from .world import COLOURS, SHAPES, PALETTE, BACKGROUND
 
