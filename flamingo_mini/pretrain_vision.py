@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from transformers import CLIPConfig, CLIPModel, CLIPTextConfig, CLIPVisionConfig, CLIPVisionModel
-from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+from transformers import CLIPImageProcessorPil
 from .core import torch_threads
 from .processor import clip_image_processor
 from .world import COLOURS, IMAGE_SIZE, POSITIONS, SHAPES, SIZES
