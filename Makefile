@@ -96,7 +96,7 @@ check-sync: install
 	@test -z "$$(git status --porcelain --untracked-files=all -- flamingo_mini nbs)" || (git status --short -- flamingo_mini nbs; echo "untracked files after nbdev_export"; exit 1)
 
 # The compatibility job: the core chapters on the oldest supported versions (constraints-floor.txt: Python 3.10,
-# transformers 5.6, torch 2.6) and on the newest transformers and torch the registry serves (Python 3.13), each in
+# transformers 5.7, torch 2.6) and on the newest transformers and torch the registry serves (Python 3.13), each in
 # its own venv, cached under ~/.cache/flamingo-mini-venvs by its constraints' hash; transformers' deprecation
 # warnings about our calls fail it. Writes nbs/compat_report.json, which the Installing page renders (commit it).
 # COMPAT_ARGS="--jobs floor" runs one job, "--report ''" writes no report.
