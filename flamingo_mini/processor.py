@@ -139,7 +139,7 @@ def is_video(item) -> bool:
 # %% ../nbs/07_processor.ipynb #07c10002
 def clip_image_processor(image_size:int=224): # the side of the square the tower sees
     "CLIP's preprocessing (resize the short side, centre crop, CLIP's mean and std) at `image_size`, without torchvision."
-    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+    from transformers import CLIPImageProcessorPil
     return CLIPImageProcessorPil(size={'shortest_edge': image_size}, crop_size={'height': image_size, 'width': image_size})
 
 # %% ../nbs/07_processor.ipynb #60a01513

@@ -85,8 +85,8 @@ def rank_classes(model:FlamingoModel, # in eval mode
             k = ids.shape[1]
             # a call extends the cache it is given, and a sliding-window cache cannot always be cropped back
             logits = model(input_ids=ids, attention_mask=torch.cat([mask, torch.ones_like(ids)], 1),
-                           position_ids=seen + torch.arange(k, device=mask.device), cache=copy.deepcopy(output_cache(out)),
-                           use_cache=True).logits[:, :-1]
+                           position_ids=seen + torch.arange(k, device=mask.device),
+                           cache=copy.deepcopy(output_cache(out)), use_cache=True).logits[:, :-1]
             rest[c] = logits.float().log_softmax(-1).gather(-1, ids[:, 1:, None])[..., 0]
     scores = []
     for c, ids in enumerate(class_ids):
