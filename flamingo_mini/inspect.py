@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor
 from .core import *
+from .compat import output_cache
 from .lm import gate_values
 
 # %% auto #0
@@ -42,7 +43,7 @@ def record_attention(model,
         logits[:, model.config.media_token_id] = -float('inf')  # images come from the caller, never sampled
         token = logits.argmax(-1, keepdim=True)  # (b, 1)
         if exists(mask): mask = torch.cat([mask, mask.new_ones(token.shape)], dim=1)
-        out = model(input_ids=token, attention_mask=mask, cache=out.cache, use_cache=True, output_attentions=True)
+        out = model(input_ids=token, attention_mask=mask, cache=output_cache(out), use_cache=True, output_attentions=True)
         record.tokens.append(token)
         record.add(out)
     return record

@@ -76,7 +76,7 @@ def rank_classes(model:FlamingoModel, # in eval mode
         m = len(longer)
         logits = model(input_ids=ids, attention_mask=torch.cat([mask.repeat_interleave(m, 0), torch.ones_like(ids)], 1),
                        position_ids=seen.repeat_interleave(m, 0) + torch.arange(k, device=mask.device),
-                       cache=_repeat_cache(out.cache, m), use_cache=True).logits[:, :-1]  # ((b c), k - 1, vocab)
+                       cache=_repeat_cache(output_cache(out), m), use_cache=True).logits[:, :-1]  # ((b c), k - 1, vocab)
         logprobs = logits.float().log_softmax(-1).gather(-1, ids[:, 1:, None])[..., 0].reshape(b, m, k - 1)
         rest = {c: logprobs[:, j, :len(class_ids[c]) - 1] for j, c in enumerate(longer)}
     elif longer:
