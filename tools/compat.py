@@ -116,7 +116,8 @@ def main():
         ok &= passed
         results.append(dict(job=name, what=job['what'], constraints=job['constraints'], passed=passed,
                             versions=versions(venv/'bin'/'python'), notebooks=CORE, venv_built=built['built'],
-                            build_s=built['build_s'],  # what building the venv took, also when reused install_s=installed['install_s'], test_s=test_s,
+                            build_s=built['build_s'],  # what building the venv took, also when it was reused
+                            install_s=installed['install_s'], test_s=test_s,
                             total_s=round(time.time() - t, 1), install_keeps=installed['kept']))
         log(f"{name}: {'passed' if passed else 'FAILED'} in {results[-1]['total_s']} s", results[-1]['versions'])
     if args.report:
