@@ -136,6 +136,11 @@ def load_train_dataset(name:str, # a hub dataset name, a `save_to_disk` folder (
         if isinstance(dataset, datasets.DatasetDict):
             if split not in dataset: raise ValueError(f"dataset {name!r} has splits {list(dataset)}, not {split!r}")
             dataset = dataset[split]
+        held = str(dataset.split).split('[')[0] if getattr(dataset, 'split', None) else 'train'  # 'train[:100]' is 'train'
+        if isinstance(dataset, datasets.Dataset) and split != held:
+            # a single saved split: a --split it cannot serve is an error, not silently the split it holds
+            raise ValueError(f"dataset {name!r} holds one split ({dataset.split or 'unnamed'}), "
+                             f"not {split!r}: leave out --split or save a DatasetDict")
         if dataset is not None: return dataset
     try: return datasets.load_dataset(name, split=split)
     except Exception as e: raise ValueError(f"cannot load dataset {name!r} (split {split!r}): {type(e).__name__}: {e}") from None
