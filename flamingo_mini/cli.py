@@ -164,6 +164,7 @@ def train(run:dict, # run options, see `RUN_OPTIONS` and `train_settings`
     from flamingo_mini.data import FlamingoCollator, check_columns, prepare_dataset
     from flamingo_mini.model import FlamingoModel
     from flamingo_mini.processor import FlamingoProcessor
+    from flamingo_mini.sharding import full_state_dict
     from flamingo_mini.train import Learner
     import torch
     start, out = time.time(), Path(config.output_dir)
@@ -210,7 +211,8 @@ def train(run:dict, # run options, see `RUN_OPTIONS` and `train_settings`
     if resume: log(f"resumed from {learner.load_checkpoint()}")
     history = learner.fit(progress=accelerator.is_main_process)
     accelerator.wait_for_everyone()
-    state_dict = accelerator.get_state_dict(learner.model)  # gathers FSDP or DeepSpeed shards: every process takes part
+    # gathers FSDP or DeepSpeed shards (a model shard_flamingo sharded: DCP's full state dict): every process takes part
+    state_dict = full_state_dict(learner.model) if learner.sharded else accelerator.get_state_dict(learner.model)
     if accelerator.is_main_process:
         # the model card records the data, steps and prompt format (the processor's chat template)
         accelerator.unwrap_model(learner.model).save_pretrained(out, state_dict=state_dict, processor=processor,

@@ -13,7 +13,7 @@ from .loading import non_finite_keys
 
 # %% auto #0
 __all__ = ['sharding_units', 'shard_flamingo', 'fsdp_options', 'is_sharded', 'gather_trainable_state', 'load_trainable_state',
-           'non_finite_shards']
+           'full_state_dict', 'non_finite_shards']
 
 # %% ../nbs/14b_sharding.ipynb #5a0d0007
 def _layer_list(module:nn.Module, num_layers:int|None) -> nn.ModuleList|None:
@@ -75,6 +75,11 @@ def load_trainable_state(model:nn.Module, optimizer, weights:dict, optimizer_sta
     from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict, set_optimizer_state_dict
     set_model_state_dict(model, weights, options=StateDictOptions(full_state_dict=True, strict=False))
     set_optimizer_state_dict(model, optimizer, optimizer_state, options=StateDictOptions(full_state_dict=True))
+
+def full_state_dict(model:nn.Module) -> dict:
+    "Every weight of a sharded `model`, whole, on rank 0's CPU (empty elsewhere), for `save_pretrained`; every process calls it."
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+    return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
 
 def non_finite_shards(model:nn.Module) -> list[str]:
     "Trainable parameters of a sharded `model` with a NaN or an infinity in any process's shard (the same list on every process)."

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from accelerate import Accelerator
+from accelerate import Accelerator, DistributedType
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save as safetensors_bytes
 from transformers import get_constant_schedule_with_warmup, get_cosine_schedule_with_warmup, get_linear_schedule_with_warmup
@@ -24,10 +24,10 @@ _all_ = ['gate_values']  # it lives in `lm` now, beside `flamingo_layers`; kept 
 
 # %% auto #0
 __all__ = ['SCHEDULES', 'CHECKPOINT_NAME', 'TrainConfig', 'param_groups', 'make_scheduler', 'Learner', 'Callback', 'LogHistory',
-           'Evaluate', 'SaveCheckpoints', 'TimeBudget', 'make_accelerator', 'check_labels', 'write_file', 'fsync_dir',
-           'save_state', 'load_state', 'rng_state', 'set_rng_state', 'write_manifest', 'checkpoint_problem',
-           'find_checkpoint', 'publish_checkpoint', 'checkpoint_bytes', 'check_output_dir', 'explain_write_error',
-           'plot_history', 'gate_values']
+           'Evaluate', 'SaveCheckpoints', 'TimeBudget', 'make_accelerator', 'check_checkpointing', 'check_labels',
+           'write_file', 'fsync_dir', 'save_state', 'load_state', 'rng_state', 'set_rng_state', 'write_manifest',
+           'checkpoint_problem', 'find_checkpoint', 'publish_checkpoint', 'checkpoint_bytes', 'check_output_dir',
+           'explain_write_error', 'plot_history', 'gate_values']
 
 # %% ../nbs/14_train.ipynb #680fb012
 SCHEDULES = ('constant', 'linear', 'cosine')
@@ -116,6 +116,7 @@ class Learner:
             except ValueError as e: raise ValueError(f"dataset {name!r}: {e}") from None
         if config.gradient_checkpointing:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=dict(use_reentrant=False))
+        check_checkpointing(self.accelerator, config.output_dir)
         self.raw_model, self.sharded = model, is_sharded(model)
         if self.sharded and config.mixed_precision != 'no':
             raise ValueError("a model sharded with shard_flamingo takes its precision from the sharding policy: "
@@ -311,6 +312,14 @@ def make_accelerator(mixed_precision:str='no') -> Accelerator:
     return Accelerator(mixed_precision=None if mixed_precision == 'no' else mixed_precision, cpu=not torch.cuda.is_available())
 
 # %% ../nbs/14_train.ipynb #0a0036b6
+def check_checkpointing(accelerator, output_dir:str|None):
+    "Fail before training where checkpoints would lose state: DeepSpeed splits the optimiser state over the processes."
+    if output_dir and accelerator.distributed_type == DistributedType.DEEPSPEED and accelerator.num_processes > 1:
+        raise NotImplementedError(
+            "Learner checkpoints under DeepSpeed would keep only the main process's part of the optimiser state, and a "
+            "resumed run would restart the others: shard with FSDP2 instead (shard_flamingo, docs-configs/fsdp2.yaml), "
+            "whose checkpoints are tested, or train under DeepSpeed without output_dir")
+
 def check_labels(dataset, collate, batch_size:int):
     "Fail before training when the first batch of `dataset` has nothing to learn from."
     try: batch = next(batches(dataset, collate, batch_size, shuffle=False))
