@@ -62,6 +62,8 @@ RUN_OPTIONS = dict(  # `flamingo-mini train`'s settings besides `TrainConfig`'s 
     batch_size=8, # samples per step and process
     epochs=None, # passes over the dataset, instead of `steps` (Hugging Face's `num_train_epochs`)
     cache_features=False, # run the frozen vision encoder once and train on its cached tokens
+    fsdp=False, # shard the model over the processes with FSDP2 (`shard_flamingo`; bf16 from mixed_precision)
+    fsdp_cpu_offload=False, # with fsdp: keep the shards, gradients and optimiser state in CPU memory
 )
 
 def read_config_file(path) -> dict:
@@ -207,6 +209,11 @@ def train(run:dict, # run options, see `RUN_OPTIONS` and `train_settings`
         config = dataclasses.replace(config, steps=max(1, math.ceil(
             run['epochs'] * len(dataset) / (run['batch_size'] * config.grad_accum * accelerator.num_processes))))
         log(f"{run['epochs']:g} epoch(s) of {len(dataset):,} rows: {config.steps:,} steps")
+    if run['fsdp']:  # FSDP2 (docs-configs/fsdp2.yaml): the precision moves from accelerate's autocast to the sharding policy
+        from flamingo_mini.sharding import fsdp_options, shard_flamingo
+        if accelerator.num_processes < 2: raise ValueError("--fsdp shards over several processes: start them with torchrun or accelerate launch")
+        shard_flamingo(model, **fsdp_options(config.mixed_precision, cpu_offload=run['fsdp_cpu_offload']))
+        config = dataclasses.replace(config, mixed_precision='no')
     learner = Learner(model, {'train': (dataset, collate, run['batch_size'])}, config, accelerator=accelerator)
     if resume: log(f"resumed from {learner.load_checkpoint()}")
     history = learner.fit(progress=accelerator.is_main_process)
@@ -303,6 +310,8 @@ def _train_arguments(p:argparse.ArgumentParser):
     option('batch_size', 'samples per step and process', type=POSITIVE)
     option('epochs', 'passes over the dataset, instead of --steps', type=POSITIVE_FLOAT)
     option('cache_features', 'train on cached vision-encoder tokens', action='store_true', default=None)
+    option('fsdp', 'shard the model over the processes with FSDP2 (under torchrun or accelerate launch)', action='store_true', default=None)
+    option('fsdp_cpu_offload', 'with --fsdp: shards and optimiser state in CPU memory', action='store_true', default=None)
     p.add_argument('--resume', action='store_true', help=_help('continue from the latest checkpoint in --out', False))
     p.add_argument('--out', *_flags('output_dir'), dest='output_dir', help=_help('where checkpoints and the final model go', None))
     for name, annotation, default, comment in train_config_fields():
