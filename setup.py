@@ -31,7 +31,7 @@ setuptools.setup(
     packages=setuptools.find_namespace_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*'], exclude=['*.__pycache__']),
     include_package_data=True,
     package_data={cfg['lib_name'] + '.tiny_world': ['*.json', '*/*'], cfg['lib_name'] + '.tiny_world.lm': ['*'],
-                  cfg['lib_name'] + '.tiny_world.vision': ['*']},
+                  cfg['lib_name'] + '.tiny_world.vision': ['*'], cfg['lib_name'] + '.tiny_world.demo': ['*']},
     install_requires=shlex.split(cfg.get('requirements', '')),
     extras_require={'dev': shlex.split(cfg.get('dev_requirements', ''))},
     python_requires='>=' + cfg['min_python'],

@@ -4,10 +4,12 @@
 
 # %% ../nbs/09_world.ipynb #60dcaeb0
 from __future__ import annotations
-import re
+import hashlib, importlib.resources, json, re
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple
+import torch
 import numpy as np
 from PIL import Image, ImageDraw
 from datasets import Dataset, Features, List, Value
@@ -17,9 +19,10 @@ from .core import MEDIA_TOKEN, EOC_TOKEN
 # %% auto #0
 __all__ = ['COLOURS', 'SHAPES', 'POSITIONS', 'SIZES', 'SPLITS', 'IMAGE_SIZE', 'PALETTE', 'BACKGROUND', 'CENTRES', 'RADII',
            'POSITION_JITTER', 'COLOUR_JITTER', 'PIXEL_NOISE', 'COMP_PAIRS', 'TRAIN_PAIRS', 'PLACES', 'SCENE_FEATURES',
-           'WORDS', 'EPISODE_KEYS', 'EPISODE_FEATURES', 'WorldObject', 'make_caption', 'parse_caption',
-           'shape_coverage', 'Scene', 'make_scene', 'scenes_dataset', 'demo_text', 'make_episode', 'episodes_dataset',
-           'episode_baselines', 'text_episode', 'world_text', 'digits_dataset']
+           'WORDS', 'EPISODE_KEYS', 'EPISODE_FEATURES', 'DEMO_FROZEN_FILES', 'WorldObject', 'make_caption',
+           'parse_caption', 'shape_coverage', 'Scene', 'make_scene', 'scenes_dataset', 'demo_text', 'make_episode',
+           'episodes_dataset', 'episode_baselines', 'text_episode', 'world_text', 'digits_dataset', 'shipped_world_dir',
+           'frozen_parts_hashes', 'demo_reference_inputs', 'demo_processor', 'demo_model', 'ship_demo']
 
 # %% ../nbs/09_world.ipynb #4d1b0aac
 COLOURS = ('red', 'green', 'blue', 'yellow', 'purple', 'white')
@@ -355,3 +358,103 @@ def digits_dataset(
     labels = [int(digits.target[i]) for i in chosen]
     return Dataset.from_dict(dict(image=images, caption=[f'the digit {l}' for l in labels], label=labels),
                              features=Features(dict(image=ImageFeature(), caption=Value('string'), label=Value('int64'))))
+
+# %% ../nbs/09_world.ipynb #a5a7a42f
+DEMO_FROZEN_FILES = ('lm/model.safetensors', 'lm/tokenizer.json', 'vision/model.safetensors')
+_DEMO_WEIGHTS, _DEMO_RECORD, _DEMO_REFERENCE = 'flamingo_layers.safetensors', 'demo.json', 'reference.safetensors'
+
+def shipped_world_dir() -> Path:
+    "The tiny world shipped inside the package: the frozen `lm` and `vision`, and the trained demo's layers in `demo`."
+    return Path(str(importlib.resources.files('flamingo_mini')))/'tiny_world'
+
+def frozen_parts_hashes(world:str|Path|None=None) -> dict[str, str]:
+    "sha256 of the frozen LM's weights and tokenizer and of the vision tower's weights in `world` (default: the shipped one)."
+    world = Path(world or shipped_world_dir())
+    return {name: hashlib.sha256((world/name).read_bytes()).hexdigest() for name in DEMO_FROZEN_FILES}
+
+def demo_reference_inputs(processor) -> dict:
+    "The batch the shipped weights are checked on: a 4-shot held-out episode and a two-object scene to caption."
+    episode = make_episode(0, k=4, split='test', seed=1)
+    few_shot = [t if t is not None else im for t, im in zip(episode['texts'], episode['images'])]
+    return processor(text=[few_shot, [make_scene(0, split='test', shapes=2).image]], padding=True)
+
+# %% ../nbs/09_world.ipynb #dd280b1d
+def demo_processor():
+    "The shipped demo's processor: the tiny world's tokenizer and image processor, with flamingo_mini's prompt format."
+    from flamingo_mini.processor import FlamingoProcessor  # the world sits above the model and its processor
+    world = shipped_world_dir()
+    return FlamingoProcessor.from_pretrained_parts(str(world/'lm'), str(world/'vision'))
+
+def _check_frozen_parts(recorded:dict, world:Path):
+    found = frozen_parts_hashes(world)
+    for name, sha in recorded.items():
+        if found.get(name) != sha:
+            raise ValueError(f"the tiny world's {name} is not the one the demo was trained on (sha256 {found.get(name, 'missing')[:16]}, "
+                             f"the demo records {sha[:16]}): a rebuilt world needs a new `make demo` and `ship_demo`")
+
+def _load_trained(model, path:Path):
+    "Copy the Flamingo layers saved at `path` into `model`: every trainable tensor, no other, each of its shape."
+    from safetensors.torch import load_file
+    from flamingo_mini.loading import check_finite_weights, key_list
+    saved, wanted = load_file(path), model.state_dict_trainable()
+    problems = [f"{len(keys)} {kind} key(s): {key_list(keys)}" for kind, keys in
+                [('missing', set(wanted) - set(saved)), ('unexpected', set(saved) - set(wanted)),
+                 ('mis-shaped', [f'{k} {tuple(saved[k].shape)} (model {tuple(wanted[k].shape)})'
+                                 for k in set(saved) & set(wanted) if saved[k].shape != wanted[k].shape])] if keys]
+    if problems: raise ValueError(f"{path.name} does not fit the demo's Flamingo layers: {'; '.join(problems)}")
+    check_finite_weights(saved, f"the weights in {path.name}")
+    with torch.no_grad():
+        for k, v in saved.items(): wanted[k].copy_(v)
+
+def demo_model(folder:str|Path|None=None, # the trained layers and their record; default: the shipped `tiny_world/demo`
+              ):
+    "The trained tiny-world Flamingo of the committed `make demo` run, rebuilt from the shipped LM and tower (eval mode)."
+    from flamingo_mini.model import FlamingoModel
+    folder, world = Path(folder or shipped_world_dir()/'demo'), shipped_world_dir()
+    record = json.loads((folder/_DEMO_RECORD).read_text())
+    _check_frozen_parts(record['frozen_parts'], world)
+    with torch.random.fork_rng(devices=[]):  # the fresh layers are overwritten: leave the caller's random state alone
+        model = FlamingoModel.from_pretrained_parts(str(world/'lm'), str(world/'vision'), **record['config'])
+    ids = {k: getattr(model.config, k) for k in ('media_token_id', 'eoc_token_id')}
+    if ids != record['token_ids']: raise ValueError(f"the tiny world's tokenizer gives {ids}, the demo was trained with {record['token_ids']}")
+    _load_trained(model, folder/_DEMO_WEIGHTS)
+    for name in ('tasks', 'training_data', 'training_steps'): setattr(model, name, record[name])
+    return model.eval()
+
+# %% ../nbs/09_world.ipynb #3bba8838
+def _frozen_differences(model, other, new_ids:list[int]) -> list[str]:
+    "Names of `model`'s frozen tensors that differ in `other` (the new tokens' rows of the overlaid input table excepted)."
+    overlaid = model.get_input_embeddings().weight
+    theirs = other.state_dict()
+    keep = [i for i in range(overlaid.shape[0]) if i not in new_ids]
+    trainable = set(model.state_dict_trainable())
+    return [k for k, v in model.state_dict().items() if k not in trainable and
+            not (torch.equal(v[keep], theirs[k][keep]) if v.data_ptr() == overlaid.data_ptr() else torch.equal(v, theirs[k]))]
+
+def ship_demo(checkpoint:str|Path, # a `make demo` checkpoint folder trained on the shipped tiny world
+              folder:str|Path|None=None, # where to write; default: the package's `tiny_world/demo`
+              source:str='', # which run it is, kept in the record
+             ) -> Path:
+    "Write `checkpoint`'s trained Flamingo layers, its config and the hashes of the frozen parts to `folder`; the rebuilt model must give the checkpoint's logits exactly."
+    from safetensors.torch import save_file
+    from flamingo_mini.chat import model_summary
+    from flamingo_mini.model import FlamingoModel
+    checkpoint, folder = Path(checkpoint), Path(folder or shipped_world_dir()/'demo')
+    full = FlamingoModel.from_pretrained(checkpoint).eval()
+    summary = model_summary(full, checkpoint)
+    report = json.loads((checkpoint/'report.json').read_text()) if (checkpoint/'report.json').is_file() else {}
+    record = dict(source=source, config={k: v for k, v in full.config.to_dict().items() if k.startswith(('xattn_', 'resampler_'))},
+                  token_ids={k: getattr(full.config, k) for k in ('media_token_id', 'eoc_token_id')},
+                  frozen_parts=frozen_parts_hashes(), tasks=summary['tasks'], training_data=summary['training_data'],
+                  training_steps=report.get('steps'))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder/_DEMO_RECORD).write_text(json.dumps(record, indent=1) + '\n')
+    save_file({k: v.detach().contiguous() for k, v in full.state_dict_trainable().items()}, folder/_DEMO_WEIGHTS)
+    rebuilt = demo_model(folder)
+    differ = _frozen_differences(rebuilt, full, list(record['token_ids'].values()))
+    if differ: raise ValueError(f"{checkpoint} was not trained on the shipped tiny world: {len(differ)} frozen tensors differ ({', '.join(differ[:4])})")
+    inputs = demo_reference_inputs(demo_processor())
+    with torch.no_grad(): logits, want = rebuilt(**inputs).logits, full(**inputs).logits
+    if not torch.equal(logits, want): raise ValueError(f"the rebuilt model's logits differ from the checkpoint's by up to {(logits - want).abs().max():.2e}")
+    save_file(dict(input_ids=inputs['input_ids'], logits=want[:, -1].contiguous()), folder/_DEMO_REFERENCE)
+    return folder
