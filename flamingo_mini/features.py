@@ -19,7 +19,7 @@ from .data import FlamingoCollator, prepare_dataset
 from .processor import load_image
 
 # %% auto #0
-__all__ = ['STORAGE_DTYPES', 'vision_tokens', 'vision_fingerprint', 'feature_column', 'default_cache_dir',
+__all__ = ['STORAGE_DTYPES', 'vision_tokens', 'media_latents', 'vision_fingerprint', 'feature_column', 'default_cache_dir',
            'cache_vision_features', 'FeatureCollator']
 
 # %% ../nbs/17_features.ipynb #2567a7ac
@@ -28,20 +28,29 @@ def vision_tokens(model, processor, images:list) -> Tensor:
     "The frozen vision encoder's tokens (k, v, d) for `images`: what `FlamingoModel.get_image_features` resamples."
     return model.encode_images(processor.preprocess_images(images)).last_hidden_state
 
+@torch.no_grad()
+def media_latents(model, processor, images:list) -> Tensor:
+    "The resampled latents (k, n, d) of `images`: what the cross-attention reads, given to the model as `image_hidden_states`."
+    return model.get_image_features(vision_features=vision_tokens(model, processor, images)[:, None, None])[:, 0]
+
 # %% ../nbs/17_features.ipynb #3b100871
-def vision_fingerprint(model, processor) -> str:
+def vision_fingerprint(model, processor,
+                       resampler:bool=False, # also the resampler's weights (what cached latents depend on)
+                      ) -> str:
     "A hash of what cached features depend on: the vision encoder's config and weights, and the image preprocessing."
     encoder, h = model.vision_encoder, hashlib.blake2b(digest_size=16)
     h.update(encoder.config.to_json_string(use_diff=False).encode())
     h.update(json.dumps(processor.image_processor.to_dict(), sort_keys=True, default=str).encode())
-    for name, t in sorted(encoder.state_dict().items()):
+    weights = sorted(encoder.state_dict().items())
+    if resampler: weights += [(f'resampler.{k}', t) for k, t in sorted(model.resampler.state_dict().items())]
+    for name, t in weights:
         h.update(name.encode())
         h.update(t.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy())  # raw bytes, any dtype
     return h.hexdigest()
 
-def feature_column(column:str) -> str:
-    "The column that holds the vision features of image column `column`."
-    return f'{column}_features'
+def feature_column(column:str, latents:bool=False) -> str:
+    "The column that holds the vision features (or the resampled latents) of image column `column`."
+    return f"{column}_{'latents' if latents else 'features'}"
 
 # %% ../nbs/17_features.ipynb #260f6dea
 STORAGE_DTYPES = ('float32', 'float16')
@@ -65,19 +74,22 @@ def cache_vision_features(
     batch_size:int=64, # rows per `map` batch and images per encoder call
     dtype:str|None=None, # 'float32' or 'float16' on disk; default float32 (float16 for a float16 encoder)
     cache_dir:str|Path|None=None, # folder of the cache files, named by their key; default `default_cache_dir()`
+    latents:bool=False, # keep the resampler's latents (n, d) per image instead (`media_latents`; for evaluation)
 ) -> Dataset:
-    "`dataset` with its image column replaced by the vision encoder's tokens, computed once and kept on disk."
+    "`dataset` with its image column replaced by the vision encoder's tokens (or latents), computed once and kept on disk."
     if any(p.requires_grad for p in model.vision_encoder.parameters()):
         raise ValueError("the vision encoder is trainable (freeze_vision_model=False): cached features would go stale")
     interleaved = images_column is not None
     column = images_column if interleaved else image_column
-    dataset, dtype, out = prepare_dataset(dataset, [column]), _storage_dtype(model, dtype), feature_column(column)
-    key = Hasher.hash((dataset._fingerprint, vision_fingerprint(model, processor), column, interleaved, dtype))
-    cache_file = Path(cache_dir or default_cache_dir())/f'vision-features-{key}.arrow'
+    dataset, dtype, out = prepare_dataset(dataset, [column]), _storage_dtype(model, dtype), feature_column(column, latents)
+    encode_images = media_latents if latents else vision_tokens
+    key = Hasher.hash((dataset._fingerprint, vision_fingerprint(model, processor, resampler=latents), column, interleaved,
+                       dtype, *(('latents',) if latents else ())))
+    cache_file = Path(cache_dir or default_cache_dir())/f"{'media-latents' if latents else 'vision-features'}-{key}.arrow"
     cache_file.parent.mkdir(parents=True, exist_ok=True)
     if cache_file.exists(): feature = Dataset.from_file(str(cache_file)).features[out]
     else:
-        v, d = vision_tokens(model, processor, [Image.new('RGB', (8, 8))]).shape[1:]  # the token grid, from one probe
+        v, d = encode_images(model, processor, [Image.new('RGB', (8, 8))]).shape[1:]  # the token grid, from one probe
         feature = List(Array2D((v, d), dtype)) if interleaved else Array2D((v, d), dtype)
     features = Features({**{k: f for k, f in dataset.features.items() if k != column}, out: feature})
 
@@ -92,14 +104,14 @@ def cache_vision_features(
                 except ValueError as e: raise ValueError(f"row {index} of the dataset, column {column!r}: {e}") from None
                 where.append((r, slot))
         tokens = [t for i in range(0, len(images), batch_size)
-                  for t in vision_tokens(model, processor, images[i:i + batch_size]).float().cpu().numpy().astype(dtype)]
+                  for t in encode_images(model, processor, images[i:i + batch_size]).float().cpu().numpy().astype(dtype)]
         if not interleaved: return {out: tokens}
         rows = [[None] * len(value or []) for value in batch[column]]
         for (r, slot), t in zip(where, tokens): rows[r][slot] = t
         return {out: rows}
 
     cached = dataset.map(encode, batched=True, batch_size=batch_size, with_indices=True, remove_columns=[column],
-                         features=features, new_fingerprint=key, cache_file_name=str(cache_file), desc='vision features')
+                         features=features, new_fingerprint=key, cache_file_name=str(cache_file), desc='media latents' if latents else 'vision features')
     # numpy rows: an Array2D read as nested Python lists costs several times more per row
     return cached.with_format('numpy', columns=[out], output_all_columns=True)
 

@@ -26,7 +26,7 @@ from .xattn import *
 from .lm import *
 from .legacy import OriginalModelMixin
 from .loading import check_loading, readable_weights, validate_config
-from .checks import check_forward_inputs, check_generate_args, lm_context
+from .checks import check_finite, check_forward_inputs, check_generate_args, check_tensor, lm_context
 _all_ = ['open_gates_']  # kept importable from here, where it used to live
 
 # %% auto #0
@@ -274,6 +274,16 @@ def _check_pixels(self:FlamingoModel, pixel_values:Tensor) -> Tensor:
     return pixel_values
 
 @patch
+def _check_latents(self:FlamingoModel, image_hidden_states:Tensor):
+    "Validate resampled media: finite floats (b, t, n, d) with the resampler's latents and width."
+    check_tensor(image_hidden_states, 'image_hidden_states', ndim=4, kind='float')
+    check_finite(image_hidden_states, 'image_hidden_states')
+    expected = (self.config.resampler_num_latents, self.config.dim_visual)
+    if tuple(image_hidden_states.shape[2:]) != expected:
+        raise ValueError(f"image_hidden_states must be (b, t, {expected[0]}, {expected[1]}): the resampler's latents "
+                         f"per image; got {tuple(image_hidden_states.shape)}")
+
+@patch
 def encode_images(self:FlamingoModel,
                   pixel_values:Tensor): # (k, c, h, w) preprocessed images
     "The vision encoder's output for `pixel_values`, moved to its device and dtype; without gradients when frozen."
@@ -353,9 +363,9 @@ def _check_media_tokens(self:FlamingoModel, input_ids:Tensor, new_images:Tensor)
 @patch
 def _media(self:FlamingoModel,
            input_ids:Tensor, # (b, i)
-           images:Tensor|None, # (b, t, f, c, h, w) pixels, or (b, t, f, v, d) vision features
+           images:Tensor|None, # (b, t, f, c, h, w) pixels, (b, t, f, v, d) vision features or (b, t, n, d) latents
            media_mask:Tensor|None, # (b, t) bool
-           is_features:bool, # `images` are vision-encoder tokens
+           kind:str, # what `images` are: 'pixels', 'features' (vision-encoder tokens) or 'latents' (resampled)
            cache:FlamingoCache|None,
            output_attentions:bool) -> tuple[FlamingoMedia, tuple|None]:
     "This call's `FlamingoMedia` (and the resampler's maps when asked for): the one place media are prepared."
@@ -375,9 +385,12 @@ def _media(self:FlamingoModel,
     media_time, latents, rows, maps = past.media_time if exists(past) else None, None, None, None
     if exists(images):
         distinct, rows = _distinct_rows(images, media_mask)
-        latents = self.get_image_features(**{'vision_features' if is_features else 'pixel_values': images[distinct]},
-                                          media_mask=media_mask[distinct], return_attn=output_attentions)
-        if output_attentions: latents, maps = latents[0], tuple(a[rows] for a in latents[1])
+        if kind == 'latents':  # resampled already: empty slots zeroed, as `get_image_features` leaves them
+            latents = images[distinct].masked_fill(~media_mask[distinct][..., None, None], 0)
+        else:
+            latents = self.get_image_features(**{'vision_features' if kind == 'features' else 'pixel_values': images[distinct]},
+                                              media_mask=media_mask[distinct], return_attn=output_attentions)
+            if output_attentions: latents, maps = latents[0], tuple(a[rows] for a in latents[1])
         new_time = torch.where(media_mask, seen[:, None] + media_mask.long().cumsum(1), 0)  # (b, t_new)
         media_time = new_time if media_time is None else torch.cat((media_time, new_time), dim=1)
     policy = self.config.xattn_media_policy
@@ -396,6 +409,7 @@ def forward(self:FlamingoModel,
             pixel_values:Tensor|None=None, # (b, t, f, c, h, w), (b, t, c, h, w) or (b, c, h, w)
             media_mask:Tensor|None=None, # (b, t) bool, True for real images when samples have fewer than t
             vision_features:Tensor|None=None, # (b, t, f, v, d) precomputed vision-encoder tokens, instead of pixels
+            image_hidden_states:Tensor|None=None, # (b, t, n, d) resampled media (`get_image_features`), instead of pixels
             cache=None, # the cache of an earlier call (a `FlamingoCache`: it also carries the media)
             position_ids:Tensor|None=None,
             labels:Tensor|None=None, # (b, i) targets; -100 is ignored
@@ -413,11 +427,16 @@ def forward(self:FlamingoModel,
     if kwargs.get('inputs_embeds') is not None: raise ValueError("pass input_ids, not inputs_embeds")
     check_forward_inputs(self, input_ids, attention_mask, labels, pixel_values, vision_features, media_mask, cache)
     if exists(pixel_values) and exists(vision_features): raise ValueError("give pixel_values or vision_features, not both")
-    images = self._check_pixels(pixel_values) if exists(pixel_values) else vision_features  # decided once, here
+    if exists(image_hidden_states):
+        if exists(pixel_values) or exists(vision_features):
+            raise ValueError("give image_hidden_states instead of pixel_values or vision_features, not beside them")
+        self._check_latents(image_hidden_states)
+    kind = 'pixels' if exists(pixel_values) else 'features' if exists(vision_features) else 'latents'
+    images = self._check_pixels(pixel_values) if exists(pixel_values) else default(vision_features, image_hidden_states)  # decided once, here
     output_attentions = bool(default(output_attentions, self.config.output_attentions))
     use_cache = default(use_cache, exists(cache) or (getattr(self.config.text_config, 'use_cache', True) and not self.training))
     cache = FlamingoCache.adopt(cache, self.config.text_config) if use_cache else None
-    media, resampler_maps = self._media(input_ids, images, media_mask, exists(vision_features), cache, output_attentions)
+    media, resampler_maps = self._media(input_ids, images, media_mask, kind, cache, output_attentions)
     past = cache.get_seq_length() if exists(cache) else 0
     if position_ids is None and exists(attention_mask) and attention_mask.shape[1] == past + input_ids.shape[1]:
         # count positions over real tokens only, so a left-padded sample sits where it would sit alone, also when
@@ -441,11 +460,11 @@ def forward(self:FlamingoModel,
 @patch
 @declares_cache_name
 def prepare_inputs_for_generation(self:FlamingoModel, input_ids, *args, is_first_iteration:bool|None=False, **kwargs):
-    "transformers' own preparation; like `pixel_values`, vision features go in with the prompt only."
+    "transformers' own preparation; like `pixel_values`, vision features and latents go in with the prompt only."
     inputs = GenerationMixin.prepare_inputs_for_generation(self, input_ids, *args, is_first_iteration=is_first_iteration,
                                                            **kwargs)
     if not is_first_iteration and kwargs.get('use_cache', True):
-        for name in ('vision_features', 'media_mask'): inputs.pop(name, None)
+        for name in ('vision_features', 'image_hidden_states', 'media_mask'): inputs.pop(name, None)
     return prefill_only_media(inputs, is_first_iteration, kwargs.get('use_cache', True))
 
 @patch

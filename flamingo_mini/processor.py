@@ -161,6 +161,13 @@ def _pack_features(media_per_sample:list) -> dict:
         for j in range(len(media)): out[r, j] = items[k]; mask[r, j] = True; k += 1
     return dict(vision_features=out, media_mask=mask)
 
+def _pack_latents(media_per_sample:list) -> dict:
+    "`image_hidden_states` (b, t, n, d) and `media_mask` for a batch of lists of (n, d) resampled latents."
+    for media in media_per_sample:
+        for m in media: check_tensor(torch.as_tensor(np.asarray(m)) if not isinstance(m, Tensor) else m, 'image_hidden_states', ndim=2, kind='float')
+    packed = _pack_features(media_per_sample)
+    return dict(image_hidden_states=packed['vision_features'][:, :, 0], media_mask=packed['media_mask']) if packed else {}
+
 def _is_interleaved(x) -> bool:
     "A list holding at least one media item (anything but a string or a list): one interleaved sample."
     return isinstance(x, (list, tuple)) and any(not isinstance(i, (str, list)) for i in x)
@@ -312,6 +319,7 @@ class FlamingoProcessor(OriginalProcessorMixin, ProcessorMixin):
                  special_tokens:str='flamingo', # control tokens in the text: 'flamingo' (<image>, <EOC>), 'media' (<image>), 'all'
                  return_tensors='pt',
                  vision_features=None, # instead of images: precomputed vision-encoder tokens, (f, v, d) or (v, d) per image, laid out like `images`
+                 image_hidden_states=None, # instead of images: resampled latents (n, d) per image (`media_latents`), laid out like `images`
                  videos=None, audio=None, # what `apply_chat_template` passes; videos go in `images` (tuples of frames)
                  device=None) -> BatchFeature: # the original's argument: asks for the original's call (see `legacy`)
         "Model inputs for a batch of interleaved samples."
@@ -326,6 +334,9 @@ class FlamingoProcessor(OriginalProcessorMixin, ProcessorMixin):
         if vision_features is not None:
             if images is not None: raise ValueError("give images or vision_features, not both")
             images = vision_features
+        if image_hidden_states is not None:
+            if images is not None: raise ValueError("give image_hidden_states instead of images or vision_features, not beside them")
+            images = vision_features = image_hidden_states
         images = images_per_prompt(text, images)
         if isinstance(text, str) or _is_interleaved(text): texts, images = [text], [images]
         else:
@@ -356,7 +367,8 @@ class FlamingoProcessor(OriginalProcessorMixin, ProcessorMixin):
         input_ids, attention_mask = enc['input_ids'], enc['attention_mask']
         media = [m for _, m in samples]
         data = dict(input_ids=input_ids, attention_mask=attention_mask,
-                    **(self._pixels(media) if vision_features is None else _pack_features(media)))
+                    **(self._pixels(media) if vision_features is None else
+                       _pack_features(media) if image_hidden_states is None else _pack_latents(media)))
         if return_labels or (return_labels is None and suffix is not None):
             labels = input_ids.masked_fill((attention_mask == 0) | (input_ids == self.media_token_id), -100)
             if suffix is not None:
