@@ -13,7 +13,7 @@ from .model import FlamingoModel
 from .processor import FlamingoProcessor
 
 # %% auto #0
-__all__ = ['ClassRanking', 'rank_classes']
+__all__ = ['ClassRanking', 'check_shared_prefix', 'repeat_cache', 'rank_classes']
 
 # %% ../nbs/12a_ranking.ipynb #adef3b2d
 class ClassRanking(NamedTuple):
@@ -33,11 +33,28 @@ def _class_token_ids(processor:FlamingoProcessor, class_names) -> list[list[int]
             raise ValueError(f"class name {name!r} holds <image>; class names are text")
     return ids
 
-def _repeat_cache(cache, repeats:int):
-    "`cache` (a `FlamingoCache`) with every sample repeated `repeats` times in place, its media memory too."
+def _keep_latest(media):
+    "The media memory cut to each sample's latest image: all that later tokens see under 'latest' when no image follows."
+    hit = media.media_time == media.seen[:, None]  # (b, t): the latest image's slot (none for a sample without images)
+    slot, rows = hit.long().argmax(1), torch.arange(hit.shape[0], device=hit.device)
+    media.media_time = torch.where(hit.any(1), media.media_time[rows, slot], 0)[:, None]  # (b, 1)
+    media.kv = {i: tuple(z[rows, :, slot][:, :, None] for z in kv) for i, kv in media.kv.items()}  # each (b, h, 1, n, d)
+
+def check_shared_prefix(model:FlamingoModel):
+    "A ValueError for an LM whose sliding window would count the padding a shared prefix leaves before each prompt."
+    window = getattr(model.config.text_config, 'sliding_window', None)
+    if window: raise ValueError(f"a shared prefix leaves padding inside the sliding window ({window} tokens) of this LM: "
+                                "prompts cannot share a prefix's cache")
+
+def repeat_cache(cache, # a `FlamingoCache`, changed in place
+                 repeats:int, # copies of each sample, next to each other
+                 latest_only:bool=False, # keep only each sample's latest image ('latest' policy, no image to come)
+                ):
+    "`cache` with every sample repeated `repeats` times in place, its media memory too."
     cache.batch_repeat_interleave(repeats)
     media = cache.media
     if media is None: return cache
+    if latest_only and media.media_time is not None: _keep_latest(media)
     rep = lambda x: x.repeat_interleave(repeats, dim=0) if isinstance(x, Tensor) else x
     media.media_time, media.seen = rep(media.media_time), rep(media.seen)
     media.kv = {i: tuple(rep(z) for z in kv) for i, kv in media.kv.items()}
@@ -51,6 +68,7 @@ def rank_classes(model:FlamingoModel, # in eval mode
                  class_names:Sequence[str], # written as they follow the prompt, e.g. ' a cat' (tokenized alone)
                  length_normalize:bool=False, # score by the mean log-probability per token instead of the sum
                  share_cache:bool=True, # one call for all classes on the prompt's cache repeated per class; False: a deep copy per class (the older way, kept as a reference)
+                 prefix=None, # a `FlamingoCache` of text and images (one sample) that every prompt continues: `prompt_inputs` then hold only what follows it
                 ) -> ClassRanking:
     "Score every class name as the continuation of every prompt, running the prompt and its images once."
     class_ids = _class_token_ids(processor, class_names)
@@ -62,7 +80,12 @@ def rank_classes(model:FlamingoModel, # in eval mode
     # each prompt directly: a sliding window must not count padding between them
     order = mask.argsort(dim=1, stable=True)
     inputs['input_ids'], mask = inputs['input_ids'].gather(1, order), mask.gather(1, order)
-    out = model(**inputs, attention_mask=mask, use_cache=True, logits_to_keep=1)
+    cache = None
+    if prefix is not None:  # each prompt continues the shared prefix: its padding then sits between the two
+        check_shared_prefix(model)
+        cache = repeat_cache(copy.deepcopy(prefix), mask.shape[0])
+        mask = torch.cat([mask.new_ones(mask.shape[0], prefix.get_seq_length()), mask], 1)
+    out = model(**inputs, attention_mask=mask, cache=cache, use_cache=True, logits_to_keep=1)
     first = out.logits[:, -1].float().log_softmax(-1)  # (b, vocab): the first class token's distribution
     seen = mask.sum(1, keepdim=True)  # (b, 1) real tokens so far: the class tokens' positions start there
     b, longer = mask.shape[0], [c for c, ids in enumerate(class_ids) if len(ids) > 1]  # one-token classes need only `first`
@@ -74,9 +97,10 @@ def rank_classes(model:FlamingoModel, # in eval mode
         ids = torch.tensor([class_ids[c] + class_ids[c][-1:] * (k - len(class_ids[c])) for c in longer],
                            device=mask.device).repeat(b, 1)  # ((b c), k)
         m = len(longer)
+        latest = model.config.xattn_media_policy == 'latest'  # class tokens see the query's image only: the rest is not copied
         logits = model(input_ids=ids, attention_mask=torch.cat([mask.repeat_interleave(m, 0), torch.ones_like(ids)], 1),
                        position_ids=seen.repeat_interleave(m, 0) + torch.arange(k, device=mask.device),
-                       cache=_repeat_cache(output_cache(out), m), use_cache=True).logits[:, :-1]  # ((b c), k - 1, vocab)
+                       cache=repeat_cache(output_cache(out), m, latest_only=latest), use_cache=True).logits[:, :-1]  # ((b c), k - 1, vocab)
         logprobs = logits.float().log_softmax(-1).gather(-1, ids[:, 1:, None])[..., 0].reshape(b, m, k - 1)
         rest = {c: logprobs[:, j, :len(class_ids[c]) - 1] for j, c in enumerate(longer)}
     elif longer:
