@@ -3,13 +3,15 @@
 What someone who knows transformers does first, each step checked and timed: save a checkpoint and open it without
 the import (the error must name the package) and with it (`AutoModel`, `AutoModelForImageTextToText`,
 `AutoProcessor`, `pipeline` with a prompt and with chat messages); prompt the shipped tiny world few-shot with
-`few_shot_prompt` (its tokens must be the ones the demo trains on; with `--demo DIR`, a checkpoint of `make demo`,
-the model must also answer with the right words); run every `flamingo-mini` sub-command's `--help` and give it a
+`few_shot_prompt` (its tokens must be the ones the demo trains on) and the shipped trained model
+(`world.demo_model()`, directly and saved then loaded through `AutoModelForImageTextToText` and `pipeline` with chat
+messages), which must answer at least 90% of held-out episodes with the right word (with `--demo DIR`, a checkpoint
+of `make demo`, that one too); run every `flamingo-mini` sub-command's `--help` and give it a
 path that does not exist (a one-line error, no traceback); build the package without setuptools warnings.
 
     python tools/first_hour.py [--demo flamingo-demo] [--keep DIR]
 """
-import argparse, os, re, subprocess, sys, tempfile, time
+import argparse, json, os, re, subprocess, sys, tempfile, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,7 +107,7 @@ def loading(ckpt:Path):
         assert said == generate(few_shot_prompt([(imgs[0], 'dax'), (imgs[1], 'wug')], imgs[2])), said
         note('same text as few_shot_prompt + model.generate')
 
-def few_shot(demo:Path|None, n:int=60):
+def few_shot(tmp:Path, demo:Path|None, n:int=50):
     from flamingo_mini.core import EOC_TOKEN, MEDIA_TOKEN
     from flamingo_mini.pretrain import build_tiny_world
     from flamingo_mini.processor import FlamingoProcessor, few_shot_prompt
@@ -127,20 +129,44 @@ def few_shot(demo:Path|None, n:int=60):
             chat = processor.apply_chat_template(messages + [{'role': 'user', 'content': [{'type': 'image'}]}])
             assert chat == ''.join(t if t is not None else MEDIA_TOKEN for t in episode['texts']), chat
         note(f'5 episodes, token for token; the chat template gives the same text: {chat!r}')
-    if demo is None:
-        report.append('skip          the words a trained model gives: needs a `make demo` checkpoint (--demo DIR); '
-                      'the shipped tiny world has no trained Flamingo layers')
-        return
-    with step(f'few-shot words from the demo checkpoint {demo.name} ({n} held-out episodes, 4 shots)') as note:
+    from flamingo_mini.world import demo_model, demo_processor
+    def right_words(model, processor, n):
+        "How many of `n` held-out 4-shot episodes get their word from `few_shot_prompt` + greedy `generate`."
         import torch
-        from flamingo_mini.model import FlamingoModel
-        model, processor = FlamingoModel.from_pretrained(demo).eval(), FlamingoProcessor.from_pretrained(demo)
         right = 0
         for i in range(n):
             episode = make_episode(i, k=4, split='test', seed=1)
             inputs = processor(text=[few_shot_prompt(*pairs(episode))])
             with torch.no_grad(): out = model.generate(**inputs, max_new_tokens=2, do_sample=False)
             right += processor.decode(out[0, inputs['input_ids'].shape[1]:], skip_special_tokens=True).split()[:1] == [episode['answer']]
+        return right
+    with step(f'few-shot words from the shipped trained model, world.demo_model() ({n} held-out episodes, 4 shots)') as note:
+        right = right_words(demo_model(), demo_processor(), n)
+        assert right / n >= 0.9, f'{right}/{n}'
+        committed = json.loads((ROOT/'reports'/'demo'/'report.json').read_text())['icl']['4']['accuracy']
+        note(f'{right}/{n} right ({right / n:.2f}; reports/demo/report.json: {committed:.2f} at k = 4)')
+    with step('the shipped trained model saved, then few-shot through AutoModelForImageTextToText and pipeline(messages)') as note:
+        from transformers import AutoModelForImageTextToText, AutoProcessor, pipeline
+        folder = tmp/'demo-checkpoint'
+        demo_model().save_pretrained(folder, processor=demo_processor())
+        model, processor = AutoModelForImageTextToText.from_pretrained(folder).eval(), AutoProcessor.from_pretrained(folder)
+        right = right_words(model, processor, n)
+        assert right / n >= 0.9, f'{right}/{n}'
+        pipe, said = pipeline('image-text-to-text', model=str(folder)), []
+        for i in range(10):
+            episode = make_episode(i, k=4, split='test', seed=1)
+            demos, query = pairs(episode)
+            messages = [m for im, word in demos for m in ({'role': 'user', 'content': [{'type': 'image', 'image': im}]},
+                                                          {'role': 'assistant', 'content': word})]
+            messages.append({'role': 'user', 'content': [{'type': 'image', 'image': query}]})
+            reply = pipe(text=messages, max_new_tokens=2, return_full_text=False)[0]['generated_text']
+            said.append(reply.split()[:1] == [episode['answer']])
+        assert sum(said) >= 9, f'{sum(said)}/10 through the pipeline'
+        note(f'AutoModelForImageTextToText {right}/{n}; pipeline with chat messages {sum(said)}/10 right')
+    if demo is None: return
+    with step(f'few-shot words from the demo checkpoint {demo.name} ({n} held-out episodes, 4 shots)') as note:
+        from flamingo_mini.model import FlamingoModel
+        right = right_words(FlamingoModel.from_pretrained(demo).eval(), FlamingoProcessor.from_pretrained(demo), n)
         assert right / n >= 0.9, f'{right}/{n}'
         note(f'{right}/{n} right')
 
@@ -176,8 +202,9 @@ def package(tmp:Path):
         wheel = next((tmp/'wheel').glob('*.whl'))
         import zipfile
         names = zipfile.ZipFile(wheel).namelist()
-        assert 'flamingo_mini/tiny_world/lm/model.safetensors' in names and 'flamingo_mini/tiny_world/vision/config.json' in names
-        note(f'{wheel.name}: the tiny world inside, no warnings')
+        for name in ('lm/model.safetensors', 'vision/config.json', 'demo/flamingo_layers.safetensors', 'demo/demo.json'):
+            assert f'flamingo_mini/tiny_world/{name}' in names, name
+        note(f'{wheel.name}: the tiny world and the trained demo inside, no warnings')
 
 def main(demo=None, keep=None):
     t0 = time.time()
@@ -191,7 +218,7 @@ def main(demo=None, keep=None):
         ckpt = save_checkpoint(tmp)
         note(', '.join(sorted(p.name for p in ckpt.iterdir())))
     if ckpt is not None: loading(ckpt)
-    few_shot(Path(demo) if demo else None)
+    few_shot(tmp, Path(demo) if demo else None)
     commands(tmp)
     package(tmp)
     print('\n'.join(report))
