@@ -15,7 +15,7 @@ from .world import (episodes_dataset, parse_caption, scenes_dataset, digits_data
 from .data import FlamingoCollator, prepare_dataset
 
 # %% auto #0
-__all__ = ['DEMO_FLAMINGO', 'ATTRIBUTES', 'demo_sources', 'FeatureEpisodes', 'caption_accuracy', 'generate_texts',
+__all__ = ['DEMO_FLAMINGO', 'ATTRIBUTES', 'demo_sources', 'FeatureEpisodes', 'caption_accuracy', 'caption_images',
            'evaluate_captions', 'evaluate_digits', 'evaluate_icl', 'evaluate_rices', 'train_in_context', 'demo_figure',
            'run_demo', 'format_report', 'read_report', 'report_summary', 'report_tables', 'plot_few_shot', 'Picture',
            'samples_alt', 'few_shot_alt']
@@ -104,22 +104,18 @@ def caption_accuracy(predictions:list[str], truths:list[str]) -> dict:
     return dict(exact=float(np.mean(exact)), **{a: float(np.mean(v)) for a, v in per.items()})
 
 # %% ../nbs/18_demo.ipynb #b666118d
-def generate_texts(model, processor, samples:list, max_new_tokens:int=16, batch_size:int=32) -> list[str]:
-    "Greedy continuations of interleaved samples (lists of text and images), in batches."
-    out = []
-    for i in range(0, len(samples), batch_size):
-        inputs = processor(text=samples[i:i + batch_size], padding_side='left')
-        gen = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
-                             pad_token_id=processor.tokenizer.pad_token_id)
-        out += [processor.remove_tags(t) for t in processor.batch_decode(gen[:, inputs['input_ids'].shape[1]:])]
-    return out
+def caption_images(model, processor, images:list, max_new_tokens:int=16, batch_size:int=32) -> list[str]:
+    "Greedy captions of `images` (each prompt is the image alone), in batches (`FlamingoModel.generate_texts`)."
+    prompts = [[im, ''] for im in images]
+    return [text for i in range(0, len(prompts), batch_size) for text in model.generate_texts(
+        processor, processor(text=prompts[i:i + batch_size], padding_side='left'), max_new_tokens, do_sample=False)]
 
 def evaluate_captions(model, processor, n:int=200, seed:int=0) -> dict:
     "Caption accuracy on held-out single- and two-shape scenes, and on the compositional split."
     report = {}
     for name, split, shapes in (('single', 'test', 1), ('double', 'test', 2), ('compositional', 'comp', 1)):
         ds = scenes_dataset(n, split, shapes=shapes, seed=seed)
-        preds = generate_texts(model, processor, [[im, ''] for im in ds['image']])
+        preds = caption_images(model, processor, ds['image'])
         report[name] = caption_accuracy(preds, ds['caption']) | dict(examples=list(zip(ds['caption'][:3], preds[:3])))
     return report
 
@@ -127,7 +123,7 @@ def evaluate_digits(model, processor, n:int|None=None) -> dict:
     "Accuracy on held-out digits: the caption must name the right digit."
     ds = digits_dataset('test')
     if n: ds = ds.select(range(min(n, len(ds))))
-    preds = generate_texts(model, processor, [[im, ''] for im in ds['image']], max_new_tokens=6)
+    preds = caption_images(model, processor, ds['image'], max_new_tokens=6)
     digit = lambda t: next((int(w) for w in t.split() if w.isdigit()), None)
     return dict(accuracy=float(np.mean([digit(p) == l for p, l in zip(preds, ds['label'])])), n=len(ds))
 
@@ -207,7 +203,7 @@ def demo_figure(model, processor, images:list, path:str|Path|None=None, max_new_
     "A figure of `images` with the model's captions and, for each, where its caption's tokens looked; and the gates."
     import matplotlib.pyplot as plt
     from flamingo_mini.inspect import record_attention, patch_attention, show_patch_attention, plot_gates
-    captions = generate_texts(model, processor, [[im, ''] for im in images], max_new_tokens=max_new_tokens)
+    captions = caption_images(model, processor, images, max_new_tokens=max_new_tokens)
     fig, axs = plt.subplots(2, len(images) + 1, figsize=(2.4 * (len(images) + 1), 5.2), squeeze=False)
     for i, (image, caption) in enumerate(zip(images, captions)):
         inputs = processor(text=[[image, ' ' + caption.strip()]])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import inspect, json, os, re, string
 from collections import Counter
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Callable, NamedTuple, Sequence
 import numpy as np
@@ -25,8 +26,9 @@ from .processor import FlamingoProcessor, few_shot_prompt
 
 # %% auto #0
 __all__ = ['POOLINGS', 'SELECTIONS', 'MEDIA_PATHS', 'TASKS', 'check_media_token', 'image_features', 'RicesIndex', 'rices_index',
-           'random_demonstrations', 'VisionTokens', 'encode_rows', 'init_distributed', 'summarize', 'results_table',
-           'evaluate_captioning', 'evaluate_vqa', 'evaluate_classification', 'evaluate_episodes', 'evaluate_checkpoint']
+           'random_demonstrations', 'FewShot', 'VisionTokens', 'encode_rows', 'init_distributed', 'summarize',
+           'results_table', 'evaluate_captioning', 'evaluate_vqa', 'evaluate_classification', 'evaluate_episodes',
+           'evaluate_checkpoint']
 
 # %% ../nbs/16_evaluate.ipynb #5164d611
 def check_media_token(model:FlamingoModel, # the model to evaluate
@@ -165,49 +167,86 @@ def random_demonstrations(num_queries:int, # how many queries need demonstration
         picks.append([int(j) for j in drawn])
     return picks
 
-# %% ../nbs/16_evaluate.ipynb #78107ba1
+# %% ../nbs/16_evaluate.ipynb #0ec57179
 SELECTIONS = ('random', 'rices')
+MEDIA_PATHS = ('features', 'pixels')
 
-def _plan(model, processor, dataset, support, columns:list[str], shots, trials:int, seed:int, selection:str,
-          batch_size:int, num_samples:int|None, zero_shot_demos:int, pooling:str) -> tuple:
-    "Check an evaluation's arguments; return the query rows, the support set and the runs (one per shots and trial)."
+@dataclass
+class FewShot:
+    "How a few-shot evaluation runs: shots, trials, demonstration selection, batching and generation."
+    shots:int|Sequence[int]=(0, 4) # demonstrations per prompt; 0 uses `zero_shot_demos` text-only ones
+    trials:int=1 # repetitions per number of shots, with seeds seed, seed+1, ...
+    seed:int=0 # the seed of the first trial (and of `num_samples`)
+    selection:str='random' # 'random', or 'rices': the support images nearest to the query
+    batch_size:int=8 # prompts per batch and process
+    num_samples:int|None=None # evaluate a seeded random subset of this many rows
+    zero_shot_demos:int=2 # text-only demonstrations for 0 shots, as Flamingo
+    pooling:str='cls' # RICES features, see `image_features`
+    media:str='features' # 'features': each image encoded once (`encode_rows`); 'pixels': every prompt re-encodes its images
+    max_new_tokens:int|None=None # longest answer in tokens; None: the task's own (captioning 20, VQA 5)
+    num_beams:int=1 # beam search width of generated answers (OpenFlamingo uses 3)
+    keep_predictions:bool=False # add each run's answers to its row
+    path:str|Path|None=None # write the settings and rows here as JSON
+
+    def __post_init__(self):
+        shots = [self.shots] if isinstance(self.shots, (int, np.integer)) else list(self.shots)
+        if not shots or any(not isinstance(k, (int, np.integer)) or k < 0 for k in shots):
+            raise ValueError(f"shots must be non-negative integers, got {shots}")
+        self.shots = [int(k) for k in shots]
+        for name, least in (('trials', 1), ('batch_size', 1), ('zero_shot_demos', 0), ('num_beams', 1)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < least:
+                raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+        if self.selection not in SELECTIONS: raise ValueError(f"selection must be one of {SELECTIONS}, got {self.selection!r}")
+        if self.media not in MEDIA_PATHS: raise ValueError(f"media must be one of {MEDIA_PATHS}, got {self.media!r}")
+
+    @classmethod
+    def of(cls, few_shot:FewShot|None=None, # options to start from (default: `FewShot()`)
+           **options) -> FewShot: # fields that replace those of `few_shot`
+        "`few_shot` with `options` replacing its fields; a TypeError names an option that is not a field."
+        unknown = sorted(set(options) - {f.name for f in fields(cls)})
+        if unknown: raise TypeError(f"unknown few-shot option(s) {unknown}; the options are {[f.name for f in fields(cls)]}")
+        return replace(few_shot or cls(), **options)
+
+    def answering(self, max_new_tokens:int) -> FewShot:
+        "These options, with a generating task's longest answer where they give none."
+        return self if self.max_new_tokens is not None else replace(self, max_new_tokens=max_new_tokens)
+
+    def settings(self) -> dict:
+        "The options as an evaluation records them with its results."
+        return {k: v for k, v in asdict(self).items() if k not in ('keep_predictions', 'path')}
+
+# %% ../nbs/16_evaluate.ipynb #78107ba1
+def _plan(model, processor, dataset, support, columns:list[str], few_shot:FewShot) -> tuple:
+    "Check an evaluation's data against its options; return the query rows, the support set and the runs (one per shots and trial)."
     check_media_token(model, processor)
     _check_dataset(dataset, columns, 'evaluation dataset')
     own_support = support is None
     support = dataset if own_support else support
     _check_dataset(support, columns, 'support set')
-    if selection not in SELECTIONS: raise ValueError(f"selection must be one of {SELECTIONS}, got {selection!r}")
-    shots = [shots] if isinstance(shots, (int, np.integer)) else list(shots)
-    if not shots or any(not isinstance(k, (int, np.integer)) or k < 0 for k in shots):
-        raise ValueError(f"shots must be non-negative integers, got {shots}")
-    shots = [int(k) for k in shots]
-    for name, value, least in (('trials', trials, 1), ('batch_size', batch_size, 1),
-                               ('zero_shot_demos', zero_shot_demos, 0)):
-        if not isinstance(value, int) or value < least:
-            raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
-    available = len(support) - own_support
-    for k in shots:
-        need = k or zero_shot_demos
+    fs, available = few_shot, len(support) - own_support
+    for k in fs.shots:
+        need = k or fs.zero_shot_demos
         if need > available:
             raise ValueError(f"{k} shots need {need} demonstrations" + (" (text-only, for 0 shots)" if not k else "") +
                              f" but the support set has {available}" +
                              (" (the evaluation set without the query)" if own_support else ""))
-    if num_samples is not None and not 1 <= num_samples <= len(dataset):
-        raise ValueError(f"num_samples must be between 1 and the {len(dataset)} rows of the dataset, got {num_samples}")
-    queries = (np.arange(len(dataset)) if num_samples is None else
-               np.sort(np.random.default_rng(seed).choice(len(dataset), num_samples, replace=False))).tolist()
+    if fs.num_samples is not None and not 1 <= fs.num_samples <= len(dataset):
+        raise ValueError(f"num_samples must be between 1 and the {len(dataset)} rows of the dataset, got {fs.num_samples}")
+    queries = (np.arange(len(dataset)) if fs.num_samples is None else
+               np.sort(np.random.default_rng(fs.seed).choice(len(dataset), fs.num_samples, replace=False))).tolist()
     exclude = queries if own_support else None
-    if selection == 'rices':
-        index = rices_index(model, processor, support, columns[0], batch_size, pooling)
+    if fs.selection == 'rices':
+        index = rices_index(model, processor, support, columns[0], fs.batch_size, fs.pooling)
         query_features = (index.features[queries] if own_support else
-                          image_features(model, processor, dataset.select(queries)[columns[0]], batch_size, pooling))
+                          image_features(model, processor, dataset.select(queries)[columns[0]], fs.batch_size, fs.pooling))
     runs = []
-    for k in shots:
-        need = k or zero_shot_demos
-        for trial in range(trials):
-            demos = (index.select(query_features, need, exclude).tolist() if selection == 'rices' else
-                     random_demonstrations(len(queries), len(support), need, seed + trial, exclude))
-            runs.append(dict(shots=k, trial=trial, seed=seed + trial, demos=demos, text_only=k == 0))
+    for k in fs.shots:
+        need = k or fs.zero_shot_demos
+        for trial in range(fs.trials):
+            demos = (index.select(query_features, need, exclude).tolist() if fs.selection == 'rices' else
+                     random_demonstrations(len(queries), len(support), need, fs.seed + trial, exclude))
+            runs.append(dict(shots=k, trial=trial, seed=fs.seed + trial, demos=demos, text_only=k == 0))
     return queries, support, runs
 
 def _batches(items:list, size:int):
@@ -223,8 +262,6 @@ def _reference_list(value, row:int, column:str) -> list[str]:
     return refs
 
 # %% ../nbs/16_evaluate.ipynb #ab5e484f
-MEDIA_PATHS = ('features', 'pixels')
-
 class VisionTokens(NamedTuple):
     "One image as the vision encoder's tokens, encoded once and placed in any number of prompts."
     tokens: Tensor  # (v, d)
@@ -267,6 +304,31 @@ def init_distributed() -> tuple[int, int]:
         if torch.cuda.is_available(): torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
     return _rank_world()
 
+def _run_few_shot(task:str, model, processor, dataset, support, columns:list[str], few_shot:FewShot,
+                  sample:Callable, # (demonstration rows, query row, text only) -> one interleaved prompt
+                  predict:Callable, # a batch of prompts -> their predictions
+                  scorer:Callable, # (the query rows, their indices) -> a function of the predictions giving the scores
+                  settings:dict, # the task's own settings, recorded with the results
+                  shown:Callable|None=None, # the predictions as a row keeps them (default: as they are)
+                 ) -> list[dict]:
+    "The protocol every few-shot evaluation shares: plan, look the rows up, predict each run's prompts in batches, score."
+    fs, own_support = few_shot, support is None
+    queries, support, runs = _plan(model, processor, dataset, support, columns, fs)
+    dataset, support = dataset.select_columns(columns), support.select_columns(columns)
+    score = scorer(dataset.select(queries), queries)
+    query, demo, blind_query, blind_demo = _row_getters(model, processor, dataset, support, queries, runs, columns[0],
+                                                        fs.media, fs.batch_size, own_support)
+    rows = []
+    with _evaluating(model):
+        for run in runs:
+            prompts = lambda batch: [sample([demo(j) for j in demos], query(q), run['text_only']) for q, demos in batch]
+            length = lambda item: _sample_length(sample([blind_demo(j) for j in item[1]], blind_query(item[0]), True))
+            predictions = _map_batches(list(zip(queries, run['demos'])), fs.batch_size, lambda b: predict(prompts(b)), length)
+            row = dict(shots=run['shots'], trial=run['trial'], seed=run['seed'], selection=fs.selection,
+                       samples=len(queries), **score(predictions))
+            rows.append(row | (dict(predictions=(shown or list)(predictions)) if fs.keep_predictions else {}))
+    return _finish(task, rows, settings | dict(support_size=len(support), own_support=own_support) | fs.settings(), fs.path)
+
 def _map_batches(items:list, batch_size:int, fn:Callable, length:Callable|None=None) -> list:
     "`fn` over `items` in batches, longest first by `length`; each process runs its share of the batches, all get every result."
     order = sorted(range(len(items)), key=lambda i: length(items[i]), reverse=True) if length else list(range(len(items)))
@@ -283,7 +345,6 @@ def _map_batches(items:list, batch_size:int, fn:Callable, length:Callable|None=N
 def _row_getters(model, processor, dataset, support, queries:list, runs:list, image_column:str, media:str,
                  batch_size:int, own_support:bool) -> tuple[Callable, Callable, Callable, Callable]:
     "Row look-ups for prompts: a query row and a support row as prompts show them, and both without their image (to sort by)."
-    if media not in MEDIA_PATHS: raise ValueError(f"media must be one of {MEDIA_PATHS}, got {media!r}")
     text_columns = [c for c in dataset.column_names if c != image_column]
     query_text, support_text = dataset.select_columns(text_columns), support.select_columns(text_columns)
     blind_query, blind_demo = (lambda q: query_text[q] | {image_column: None}), (lambda j: support_text[j] | {image_column: None})
@@ -298,21 +359,9 @@ def _row_getters(model, processor, dataset, support, queries:list, runs:list, im
 
 # %% ../nbs/16_evaluate.ipynb #639c2331
 def _generate(model, processor, samples:list, max_new_tokens:int, num_beams:int, stops:Sequence[str]=()) -> list[str]:
-    "The answer the model writes after each interleaved prompt of `samples` (images, or `VisionTokens`)."
-    inputs = {k: v.to(model.device) for k, v in _prompt_inputs(processor, samples).items()}
-    lm_eos = model.generation_config.eos_token_id
-    eos = [model.config.eoc_token_id] + ([lm_eos] if isinstance(lm_eos, int) else list(lm_eos or []))
-    out = model.generate(**inputs, max_new_tokens=max_new_tokens, num_beams=num_beams, do_sample=False,
-                         eos_token_id=eos, pad_token_id=processor.tokenizer.pad_token_id)
-    texts = processor.batch_decode(out[:, inputs['input_ids'].shape[1]:])
-    ends = [EOC_TOKEN, MEDIA_TOKEN, processor.tokenizer.eos_token, *stops]
-    return [processor.remove_tags(_cut(t, ends)) for t in texts]
-
-def _cut(text:str, stops:Sequence[str]) -> str:
-    "`text` up to the first of `stops`."
-    for stop in stops:
-        if stop: text = text.split(stop)[0]
-    return text
+    "The answer the model writes greedily (or by beam search) after each interleaved prompt of `samples` (images, or `VisionTokens`)."
+    return model.generate_texts(processor, _prompt_inputs(processor, samples), max_new_tokens, stops, num_beams=num_beams,
+                                do_sample=False)
 
 def _prompt_words(template:str) -> list[str]:
     "The fixed words of a prompt template ('Question:{question} Short answer:' -> ['Question:', 'Short answer:'])."
@@ -351,12 +400,16 @@ def results_table(results:list[dict], # rows of an evaluation
 # %% ../nbs/16_evaluate.ipynb #b463a202
 def _caption_form(text:str) -> str: return ' '.join(coco_tokenize(text))
 
+def _labelled_sample(demos:list[dict], query:dict, image_column:str, text:Callable, prompt:str, text_only:bool) -> list:
+    "One interleaved prompt of `few_shot_prompt`: each demonstration's image (none when `text_only`) and `text(row, i)`, then the query."
+    pairs = [(None if text_only else d[image_column], text(d, i)) for i, d in enumerate(demos)]
+    return [item for item in few_shot_prompt(pairs, query[image_column], prompt) if item is not None]
+
 def _caption_sample(demos:list[dict], query:dict, image_column:str, text_column:str, prompt:str,
                     text_only:bool) -> list:
     "One interleaved captioning prompt (demonstrations without their images when `text_only`)."
-    pairs = [(None if text_only else d[image_column], _reference_list(d[text_column], i, text_column)[0])
-             for i, d in enumerate(demos)]
-    return [item for item in few_shot_prompt(pairs, query[image_column], prompt) if item is not None]
+    return _labelled_sample(demos, query, image_column, lambda d, i: _reference_list(d[text_column], i, text_column)[0],
+                            prompt, text_only)
 
 def evaluate_captioning(
     model:FlamingoModel,
@@ -365,48 +418,21 @@ def evaluate_captioning(
     image_column:str='image',
     text_column:str='caption', # one caption or a list of reference captions per row
     support:Dataset|None=None, # demonstrations (OpenFlamingo: the train split); None: `dataset`, never the query
-    shots:int|Sequence[int]=(0, 4), # demonstrations per prompt; 0 uses `zero_shot_demos` text-only ones
-    trials:int=1, # repetitions per number of shots, with seeds seed, seed+1, ...
-    seed:int=0,
-    selection:str='random', # 'random' or 'rices' (nearest support images to the query)
+    *,
     prompt:str='Output:', # written before every caption
-    batch_size:int=8,
-    max_new_tokens:int=20,
-    num_beams:int=1, # OpenFlamingo uses 3
-    num_samples:int|None=None, # evaluate a seeded random subset of this many rows
-    zero_shot_demos:int=2, # text-only demonstrations for 0 shots, as Flamingo
-    pooling:str='cls', # RICES features, see `image_features`
-    media:str='features', # 'features': each image encoded once (`encode_rows`); 'pixels': every prompt re-encodes its images
-    keep_predictions:bool=False, # add each run's captions to its row
-    path:str|Path|None=None, # write the settings and rows here as JSON
+    few_shot:FewShot|None=None, # shots, trials, selection, batching, ... (default: `FewShot()`; longest caption 20 tokens)
+    **options, # `FewShot` fields, replacing those of `few_shot`: shots=(0, 4), trials=3, max_new_tokens=8, ...
 ) -> list[dict]:
     "Few-shot captioning scores (CIDEr-D, BLEU, exact match), one row per number of shots and trial."
-    columns, own_support = [image_column, text_column], support is None
-    queries, support, runs = _plan(model, processor, dataset, support, columns, shots, trials, seed, selection,
-                                   batch_size, num_samples, zero_shot_demos, pooling)
-    dataset, support = dataset.select_columns(columns), support.select_columns(columns)
-    references = [_reference_list(v, q, text_column) for q, v in zip(queries, dataset.select(queries)[text_column])]
-    query, demo, blind_query, blind_demo = _row_getters(model, processor, dataset, support, queries, runs, image_column,
-                                                        media, batch_size, own_support)
-    rows = []
-    with _evaluating(model):
-        for run in runs:
-            def answer(batch):
-                samples = [_caption_sample([demo(j) for j in demos], query(q), image_column, text_column, prompt,
-                                           run['text_only']) for q, demos in batch]
-                return _generate(model, processor, samples, max_new_tokens, num_beams, _prompt_words(prompt))
-            length = lambda item: _sample_length(_caption_sample([blind_demo(j) for j in item[1]], blind_query(item[0]),
-                                                                 image_column, text_column, prompt, True))
-            predictions = _map_batches(list(zip(queries, run['demos'])), batch_size, answer, length)
-            row = dict(shots=run['shots'], trial=run['trial'], seed=run['seed'], selection=selection,
-                       samples=len(queries), **caption_scores(predictions, references),
-                       exact_match=exact_match(predictions, references, normalize=_caption_form))
-            rows.append(row | (dict(predictions=predictions) if keep_predictions else {}))
-    settings = dict(image_column=image_column, text_column=text_column, support_size=len(support),
-                    own_support=own_support, shots=[r['shots'] for r in runs[::trials]], trials=trials, seed=seed,
-                    selection=selection, prompt=prompt, max_new_tokens=max_new_tokens, num_beams=num_beams,
-                    num_samples=num_samples, zero_shot_demos=zero_shot_demos, pooling=pooling, media=media)
-    return _finish('captioning', rows, settings, path)
+    fs = FewShot.of(few_shot, **options).answering(20)
+    def scorer(rows, queries):
+        references = [_reference_list(v, q, text_column) for q, v in zip(queries, rows[text_column])]
+        return lambda predictions: dict(**caption_scores(predictions, references),
+                                        exact_match=exact_match(predictions, references, normalize=_caption_form))
+    return _run_few_shot('captioning', model, processor, dataset, support, [image_column, text_column], fs,
+                         lambda demos, query, text_only: _caption_sample(demos, query, image_column, text_column, prompt, text_only),
+                         lambda samples: _generate(model, processor, samples, fs.max_new_tokens, fs.num_beams, _prompt_words(prompt)),
+                         scorer, dict(image_column=image_column, text_column=text_column, prompt=prompt))
 
 # %% ../nbs/16_evaluate.ipynb #a5b6b51f
 def _demo_answer(answers:list[str]) -> str:
@@ -431,50 +457,26 @@ def evaluate_vqa(
     question_column:str='question',
     answers_column:str='answers', # one answer or a list of human answers per row
     support:Dataset|None=None, # where demonstrations come from; None: `dataset`, never the query
-    shots:int|Sequence[int]=(0, 4), # demonstrations per prompt; 0 uses `zero_shot_demos` text-only ones
-    trials:int=1, # repetitions per number of shots, with seeds seed, seed+1, ...
-    seed:int=0,
-    selection:str='random', # 'random' or 'rices'
+    *,
     template:str='Question:{question} Short answer:', # the text of a question; its answer follows after a space
-    batch_size:int=8,
-    max_new_tokens:int=5,
-    num_beams:int=1, # OpenFlamingo uses 3
-    num_samples:int|None=None, # evaluate a seeded random subset of this many rows
-    zero_shot_demos:int=2, # text-only demonstrations for 0 shots, as Flamingo
-    pooling:str='cls', # RICES features, see `image_features`
-    media:str='features', # 'features': each image encoded once (`encode_rows`); 'pixels': every prompt re-encodes its images
-    keep_predictions:bool=False, # add each run's answers to its row
-    path:str|Path|None=None, # write the settings and rows here as JSON
+    few_shot:FewShot|None=None, # shots, trials, selection, batching, ... (default: `FewShot()`; longest answer 5 tokens)
+    **options, # `FewShot` fields, replacing those of `few_shot`: shots=(0, 4), trials=3, num_beams=3, ...
 ) -> list[dict]:
     "Few-shot VQA accuracy (given several human answers) and exact match, one row per number of shots and trial."
+    fs = FewShot.of(few_shot, **options).answering(5)
     if '{question}' not in template: raise ValueError(f"template must hold {{question}}, got {template!r}")
-    columns, own_support = [image_column, question_column, answers_column], support is None
-    queries, support, runs = _plan(model, processor, dataset, support, columns, shots, trials, seed, selection,
-                                   batch_size, num_samples, zero_shot_demos, pooling)
-    dataset, support = dataset.select_columns(columns), support.select_columns(columns)
-    answers = [_reference_list(v, q, answers_column) for q, v in zip(queries, dataset.select(queries)[answers_column])]
-    several = all(len(a) > 1 for a in answers)
-    query, demo, blind_query, blind_demo = _row_getters(model, processor, dataset, support, queries, runs, image_column,
-                                                        media, batch_size, own_support)
-    rows = []
-    with _evaluating(model):
-        for run in runs:
-            def answer(batch):
-                samples = [_vqa_sample([demo(j) for j in demos], query(q), image_column, question_column, answers_column,
-                                       template, run['text_only']) for q, demos in batch]
-                return _generate(model, processor, samples, max_new_tokens, num_beams, _prompt_words(template))
-            length = lambda item: _sample_length(_vqa_sample([blind_demo(j) for j in item[1]], blind_query(item[0]),
-                                                             image_column, question_column, answers_column, template, True))
-            predictions = _map_batches(list(zip(queries, run['demos'])), batch_size, answer, length)
-            row = dict(shots=run['shots'], trial=run['trial'], seed=run['seed'], selection=selection,
-                       samples=len(queries), vqa_accuracy=vqa_accuracy(predictions, answers) if several else None,
-                       exact_match=exact_match(predictions, answers))
-            rows.append(row | (dict(predictions=predictions) if keep_predictions else {}))
-    settings = dict(image_column=image_column, question_column=question_column, answers_column=answers_column,
-                    support_size=len(support), own_support=own_support, shots=[r['shots'] for r in runs[::trials]],
-                    trials=trials, seed=seed, selection=selection, template=template, max_new_tokens=max_new_tokens,
-                    num_beams=num_beams, num_samples=num_samples, zero_shot_demos=zero_shot_demos, pooling=pooling, media=media)
-    return _finish('vqa', rows, settings, path)
+    def scorer(rows, queries):
+        answers = [_reference_list(v, q, answers_column) for q, v in zip(queries, rows[answers_column])]
+        several = all(len(a) > 1 for a in answers)
+        return lambda predictions: dict(vqa_accuracy=vqa_accuracy(predictions, answers) if several else None,
+                                        exact_match=exact_match(predictions, answers))
+    sample = lambda demos, query, text_only: _vqa_sample(demos, query, image_column, question_column, answers_column,
+                                                         template, text_only)
+    return _run_few_shot('vqa', model, processor, dataset, support, [image_column, question_column, answers_column], fs,
+                         sample, lambda samples: _generate(model, processor, samples, fs.max_new_tokens, fs.num_beams,
+                                                           _prompt_words(template)),
+                         scorer, dict(image_column=image_column, question_column=question_column,
+                                      answers_column=answers_column, template=template))
 
 # %% ../nbs/16_evaluate.ipynb #9328dcf2
 def _class_index(label, class_names:list[str], row:int) -> int:
@@ -488,9 +490,8 @@ def _class_index(label, class_names:list[str], row:int) -> int:
 def _classification_sample(demos:list[dict], query:dict, image_column:str, label_column:str, class_names:list[str],
                            prompt:str, text_only:bool) -> list:
     "One interleaved classification prompt, its demonstrations' class names as their text."
-    pairs = [(None if text_only else d[image_column], class_names[_class_index(d[label_column], class_names, i)])
-             for i, d in enumerate(demos)]
-    return [item for item in few_shot_prompt(pairs, query[image_column], prompt) if item is not None]
+    return _labelled_sample(demos, query, image_column,
+                            lambda d, i: class_names[_class_index(d[label_column], class_names, i)], prompt, text_only)
 
 def evaluate_classification(
     model:FlamingoModel,
@@ -500,51 +501,31 @@ def evaluate_classification(
     image_column:str='image',
     label_column:str='label', # an index into `class_names`, or a class name
     support:Dataset|None=None, # where demonstrations come from; None: `dataset`, never the query
-    shots:int|Sequence[int]=(0, 4), # demonstrations per prompt; 0 uses `zero_shot_demos` text-only ones
-    trials:int=1, # repetitions per number of shots, with seeds seed, seed+1, ...
-    seed:int=0,
-    selection:str='random', # 'random' or 'rices'
+    *,
     prompt:str='Output:', # written before every class name
-    batch_size:int=8,
     length_normalize:bool=False, # rank by mean log-probability per token instead of the sum
-    num_samples:int|None=None, # evaluate a seeded random subset of this many rows
-    zero_shot_demos:int=2, # text-only demonstrations for 0 shots, as Flamingo
-    pooling:str='cls', # RICES features, see `image_features`
-    media:str='features', # 'features': each image encoded once (`encode_rows`); 'pixels': every prompt re-encodes its images
-    keep_predictions:bool=False, # add each run's predicted class names to its row
-    path:str|Path|None=None, # write the settings and rows here as JSON
+    few_shot:FewShot|None=None, # shots, trials, selection, batching, ... (default: `FewShot()`; nothing is generated)
+    **options, # `FewShot` fields, replacing those of `few_shot`: shots=(0, 4), trials=3, selection='rices', ...
 ) -> list[dict]:
     "Few-shot top-1 accuracy of ranking `class_names` by log-likelihood, one row per number of shots and trial."
+    fs = FewShot.of(few_shot, **options)
+    if fs.max_new_tokens is not None or fs.num_beams != 1:
+        raise ValueError("classification ranks the class names and generates nothing: it takes no max_new_tokens or num_beams")
     if isinstance(class_names, str) or len(class_names) < 2:
         raise ValueError(f"class_names must be a list of at least two names, got {class_names!r}")
     class_names = list(class_names)
-    columns, own_support = [image_column, label_column], support is None
-    queries, support, runs = _plan(model, processor, dataset, support, columns, shots, trials, seed, selection,
-                                   batch_size, num_samples, zero_shot_demos, pooling)
-    dataset, support = dataset.select_columns(columns), support.select_columns(columns)
-    labels = [_class_index(v, class_names, q) for q, v in zip(queries, dataset.select(queries)[label_column])]
     continuations = [f"{' ' if prompt else ''}{name}{EOC_TOKEN}" for name in class_names]
-    query, demo, blind_query, blind_demo = _row_getters(model, processor, dataset, support, queries, runs, image_column,
-                                                        media, batch_size, own_support)
-    rows = []
-    with _evaluating(model):
-        for run in runs:
-            def rank(batch):
-                samples = [_classification_sample([demo(j) for j in demos], query(q), image_column, label_column,
-                                                  class_names, prompt, run['text_only']) for q, demos in batch]
-                return rank_classes(model, processor, _prompt_inputs(processor, samples), continuations,
-                                    length_normalize=length_normalize).predictions.tolist()
-            length = lambda item: _sample_length(_classification_sample(
-                [blind_demo(j) for j in item[1]], blind_query(item[0]), image_column, label_column, class_names, prompt, True))
-            predicted = _map_batches(list(zip(queries, run['demos'])), batch_size, rank, length)
-            row = dict(shots=run['shots'], trial=run['trial'], seed=run['seed'], selection=selection,
-                       samples=len(queries), accuracy=accuracy(predicted, labels))
-            rows.append(row | (dict(predictions=[class_names[p] for p in predicted]) if keep_predictions else {}))
-    settings = dict(image_column=image_column, label_column=label_column, class_names=class_names,
-                    support_size=len(support), own_support=own_support, shots=[r['shots'] for r in runs[::trials]],
-                    trials=trials, seed=seed, selection=selection, prompt=prompt, length_normalize=length_normalize,
-                    num_samples=num_samples, zero_shot_demos=zero_shot_demos, pooling=pooling, media=media)
-    return _finish('classification', rows, settings, path)
+    def scorer(rows, queries):
+        labels = [_class_index(v, class_names, q) for q, v in zip(queries, rows[label_column])]
+        return lambda predicted: dict(accuracy=accuracy(predicted, labels))
+    rank = lambda samples: rank_classes(model, processor, _prompt_inputs(processor, samples), continuations,
+                                        length_normalize=length_normalize).predictions.tolist()
+    sample = lambda demos, query, text_only: _classification_sample(demos, query, image_column, label_column,
+                                                                    class_names, prompt, text_only)
+    settings = dict(image_column=image_column, label_column=label_column, class_names=class_names, prompt=prompt,
+                    length_normalize=length_normalize)
+    return _run_few_shot('classification', model, processor, dataset, support, [image_column, label_column], fs, sample,
+                         rank, scorer, settings, shown=lambda predicted: [class_names[p] for p in predicted])
 
 # %% ../nbs/16_evaluate.ipynb #5a6ddd0f
 def _episode_sample(texts:list, images:list, row:int) -> list:
@@ -622,12 +603,12 @@ def evaluate_checkpoint(checkpoint:str, # a folder (or hub id) holding a saved m
                         split:str='test', # the evaluation split
                         support_split:str|None='train', # the demonstrations' split; None: the evaluation split, never the query
                         tiny_world_scenes:int=64, # 'tiny-world': scenes in each split
-                        **options, # the evaluation's own options: shots, trials, selection, batch_size, class_names, path, ...
+                        **options, # the evaluation's own options and `FewShot` fields: shots, trials, selection, class_names, path, ...
                        ) -> list[dict]:
     "Run one evaluation of a saved checkpoint on a named dataset (sharded when launched with several processes)."
     if task not in TASKS: raise ValueError(f"task must be one of {TASKS}, got {task!r}")
     evaluate = dict(captioning=evaluate_captioning, vqa=evaluate_vqa, classification=evaluate_classification)[task]
-    unknown = set(options) - set(inspect.signature(evaluate).parameters)
+    unknown = set(options) - set(inspect.signature(evaluate).parameters) - {f.name for f in fields(FewShot)}
     if unknown: raise ValueError(f"{task} takes no option(s) {sorted(unknown)}")
     if dataset == 'tiny-world':
         from .world import COLOURS, scenes_dataset

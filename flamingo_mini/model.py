@@ -500,6 +500,25 @@ def from_pretrained_parts(cls:FlamingoModel,
 # %% ../nbs/06_model.ipynb #6c6be050
 @patch
 @torch.no_grad()
+def generate_texts(self:FlamingoModel,
+                   processor, # a `FlamingoProcessor` for this model
+                   inputs:dict, # a batch of prompts as the processor returns them, padded on the left
+                   max_new_tokens:int=20,
+                   stops:list[str]|tuple=(), # text that also ends an answer, e.g. the prompt's own words
+                   **kwargs) -> list[str]: # passed to `generate` (`num_beams`, `do_sample`, ...)
+    "The text generated after each prompt of `inputs`, up to the model's first end token or `stops`, without tags."
+    inputs = {k: v.to(self.device) for k, v in inputs.items()}
+    out = self.generate(**inputs, max_new_tokens=max_new_tokens, pad_token_id=processor.tokenizer.pad_token_id, **kwargs)
+    eos = kwargs.get('eos_token_id', self.generation_config.eos_token_id)
+    ends = {eos} if isinstance(eos, int) else set(eos or ())
+    rows = [next((row[:i] for i, t in enumerate(row) if t in ends), row)
+            for row in out[:, inputs['input_ids'].shape[1]:].tolist()]
+    texts = processor.batch_decode(rows)
+    for stop in (EOC_TOKEN, MEDIA_TOKEN, processor.tokenizer.eos_token, *stops):  # also where no end id was generated
+        if stop: texts = [t.split(stop)[0] for t in texts]
+    return [processor.remove_tags(t) for t in texts]
+
+@patch
 def generate_captions(self:FlamingoModel,
                       processor, # a `FlamingoProcessor` for this model
                       images:list|None=None, # images (PIL, arrays, tensors or paths), one caption each
@@ -516,7 +535,4 @@ def generate_captions(self:FlamingoModel,
                            padding_side='left')
     else:  # the same prompt in every row: no padding; its <image> takes each row's pixels
         inputs = dict(processor.tokenizer([prompt] * n, return_tensors='pt'), pixel_values=pixel_values)
-    inputs = {k: v.to(self.device) for k, v in inputs.items()}
-    out = self.generate(**inputs, max_new_tokens=max_new_tokens, num_beams=num_beams,
-                        pad_token_id=processor.tokenizer.pad_token_id, **kwargs)
-    return [processor.remove_tags(t) for t in processor.batch_decode(out[:, inputs['input_ids'].shape[1]:])]
+    return self.generate_texts(processor, inputs, max_new_tokens, num_beams=num_beams, **kwargs)
