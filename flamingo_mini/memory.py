@@ -12,7 +12,7 @@ from .model import FlamingoConfig, FlamingoModel
 
 # %% auto #0
 __all__ = ['LM_SHAPES', 'SIGLIP_SO400M', 'GiB', 'tiny_siglip_config', 'Counts', 'count_parameters', 'memory_per_gpu',
-           'largest_micro_batch', 'memory_plan']
+           'largest_micro_batch', 'memory_plan', 'evaluation_memory', 'evaluation_batch_size', 'peak_tensor_bytes']
 
 # %% ../nbs/22a_memory.ipynb #55148f12
 def tiny_siglip_config(image_size:int=32, patch_size:int=8, **kwargs) -> SiglipVisionConfig:
@@ -83,3 +83,85 @@ def memory_plan(counts:dict, gpus=(1, 8, 64), memories=(80, 141), seq_len:int=20
                 host = memory_per_gpu(c, n, 'fsdp2+offload', 1, seq_len=seq_len)['host'] / GiB
                 rows.append(f"| {c.name} | {n} | {mem} | " + ' | '.join(str(b) if b else '—' for b in cells) + f" | {host:.0f} |")
     return '\n'.join(rows)
+
+# %% ../nbs/22a_memory.ipynb #evm0cd00
+from contextlib import contextmanager
+
+# %% ../nbs/22a_memory.ipynb #evm0cd01
+def _lm_shape(config:FlamingoConfig) -> dict:
+    "The sizes of the LM that an evaluation's memory depends on, from its config (GPT-2's or Llama's field names)."
+    t = config.text_config
+    d = t.hidden_size
+    heads = getattr(t, 'num_attention_heads', None) or t.n_head
+    head_dim = getattr(t, 'head_dim', None) or d // heads
+    ff = getattr(t, 'intermediate_size', None) or getattr(t, 'n_inner', None) or 4 * d
+    return dict(layers=t.num_hidden_layers, dim=d, heads=heads, kv_dim=(getattr(t, 'num_key_value_heads', None) or heads) * head_dim,
+                ff=ff, vocab=t.vocab_size)
+
+def evaluation_memory(config:FlamingoConfig, # the model's config: its LM, tower and Flamingo sizes
+                      images:int, # images per prompt
+                      prompt_tokens:int, # tokens per prompt (the batch's longest)
+                      new_tokens:int=0, # tokens generated after each prompt
+                      classes:int=0, # ranking: class names continuing each prompt in one call
+                      class_tokens:int=0, # ranking: tokens of the longest class name
+                      media:str='latents', # what prompts bring: 'latents', 'features' (tower tokens) or 'pixels'
+                      dtype_bytes:int=4) -> dict:
+    "Bytes one prompt of an evaluation batch holds at the batch's peak, by part (an upper estimate; weights not included)."
+    s, c = _lm_shape(config), config
+    v = c.vision_config
+    xattn_layers, inner, n = math.ceil(s['layers'] / c.xattn_every), c.xattn_heads * c.xattn_dim_head, c.resampler_num_latents
+    tokens, slots = prompt_tokens + new_tokens, images * n
+    tower_tokens = (v.image_size // v.patch_size) ** 2 + 1
+    parts = dict(
+        lm_cache=2 * s['layers'] * tokens * s['kv_dim'],  # the LM's keys and values
+        media_cache=2 * xattn_layers * slots * inner + 2 * slots * inner,  # every layer's media keys/values, one more while concatenated
+        latents=slots * c.dim_visual,
+        # one layer at a time: its hidden states, q/k/v, feed-forward, self- and cross-attention weights (the math path)
+        prefill=prompt_tokens * (4 * s['dim'] + s['ff'] + 4 * inner) + (s['heads'] + 1) * prompt_tokens ** 2
+                + c.xattn_heads * prompt_tokens * slots + prompt_tokens * slots / dtype_bytes,  # (the bool media mask)
+        logits=2 * s['vocab'],
+        # the tower and the resampler over all of a batch's images at once, a layer at a time
+        images=0 if media == 'latents' else images * (
+            (3 * v.image_size ** 2 if media == 'pixels' else 0) + tower_tokens * v.hidden_size
+            + (tower_tokens * (4 * v.hidden_size + v.intermediate_size) + v.num_attention_heads * tower_tokens ** 2
+               if media == 'pixels' else 0)
+            + (tower_tokens + n) * (4 * c.dim_visual + c.resampler_heads * c.resampler_dim_head * 3)
+            + c.resampler_heads * n * (tower_tokens + n)),
+        # ranking: the cache repeated per class (the query's image only under 'latest'), the class tokens' logits twice
+        classes=classes * (2 * s['layers'] * (prompt_tokens + class_tokens) * s['kv_dim']
+                           + 2 * xattn_layers * (n if c.xattn_media_policy == 'latest' else slots) * inner
+                           + 2 * class_tokens * s['vocab'] + class_tokens * (4 * s['dim'] + s['ff'] + 4 * inner))
+    )
+    parts = {k: int(b * dtype_bytes) for k, b in parts.items()}
+    return parts | dict(total=sum(parts.values()))
+
+def evaluation_batch_size(budget:int, # bytes the evaluation's batches may hold beyond the weights
+                          limit:int=256, # never more prompts than this in a batch
+                          margin:float=1.25, # room for what the estimate leaves out (allocator slack, small tensors)
+                          **sizes) -> int: # `evaluation_memory`'s arguments: config, images, prompt_tokens, ...
+    "The most prompts a batch can hold within `budget` bytes by `evaluation_memory` times `margin` (at least 1)."
+    return max(1, min(limit, int(budget // (margin * evaluation_memory(**sizes)['total']))))
+
+@contextmanager
+def peak_tensor_bytes():
+    "Measure the most bytes of tensor storage alive at once among the tensors made inside (any device): yields a dict with 'peak'."
+    from torch.multiprocessing.reductions import StorageWeakRef
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_leaves
+    import gc
+    state = dict(peak=0, now=0)
+    # storages that exist already (the weights, the inputs) are not the block's, also when an op hands back a view of one
+    before = {StorageWeakRef(t.untyped_storage()) for t in gc.get_objects() if isinstance(t, torch.Tensor)}
+    live = {}
+    class Tracker(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            for ref in [r for r in live if r.expired()]: state['now'] -= live.pop(ref)
+            for t in tree_leaves(out):
+                if isinstance(t, torch.Tensor) and t.device.type != 'meta':
+                    ref = StorageWeakRef(t.untyped_storage())
+                    if ref not in live and ref not in before: live[ref] = t.untyped_storage().nbytes(); state['now'] += live[ref]
+            state['peak'] = max(state['peak'], state['now'])
+            return out
+    with Tracker(): yield state
+
