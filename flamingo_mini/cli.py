@@ -8,8 +8,9 @@ import argparse, ast, dataclasses, importlib.util, json, math, os, sys, time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['RUN_OPTIONS', 'POSITIVE', 'NATURAL', 'POSITIVE_FLOAT', 'HF_NAMES', 'cache_dir', 'demo', 'caption', 'UsageError',
-           'read_config_file', 'train_settings', 'load_train_dataset', 'train', 'train_config_fields', 'run', 'main']
+__all__ = ['POSITIVE', 'NATURAL', 'POSITIVE_FLOAT', 'HF_NAMES', 'cache_dir', 'demo', 'caption', 'UsageError', 'RunOptions',
+           'read_config_file', 'train_settings', 'load_train_dataset', 'train', 'source_fields', 'source_constant',
+           'train_config_fields', 'run', 'main']
 
 # %% ../nbs/20_cli.ipynb #b57e6737
 def cache_dir() -> Path:
@@ -50,24 +51,43 @@ def caption(checkpoint:str, images:list, prompt:str='<image>', max_new_tokens:in
 class UsageError(ValueError):
     "A command line that cannot run as given: exit status 2 (an error while running exits with 1)."
 
-RUN_OPTIONS = dict(  # `flamingo-mini train`'s settings besides `TrainConfig`'s fields, with their defaults
-    dataset=None, # a hub dataset name, a `save_to_disk` folder, or 'tiny-world'
-    split='train',
-    image_column='image', text_column='caption', # the caption layout
-    texts_column=None, images_column=None, # the interleaved layout: give both instead
-    prompt='<image>', # caption layout: the context before each caption
-    max_length=None, # truncate samples to this many tokens
-    lm=None, vision=None, # hub ids or folders of the parts; default for 'tiny-world': its pretrained parts
-    flamingo={}, # `FlamingoConfig` hyperparameters: xattn_every, resampler_depth, ...
-    batch_size=8, # samples per step and process
-    epochs=None, # passes over the dataset, instead of `steps` (Hugging Face's `num_train_epochs`)
-    cache_features=False, # run the frozen vision encoder once and train on its cached tokens
-    fsdp=False, # shard the model over the processes with FSDP2 (`shard_flamingo`; bf16 from mixed_precision)
-    fsdp_cpu_offload=False, # with fsdp: keep the shards, gradients and optimiser state in CPU memory
-)
+@dataclasses.dataclass
+class RunOptions:
+    "`flamingo-mini train`'s settings besides `TrainConfig`'s fields: each is a flag and a key of a config file."
+    dataset:str|None=None # a hub dataset name, a save_to_disk folder, or 'tiny-world'
+    split:str='train' # the split to train on
+    image_column:str='image' # caption layout: the image column
+    text_column:str='caption' # caption layout: the caption column
+    texts_column:str|None=None # interleaved layout: the column of text lists (with --images-column)
+    images_column:str|None=None # interleaved layout: the column of image lists (with --texts-column)
+    prompt:str='<image>' # caption layout: the context before each caption
+    max_length:int|None=None # truncate samples to this many tokens
+    lm:str|None=None # the language model: a hub id or folder ('tiny-world' has its own)
+    vision:str|None=None # the vision encoder: a hub id or folder ('tiny-world' has its own)
+    flamingo:dict=dataclasses.field(default_factory=dict) # FlamingoConfig hyperparameters as JSON, e.g. '{"xattn_every": 2}'
+    batch_size:int=8 # samples per step and process
+    epochs:float|None=None # passes over the dataset, instead of --steps (Hugging Face's num_train_epochs)
+    cache_features:bool=False # train on cached vision-encoder tokens (the frozen tower runs once)
+    fsdp:bool=False # shard the model over the processes with FSDP2 (under torchrun or accelerate launch)
+    fsdp_cpu_offload:bool=False # with --fsdp: shards, gradients and optimiser state in CPU memory
+
+    def __post_init__(self):
+        if self.dataset is None: raise UsageError("give --dataset: a hub dataset name, a save_to_disk folder, or 'tiny-world'")
+        if (self.texts_column is None) != (self.images_column is None):
+            raise UsageError("the interleaved layout needs both --texts-column and --images-column")
+        if not (isinstance(self.batch_size, int) and self.batch_size > 0):
+            raise UsageError(f"batch_size must be a positive integer, got {self.batch_size!r}")
+        if self.epochs is not None and not (isinstance(self.epochs, (int, float)) and 0 < self.epochs < math.inf):
+            raise UsageError(f"epochs must be a positive number, got {self.epochs!r}")
+        if self.dataset != 'tiny-world' and not (self.lm and self.vision):
+            raise UsageError("give --lm and --vision (a hub id or folder each); only 'tiny-world' has default parts")
+        if not isinstance(self.flamingo, dict): raise UsageError(f"flamingo must be a mapping, got {self.flamingo!r}")
+
+    @property
+    def interleaved(self) -> bool: return self.texts_column is not None
 
 def read_config_file(path) -> dict:
-    "The settings in a JSON or YAML file (by its suffix): a mapping of `TrainConfig` fields and `RUN_OPTIONS`."
+    "The settings in a JSON or YAML file (by its suffix): a mapping of `TrainConfig` and `RunOptions` fields."
     try: text = Path(path).read_text()
     except OSError as e: raise UsageError(f"cannot read config file {str(path)!r}: {e.strerror or e}") from None
     try:
@@ -86,40 +106,32 @@ _STRUCTURAL = ('text_config', 'vision_config', 'lm', 'clip_model_type', 'dim', '
 
 def train_settings(file:dict|None=None, # a config file's settings
                    flags:dict|None=None, # flag values, None where a flag was not given
-                  ) -> tuple[dict, object]:
-    "The run options and the `TrainConfig` of a training run, validated: defaults, then `file`, then `flags`."
+                  ) -> tuple[RunOptions, object]:
+    "The `RunOptions` and the `TrainConfig` of a training run, validated: defaults, then `file`, then `flags`."
     from flamingo_mini.model import FlamingoConfig
     from flamingo_mini.train import TrainConfig
     file, flags = file or {}, {k: v for k, v in (flags or {}).items() if v is not None}
     settings = {**file, **flags}
     if isinstance(file.get('flamingo'), dict) and isinstance(flags.get('flamingo'), dict):
         settings['flamingo'] = {**file['flamingo'], **flags['flamingo']}  # a flag changes some hyperparameters, not all
-    run = {**RUN_OPTIONS, **{k: settings.pop(k) for k in list(settings) if k in RUN_OPTIONS}}
+    run_fields = [f.name for f in dataclasses.fields(RunOptions)]
+    run = {k: settings.pop(k) for k in list(settings) if k in run_fields}
     for f in dataclasses.fields(TrainConfig):  # YAML reads 1e-3 as a string (it wants 1.0e-3)
         if 'float' in f.type and isinstance(settings.get(f.name), str):
             try: settings[f.name] = float(settings[f.name])
             except ValueError: pass
-    if run['epochs'] is not None and 'steps' in settings:
+    if run.get('epochs') is not None and 'steps' in settings:
         raise UsageError("give steps (--max_steps) or epochs (--num_train_epochs), not both")
-    if run['epochs'] is not None and not (isinstance(run['epochs'], (int, float)) and 0 < run['epochs'] < math.inf):
-        raise UsageError(f"epochs must be a positive number, got {run['epochs']!r}")
     try: config = TrainConfig.from_dict(settings)
     except ValueError as e:
-        raise UsageError(f"{e}; and the run options are {sorted(RUN_OPTIONS)}" if 'unknown' in str(e) else str(e)) from None
+        raise UsageError(f"{e}; and the run options are {sorted(run_fields)}" if 'unknown' in str(e) else str(e)) from None
     except TypeError as e: raise UsageError(f"bad training option: {e}") from None
     if config.output_dir is None: raise UsageError("give --out (or output_dir in the config file): where to save")
-    if run['dataset'] is None: raise UsageError("give --dataset: a hub dataset name, a save_to_disk folder, or 'tiny-world'")
-    if (run['texts_column'] is None) != (run['images_column'] is None):
-        raise UsageError("the interleaved layout needs both --texts-column and --images-column")
-    if not (isinstance(run['batch_size'], int) and run['batch_size'] > 0):
-        raise UsageError(f"batch_size must be a positive integer, got {run['batch_size']!r}")
-    if run['dataset'] != 'tiny-world' and not (run['lm'] and run['vision']):
-        raise UsageError("give --lm and --vision (a hub id or folder each); only 'tiny-world' has default parts")
-    if not isinstance(run['flamingo'], dict): raise UsageError(f"flamingo must be a mapping, got {run['flamingo']!r}")
+    run = RunOptions(**run)
     known = [f for f in FlamingoConfig.__annotations__ if f not in _STRUCTURAL]
-    unknown = sorted(set(run['flamingo']) - set(known))
+    unknown = sorted(set(run.flamingo) - set(known))
     if unknown: raise UsageError(f"unknown Flamingo hyperparameter(s) {unknown}; known ones are {known}")
-    try: FlamingoConfig(**run['flamingo'])  # checks the values
+    try: FlamingoConfig(**run.flamingo)  # checks the values
     except (ValueError, TypeError) as e: raise UsageError(str(e)) from None
     return run, config
 
@@ -157,64 +169,61 @@ def _fill_deepspeed_config(accelerator, config, batch_size:int):
                            gradient_clipping=config.max_grad_norm or 0.).items():
         if ds.get(key, 'auto') == 'auto': ds[key] = value
 
-def train(run:dict, # run options, see `RUN_OPTIONS` and `train_settings`
+def train(run:RunOptions, # the data, the parts and how the run is spread (see `train_settings`)
           config, # a `TrainConfig`; its `output_dir` receives checkpoints and the final model
           resume:bool=False, # continue from the latest checkpoint in `output_dir`
           log=print) -> dict:
     "Train a Flamingo as `run` and `config` say, save it with its processor in `config.output_dir`; return a report."
-    from accelerate import Accelerator
     from flamingo_mini.data import FlamingoCollator, check_columns, prepare_dataset
     from flamingo_mini.model import FlamingoModel
     from flamingo_mini.processor import FlamingoProcessor
     from flamingo_mini.sharding import full_state_dict
-    from flamingo_mini.train import Learner
+    from flamingo_mini.train import Learner, make_accelerator
     import torch
     start, out = time.time(), Path(config.output_dir)
     if resume and not (out/'latest').exists(): raise ValueError(f"--resume: no checkpoint under {str(out)!r} to resume from")
     if (out/'latest').exists() and not resume:
         raise ValueError(f"{str(out)!r} already holds training checkpoints: pass --resume to continue, or choose another --out")
-    interleaved = run['texts_column'] is not None
-    image_column = run['images_column'] if interleaved else run['image_column']
-    dataset = load_train_dataset(run['dataset'], run['split'], config.seed)
-    check_columns(dataset, [run['texts_column'], run['images_column']] if interleaved else [run['image_column'], run['text_column']])
-    lm, vision, flamingo = run['lm'], run['vision'], run['flamingo']
-    if run['dataset'] == 'tiny-world':
+    image_column = run.images_column if run.interleaved else run.image_column
+    dataset = load_train_dataset(run.dataset, run.split, config.seed)
+    check_columns(dataset, [run.texts_column, run.images_column] if run.interleaved else [run.image_column, run.text_column])
+    lm, vision, flamingo = run.lm, run.vision, run.flamingo
+    if run.dataset == 'tiny-world':
         from flamingo_mini.demo import DEMO_FLAMINGO
         from flamingo_mini.pretrain import build_tiny_world
         if not (lm and vision):
             world = build_tiny_world()
             lm, vision = world['lm'], world['vision']
         flamingo = {**DEMO_FLAMINGO, **flamingo}
-    accelerator = Accelerator(mixed_precision=None if config.mixed_precision == 'no' else config.mixed_precision,
-                              cpu=not torch.cuda.is_available())
+    accelerator = make_accelerator(config.mixed_precision)
     if not accelerator.is_main_process: log = lambda *args, **kwargs: None
-    _fill_deepspeed_config(accelerator, config, run['batch_size'])
+    _fill_deepspeed_config(accelerator, config, run.batch_size)
     torch.manual_seed(config.seed)
     processor = FlamingoProcessor.from_pretrained_parts(lm, vision)
     model = FlamingoModel.from_pretrained_parts(lm, vision, **flamingo)
-    collate = FlamingoCollator(processor, image_column=run['image_column'], text_column=run['text_column'],
-                               texts_column=run['texts_column'], images_column=run['images_column'], prompt=run['prompt'],
-                               max_length=run['max_length'])
+    collate = FlamingoCollator(processor, image_column=run.image_column, text_column=run.text_column,
+                               texts_column=run.texts_column, images_column=run.images_column, prompt=run.prompt,
+                               max_length=run.max_length)
     dataset = prepare_dataset(dataset, [image_column])
-    if run['cache_features']:
+    if run.cache_features:
         from flamingo_mini.features import FeatureCollator, cache_vision_features
         with accelerator.main_process_first():
-            dataset = cache_vision_features(dataset, model, processor, image_column=run['image_column'],
-                                            images_column=run['images_column'])
+            dataset = cache_vision_features(dataset, model, processor, image_column=run.image_column,
+                                            images_column=run.images_column)
         collate = FeatureCollator.from_collator(collate)
-    log(f"dataset: {len(dataset):,} rows of {run['dataset']!r} ({'interleaved' if interleaved else 'captions'}"
-        f"{', cached vision features' if run['cache_features'] else ''}); parameters: "
+    log(f"dataset: {len(dataset):,} rows of {run.dataset!r} ({'interleaved' if run.interleaved else 'captions'}"
+        f"{', cached vision features' if run.cache_features else ''}); parameters: "
         f"{sum(p.numel() for p in model.parameters_trainable()):,} trainable of {sum(p.numel() for p in model.parameters()):,}")
-    if run['epochs'] is not None:  # Hugging Face's num_train_epochs: the steps that many passes take
+    if run.epochs is not None:  # Hugging Face's num_train_epochs: the steps that many passes take
         config = dataclasses.replace(config, steps=max(1, math.ceil(
-            run['epochs'] * len(dataset) / (run['batch_size'] * config.grad_accum * accelerator.num_processes))))
-        log(f"{run['epochs']:g} epoch(s) of {len(dataset):,} rows: {config.steps:,} steps")
-    if run['fsdp']:  # FSDP2 (docs-configs/fsdp2.yaml): the precision moves from accelerate's autocast to the sharding policy
+            run.epochs * len(dataset) / (run.batch_size * config.grad_accum * accelerator.num_processes))))
+        log(f"{run.epochs:g} epoch(s) of {len(dataset):,} rows: {config.steps:,} steps")
+    if run.fsdp:  # FSDP2 (docs-configs/fsdp2.yaml): the precision moves from accelerate's autocast to the sharding policy
         from flamingo_mini.sharding import fsdp_options, shard_flamingo
         if accelerator.num_processes < 2: raise ValueError("--fsdp shards over several processes: start them with torchrun or accelerate launch")
-        shard_flamingo(model, **fsdp_options(config.mixed_precision, cpu_offload=run['fsdp_cpu_offload']))
+        shard_flamingo(model, **fsdp_options(config.mixed_precision, cpu_offload=run.fsdp_cpu_offload))
         config = dataclasses.replace(config, mixed_precision='no')
-    learner = Learner(model, {'train': (dataset, collate, run['batch_size'])}, config, accelerator=accelerator)
+    learner = Learner(model, {'train': (dataset, collate, run.batch_size)}, config, accelerator=accelerator)
     if resume: log(f"resumed from {learner.load_checkpoint()}")
     history = learner.fit(progress=accelerator.is_main_process)
     accelerator.wait_for_everyone()
@@ -223,7 +232,7 @@ def train(run:dict, # run options, see `RUN_OPTIONS` and `train_settings`
     if accelerator.is_main_process:
         # the model card records the data, steps and prompt format (the processor's chat template)
         accelerator.unwrap_model(learner.model).save_pretrained(out, state_dict=state_dict, processor=processor,
-                                                               training_data=run['dataset'], training_steps=learner.step)
+                                                               training_data=run.dataset, training_steps=learner.step)
     accelerator.wait_for_everyone()
     losses = [h['loss'] for h in history if 'loss' in h]
     return dict(steps=learner.step, loss=losses[-1] if losses else None, rows=len(dataset), checkpoint=str(out.resolve()),
@@ -263,28 +272,47 @@ def _json_object(text:str) -> dict:
     if not isinstance(value, dict): raise argparse.ArgumentTypeError(f"not a JSON object: {text!r}")
     return value
 
-def train_config_fields() -> list[tuple]:
-    "(name, annotation, default, comment) of `TrainConfig`'s fields, read from the source of `train`, not imported."
-    source = Path(importlib.util.find_spec('flamingo_mini.train').origin).read_text()
-    lines = source.splitlines()
-    cls = next(n for n in ast.parse(source).body if isinstance(n, ast.ClassDef) and n.name == 'TrainConfig')
+def _source(module:str) -> tuple[list[str], ast.Module]:
+    "The lines and the syntax tree of a module of the package, read without importing it (which loads torch)."
+    source = Path(importlib.util.find_spec(module).origin).read_text()
+    return source.splitlines(), ast.parse(source)
+
+def source_fields(module:str, # e.g. 'flamingo_mini.train'
+                  name:str, # a dataclass defined at the top level of `module`
+                 ) -> list[tuple]:
+    "(name, annotation, default, comment) of the fields of dataclass `name`, read from `module`'s source, not imported."
+    lines, tree = _source(module)
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name)
     fields = []
     for node in cls.body:
         if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)): continue
-        try: default = ast.literal_eval(node.value) if node.value is not None else None
-        except ValueError: default = ast.unparse(node.value)
+        value = node.value
+        if isinstance(value, ast.Call) and any(k.arg == 'default_factory' for k in value.keywords):  # field(default_factory=dict)
+            value = ast.Call(next(k.value for k in value.keywords if k.arg == 'default_factory'), [], [])
+        try: default = ast.literal_eval(value) if value is not None else None
+        except ValueError: default = {'dict()': {}, 'list()': []}.get(ast.unparse(value), ast.unparse(value))
         comment = lines[node.end_lineno - 1][node.end_col_offset:].strip().lstrip('#').strip()
         fields.append((node.target.id, ast.unparse(node.annotation), default, comment))
     return fields
+
+def source_constant(module:str, name:str):
+    "The literal value of `name = ...` at the top level of `module`, read from its source, not imported."
+    _, tree = _source(module)
+    return next(ast.literal_eval(n.value) for n in tree.body
+                if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in n.targets))
+
+def train_config_fields() -> list[tuple]:
+    "(name, annotation, default, comment) of `TrainConfig`'s fields, read from the source of `train`, not imported."
+    return source_fields('flamingo_mini.train', 'TrainConfig')
 
 HF_NAMES = dict(  # Hugging Face `TrainingArguments` names of `train`'s settings, accepted as flags too
     lr='learning_rate', steps='max_steps', batch_size='per_device_train_batch_size', epochs='num_train_epochs',
     grad_accum='gradient_accumulation_steps', schedule='lr_scheduler_type', log_every='logging_steps',
     save_every='save_steps', eval_every='eval_steps', keep_checkpoints='save_total_limit', output_dir='output_dir')
 
-def _flags(name:str) -> list[str]:
-    "A setting's flags: `--with-dashes`, `--with_underscores` and its Hugging Face name."
-    return list(dict.fromkeys(f'--{n}' for n in (name.replace('_', '-'), name, HF_NAMES.get(name)) if n))
+def _flags(name:str, hf_names:dict=HF_NAMES) -> list[str]:
+    "A setting's flags: `--with-dashes`, `--with_underscores` and its Hugging Face name (training's)."
+    return list(dict.fromkeys(f'--{n}' for n in (name.replace('_', '-'), name, hf_names.get(name)) if n))
 
 def _help(text:str, default) -> str:
     "Help text that ends with the default (escaped for argparse's %-formatting)."
@@ -292,34 +320,49 @@ def _help(text:str, default) -> str:
     return f"{text} (default: {shown})".replace('%', '%%')
 
 # %% ../nbs/20_cli.ipynb #6cc2913e
+_CHECKPOINT = 'a folder written by save_pretrained (`train --out`, `demo --out`), or a hub id'
+
+def _dataclass_arguments(p:argparse.ArgumentParser, fields:list[tuple], types:dict, suffix:str='', skip=(),
+                         hf_names:dict=HF_NAMES):
+    "A flag for each of `fields` (see `source_fields`): its comment is the help, its default the default shown; `types` overrides the type its annotation gives."
+    for name, annotation, default, comment in fields:
+        if name in skip: continue
+        flags, text = _flags(name, hf_names), f"{comment}{suffix.format(name=name)}"
+        if annotation == 'bool': p.add_argument(*flags, dest=name, action=argparse.BooleanOptionalAction, default=None,
+                                                help=_help(text, default))
+        else: p.add_argument(*flags, dest=name, help=_help(text, default), **(types.get(name) or dict(type=_flag_type(annotation))))
+
+_RUN_TYPES = dict(max_length=dict(type=POSITIVE), batch_size=dict(type=POSITIVE), epochs=dict(type=POSITIVE_FLOAT),
+                  flamingo=dict(type=_json_object))
+
 def _train_arguments(p:argparse.ArgumentParser):
-    "`train`'s flags for `RUN_OPTIONS`, and for `TrainConfig`'s fields (read from its source: `--help` must not wait for torch)."
-    def option(name, text, **kwargs): p.add_argument(*_flags(name), dest=name, help=_help(text, RUN_OPTIONS[name]), **kwargs)
+    "`train`'s flags: `RunOptions`' fields and `TrainConfig`'s (read from their source: `--help` must not wait for torch)."
     p.add_argument('--config', help=_help('a JSON or YAML file of the settings below; flags override it', None))
-    option('dataset', "a hub dataset name, a save_to_disk folder, or 'tiny-world'")
-    option('split', 'the split to train on')
-    option('image_column', 'caption layout: the image column')
-    option('text_column', 'caption layout: the caption column')
-    option('texts_column', 'interleaved layout: the column of text lists')
-    option('images_column', 'interleaved layout: the column of image lists')
-    option('prompt', 'caption layout: the context before each caption')
-    option('max_length', 'truncate samples to this many tokens', type=POSITIVE)
-    option('lm', "the language model: a hub id or folder ('tiny-world' has its own)")
-    option('vision', "the vision encoder: a hub id or folder ('tiny-world' has its own)")
-    option('flamingo', 'FlamingoConfig hyperparameters as JSON, e.g. \'{"xattn_every": 2}\'', type=_json_object)
-    option('batch_size', 'samples per step and process', type=POSITIVE)
-    option('epochs', 'passes over the dataset, instead of --steps', type=POSITIVE_FLOAT)
-    option('cache_features', 'train on cached vision-encoder tokens', action='store_true', default=None)
-    option('fsdp', 'shard the model over the processes with FSDP2 (under torchrun or accelerate launch)', action='store_true', default=None)
-    option('fsdp_cpu_offload', 'with --fsdp: shards and optimiser state in CPU memory', action='store_true', default=None)
+    _dataclass_arguments(p, source_fields('flamingo_mini.cli', 'RunOptions'), _RUN_TYPES)
     p.add_argument('--resume', action='store_true', help=_help('continue from the latest checkpoint in --out', False))
     p.add_argument('--out', *_flags('output_dir'), dest='output_dir', help=_help('where checkpoints and the final model go', None))
-    for name, annotation, default, comment in train_config_fields():
-        if name == 'output_dir': continue
-        text = f"{comment} (TrainConfig.{name})" if comment else f"TrainConfig.{name}"
-        if annotation == 'bool': p.add_argument(*_flags(name), dest=name, action=argparse.BooleanOptionalAction, default=None,
-                                                help=_help(text, default))
-        else: p.add_argument(*_flags(name), dest=name, type=_flag_type(annotation), help=_help(text, default))
+    _dataclass_arguments(p, train_config_fields(), {}, ' (TrainConfig.{name})', skip=('output_dir',))
+
+def _eval_arguments(p:argparse.ArgumentParser):
+    "`eval`'s flags: the task and data, and the fields of `evaluate.FewShot` (read from its source)."
+    p.add_argument('checkpoint', help=_CHECKPOINT)
+    p.add_argument('--dataset', required=True, help=_help("a hub dataset name, a save_to_disk folder, or 'tiny-world'", None))
+    p.add_argument('--task', default='captioning', choices=source_constant('flamingo_mini.evaluate', 'TASKS'),
+                   help=_help('what to evaluate', 'captioning'))
+    p.add_argument('--split', default='test', help=_help('the evaluation split', 'test'))
+    p.add_argument('--support-split', default='train', help=_help("the demonstrations' split; 'none': the evaluation split", 'train'),
+                   type=lambda text: None if text.lower() == 'none' else text)
+    choices = lambda name: dict(choices=source_constant('flamingo_mini.evaluate', name))
+    types = dict(shots=dict(type=NATURAL, nargs='+'), trials=dict(type=POSITIVE), seed=dict(type=NATURAL),
+                 selection=choices('SELECTIONS'), batch_size=dict(type=POSITIVE), num_samples=dict(type=POSITIVE),
+                 zero_shot_demos=dict(type=NATURAL), pooling=choices('POOLINGS'), media=choices('MEDIA_PATHS'),
+                 max_new_tokens=dict(type=POSITIVE), num_beams=dict(type=POSITIVE))
+    _dataclass_arguments(p, source_fields('flamingo_mini.evaluate', 'FewShot'), types, skip=('keep_predictions', 'path'), hf_names={})
+    p.add_argument('--class-names', nargs='+', help=_help("classification: the class names ('tiny-world': its colours)", None))
+    for column in ('image', 'text', 'label'):
+        p.add_argument(f'--{column}-column', help=_help(f'the {column} column', None))
+    p.add_argument('--tiny-world-scenes', type=POSITIVE, default=64, help=_help("'tiny-world': scenes in each split", 64))
+    p.add_argument('--out', help=_help('write the settings and results here as JSON', None))
 
 def _parser() -> argparse.ArgumentParser:
     "The `flamingo-mini` command line."
@@ -335,45 +378,24 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument('--minutes', type=POSITIVE_FLOAT, default=7.5, help=_help('wall-clock budget of the whole job', 7.5))
     d.add_argument('--world-dir', help=_help("build the tiny world's parts in this folder; none: use the shipped copy", None))
     d.add_argument('--quick', action='store_true', help=_help('seconds, untrained: tiny random parts, caption, save, reload', False))
-    checkpoint = 'a folder written by save_pretrained (`train --out`, `demo --out`), or a hub id'
     c = command('caption', 'caption image files with a saved checkpoint')
-    c.add_argument('checkpoint', help=checkpoint)
+    c.add_argument('checkpoint', help=_CHECKPOINT)
     c.add_argument('images', nargs='+', help='image files')
     c.add_argument('--prompt', default='<image>', help=_help('the text before each caption', '<image>'))
     c.add_argument('--max-new-tokens', type=POSITIVE, default=20, help=_help('longest caption, in tokens', 20))
     c.add_argument('--num-beams', type=POSITIVE, default=1, help=_help('beam search width (1: greedy)', 1))
     t = command('chat', 'a multi-turn chat with a saved checkpoint, in the terminal')
-    t.add_argument('checkpoint', help=checkpoint)
+    t.add_argument('checkpoint', help=_CHECKPOINT)
     t.add_argument('--max-new-tokens', type=POSITIVE, default=32, help=_help('longest reply, in tokens', 32))
     _train_arguments(command('train', 'train a Flamingo on a dataset (also under accelerate launch or torchrun)'))
     w = command('web', 'serve a web chat with a saved checkpoint on this computer')
-    w.add_argument('checkpoint', help=checkpoint)
+    w.add_argument('checkpoint', help=_CHECKPOINT)
     w.add_argument('--host', default='127.0.0.1', help=_help("the address to serve on; '0.0.0.0' serves other machines too, "
                                                              "with no login (see the web page's threat model)", '127.0.0.1'))
     w.add_argument('--port', type=_number(int, 0, 'port'), default=7860, help=_help('0 picks a free one', 7860))
     w.add_argument('--max-new-tokens', type=POSITIVE, default=32, help=_help('longest reply, in tokens', 32))
     w.add_argument('--open', action='store_true', help=_help('open the page in the default browser', False))
-    e = command('eval', 'few-shot evaluation of a saved checkpoint on a dataset (also under accelerate launch or torchrun)')
-    e.add_argument('checkpoint', help=checkpoint)
-    e.add_argument('--dataset', required=True, help=_help("a hub dataset name, a save_to_disk folder, or 'tiny-world'", None))
-    e.add_argument('--task', default='captioning', choices=('captioning', 'vqa', 'classification'), help=_help('what to evaluate', 'captioning'))
-    e.add_argument('--split', default='test', help=_help('the evaluation split', 'test'))
-    e.add_argument('--support-split', default='train', help=_help("the demonstrations' split; 'none': the evaluation split", 'train'),
-                   type=lambda text: None if text.lower() == 'none' else text)
-    e.add_argument('--shots', type=NATURAL, nargs='+', default=[0, 4], help=_help('demonstrations per prompt', '0 4'))
-    e.add_argument('--trials', type=POSITIVE, default=1, help=_help('repetitions per number of shots', 1))
-    e.add_argument('--selection', default='random', choices=('random', 'rices'), help=_help('how demonstrations are chosen', 'random'))
-    e.add_argument('--seed', type=NATURAL, default=0, help=_help('random seed', 0))
-    e.add_argument('--num-samples', type=POSITIVE, help=_help('evaluate a seeded random subset of this many rows', None))
-    e.add_argument('--batch-size', type=POSITIVE, default=8, help=_help('prompts per batch and process', 8))
-    e.add_argument('--media', default='features', choices=('features', 'pixels'),
-                   help=_help("'features': each image encoded once; 'pixels': every prompt re-encodes its images", 'features'))
-    e.add_argument('--max-new-tokens', type=POSITIVE, help=_help('longest answer, in tokens (captioning, vqa)', None))
-    e.add_argument('--class-names', nargs='+', help=_help("classification: the class names ('tiny-world': its colours)", None))
-    for column in ('image', 'text', 'label'):
-        e.add_argument(f'--{column}-column', help=_help(f'the {column} column', None))
-    e.add_argument('--tiny-world-scenes', type=POSITIVE, default=64, help=_help("'tiny-world': scenes in each split", 64))
-    e.add_argument('--out', help=_help('write the settings and results here as JSON', None))
+    _eval_arguments(command('eval', 'few-shot evaluation of a saved checkpoint on a dataset (also under accelerate launch or torchrun)'))
     return parser
 
 def run(args:argparse.Namespace):
