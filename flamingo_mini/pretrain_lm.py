@@ -4,8 +4,9 @@
 
 # %% ../nbs/10a_pretrain_lm.ipynb #a0c1e7b3
 from __future__ import annotations
-import itertools, math, time
-from typing import Iterable, Iterator
+import copy, itertools, math, time
+from collections import Counter
+from typing import Iterable, Iterator, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -18,9 +19,10 @@ from .world import episode_baselines, text_episode, world_text
 
 
 # %% auto #0
-__all__ = ['END_OF_TEXT', 'WORLD_WORDS', 'DIGIT_CAPTIONS', 'train_world_tokenizer', 'add_eoc_token', 'world_batches',
-           'copy_batches', 'world_lm_config', 'pretrain_lm', 'lm_perplexity', 'next_words', 'text_icl_accuracy',
-           'text_icl_report']
+__all__ = ['END_OF_TEXT', 'WORLD_WORDS', 'DIGIT_CAPTIONS', 'OPEN_VOCAB_KEYS', 'train_world_tokenizer', 'add_eoc_token',
+           'world_batches', 'copy_batches', 'open_vocab_split', 'open_vocab_episode', 'open_vocab_batches',
+           'repeat_batches', 'world_lm_config', 'pretrain_lm', 'lm_perplexity', 'next_words', 'text_icl_accuracy',
+           'text_icl_report', 'greedy_continuations', 'open_vocab_report']
 
 # %% ../nbs/10a_pretrain_lm.ipynb #8112063f
 END_OF_TEXT = '<|endoftext|>'
@@ -93,14 +95,19 @@ def world_batches(
                 labels = labels.masked_fill(is_episode & ~torch.isin(input_ids, keep), -100)
             yield input_ids, labels, attention_mask
 
+def _random_token_vocab(tokenizer, exclude:Iterable[int]=()) -> np.ndarray:
+    "The ordinary (not special) token ids, less `exclude`, sorted."
+    return np.array(sorted(set(range(len(tokenizer))) - set(tokenizer.all_special_ids) - set(exclude)))
+
 def copy_batches(
     tokenizer, # the LM's tokenizer: tokens are drawn from its ordinary (not special) vocabulary
     batch_size:int=32,
     length:int=24, # distinct draws per row; each is written twice
     seed:int=0,
+    exclude:Iterable[int]=(), # token ids never drawn (an open-vocabulary run's held-out answers)
 ) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
     "Endless batches of doubled random tokens (`a a b b ...`), labelled on every second copy."
-    vocab = np.array(sorted(set(range(len(tokenizer))) - set(tokenizer.all_special_ids)))
+    vocab = _random_token_vocab(tokenizer, exclude)
     rng = np.random.default_rng([seed, 2])
     while True:
         input_ids = torch.as_tensor(np.repeat(rng.choice(vocab, size=(batch_size, length)), 2, axis=1))
@@ -108,6 +115,99 @@ def copy_batches(
         labels[:, 0::2] = -100  # the first of a pair is a fresh draw: nothing to learn there
         yield input_ids, labels, torch.ones_like(input_ids)
 
+
+# %% ../nbs/10a_pretrain_lm.ipynb #ov000002
+OPEN_VOCAB_KEYS = COLOURS + SHAPES  # the key words of open-vocabulary episodes, as in the world's text episodes
+
+def _single_token(tokenizer, text:str) -> int:
+    ids = tokenizer(text, add_special_tokens=False)['input_ids']
+    if len(ids) != 1: raise ValueError(f"{text!r} is {len(ids)} tokens for this tokenizer; a key word must be one")
+    return ids[0]
+
+def open_vocab_split(
+    tokenizer, # the LM's tokenizer
+    held_out_share:float=0.125, # share of the answer tokens kept out of every training batch
+    seed:int=0,
+) -> tuple[list[int], list[int]]:
+    "Token ids an open-vocabulary run answers with, and the held-out ones: every ordinary token but the key words'."
+    if not 0 <= held_out_share < 1: raise ValueError(f"held_out_share must be in [0, 1), got {held_out_share}")
+    keys = {_single_token(tokenizer, s) for w in OPEN_VOCAB_KEYS for s in (w, f' {w}')}
+    words = {_single_token(tokenizer, f' {w}') for w in WORDS}
+    pool = sorted(set(_random_token_vocab(tokenizer).tolist()) - keys - words)
+    held = np.random.default_rng([seed, 4]).choice(pool, round(held_out_share * len(pool)), replace=False)
+    return sorted(set(pool) - set(held.tolist()) | words), sorted(held.tolist())
+
+def open_vocab_episode(
+    rng:np.random.Generator,
+    tokenizer, # the LM's tokenizer, with `<EOC>`
+    answers:Sequence[int], # the token ids answers are drawn from
+    k:int, # demonstrations before the query
+    ways:int=3, # distinct keys (and answers) in the episode
+    lengths:Sequence[int]=(1, 2, 3), # tokens per answer, drawn uniformly
+) -> dict:
+    "A text episode as token ids: `input_ids` up to the query's key, `determined` (1 where the context decides the id), the `answer` ids and each demonstration's answer."
+    if not 1 <= ways <= len(COLOURS): raise ValueError(f"ways must be between 1 and {len(COLOURS)}, got {ways}")
+    if k < 0: raise ValueError(f"k must be at least 0, got {k}")
+    eoc = tokenizer.convert_tokens_to_ids(EOC_TOKEN)
+    keys = (COLOURS, SHAPES)[rng.integers(2)]
+    values = [keys[i] for i in rng.choice(len(keys), ways, replace=False)]
+    mapping = {}
+    while len(mapping) < ways:  # distinct answers
+        answer = tuple(int(a) for a in rng.choice(answers, lengths[rng.integers(len(lengths))]))
+        if answer not in mapping.values(): mapping[values[len(mapping)]] = answer
+    order = rng.permutation(ways)
+    demos = [values[order[i % ways]] for i in range(k)]
+    rng.shuffle(demos)
+    query = demos[rng.integers(k)] if k else values[rng.integers(ways)]
+    input_ids, determined, seen = [], [], set()
+    for v in demos:
+        answer = list(mapping[v]) + [eoc]
+        input_ids += [_single_token(tokenizer, v)] + answer
+        determined += [0] + [int(v in seen)] * len(answer)
+        seen.add(v)
+    return dict(input_ids=input_ids + [_single_token(tokenizer, query)], determined=determined + [0],
+                answer=list(mapping[query]), demo_answers=[list(mapping[v]) for v in demos])
+
+def open_vocab_batches(
+    tokenizer, # the LM's tokenizer, with `<EOC>`
+    answers:Sequence[int], # the token ids answers are drawn from (`open_vocab_split(...)[0]` in training)
+    batch_size:int=32,
+    ks:Iterable[int]=range(1, 9), # demonstrations per episode, drawn uniformly
+    ways:Iterable[int]=(2, 3, 4), # keys per episode, drawn uniformly
+    lengths:Sequence[int]=(1, 2, 3), # tokens per answer, drawn uniformly
+    seed:int=0,
+) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+    "Endless batches of open-vocabulary text episodes, completed and closed with end-of-text, labelled where the context decides."
+    ks, ways, eos = list(ks), list(ways), tokenizer.eos_token_id
+    eoc = tokenizer.convert_tokens_to_ids(EOC_TOKEN)
+    rng = np.random.default_rng([seed, 5])
+    while True:
+        rows, decided = [], []
+        for _ in range(batch_size):
+            e = open_vocab_episode(rng, tokenizer, answers, ks[rng.integers(len(ks))], ways[rng.integers(len(ways))], lengths)
+            rows.append(e['input_ids'] + e['answer'] + [eoc, eos])
+            decided.append(e['determined'] + [1] * (len(e['answer']) + 1) + [0])
+        input_ids, labels = _pad_rows(rows, eos)
+        attention_mask = (labels != -100).long()
+        decided, _ = _pad_rows(decided, 0)
+        yield input_ids, labels.masked_fill(decided == 0, -100), attention_mask
+
+def repeat_batches(
+    tokenizer, # the LM's tokenizer: tokens are drawn from its ordinary vocabulary
+    batch_size:int=32,
+    length:int=24, # tokens of the random sequence, which each row writes twice
+    seed:int=0,
+    exclude:Iterable[int]=(), # token ids never drawn
+) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+    "Endless batches of a random token sequence written twice (`a b c a b c`), labelled on the second copy (Olsson et al. 2022)."
+    vocab = _random_token_vocab(tokenizer, exclude)
+    rng = np.random.default_rng([seed, 6])
+    while True:
+        sequence = torch.as_tensor(rng.choice(vocab, size=(batch_size, length)))
+        input_ids = torch.cat([sequence, sequence], 1)
+        labels = input_ids.clone()
+        labels[:, :length + 1] = -100  # the first copy is fresh draws, and its repeat starts unannounced
+        yield input_ids, labels, torch.ones_like(input_ids)
 
 # %% ../nbs/10a_pretrain_lm.ipynb #e5715366
 def world_lm_config(
@@ -157,6 +257,11 @@ def pretrain_lm(
     episode_steps:int=6000, # then: batches dominated by text episodes, and batches of doubled tokens
     p_episode:float=0.9, # share of text episodes in the second phase's world batches
     p_copy:float=0.5, # share of the second phase's steps that are `copy_batches`
+    p_repeat:float=0., # share of the second phase's steps that are `repeat_batches` (an open-vocabulary option)
+    p_open_vocab:float=0., # share of the second phase's steps that are `open_vocab_batches` (an option)
+    open_vocab:Sequence[int]|None=None, # the answer tokens of those episodes, e.g. `open_vocab_split(tok)[0]`
+    held_out:Iterable[int]=(), # tokens that no random-token batch (copy, repeat, open-vocabulary) ever draws
+    init:GPT2LMHeadModel|None=None, # continue from a copy of this LM (same vocabulary) instead of a fresh one
     answer_loss:bool=True, # label only the words and `<EOC>`s of text episodes (`world_batches`)
     ways:Iterable[int]=(2, 3, 4), # ways of the text episodes, drawn uniformly
     decay_share:float=0.1, # the learning rate decays linearly to 0 over this last share of the steps
@@ -169,17 +274,32 @@ def pretrain_lm(
 ) -> GPT2LMHeadModel:
     "A small GPT-2 pretrained on world text: captions, then text episodes mixed with doubled tokens; in eval mode."
     if not 0 <= p_copy < 1: raise ValueError(f"p_copy must be in [0, 1), got {p_copy}")
+    if min(p_repeat, p_open_vocab) < 0 or p_copy + p_repeat + p_open_vocab > 1:
+        raise ValueError(f"p_copy, p_repeat and p_open_vocab are shares of the steps: each >= 0, together <= 1")
+    if p_open_vocab and not open_vocab: raise ValueError("p_open_vocab needs `open_vocab`, the answer tokens")
+    if open_vocab and set(open_vocab) & set(held_out): raise ValueError("`open_vocab` and `held_out` share tokens")
     add_eoc_token(tokenizer)
     config = world_lm_config(tokenizer, **config_kwargs)
     tokenizer.model_max_length = config.n_positions
     torch.manual_seed(seed)
-    model = GPT2LMHeadModel(config)
+    if init is not None:
+        if init.config.vocab_size != len(tokenizer):
+            raise ValueError(f"`init` has {init.config.vocab_size} tokens, the tokenizer {len(tokenizer)}")
+        config = init.config
+    model = copy.deepcopy(init) if init is not None else GPT2LMHeadModel(config)
     model.loss_type = 'ForCausalLM'  # transformers picks the loss by class name, matches none for GPT-2, and warns
     captions = world_batches(tokenizer, batch_size, p_episode=0.0, seed=seed)
     episodes = world_batches(tokenizer, batch_size, p_episode=p_episode, seed=seed + 1, answer_loss=answer_loss,
                              ways=ways)
-    copies, picks = copy_batches(tokenizer, batch_size, seed=seed), np.random.default_rng([seed, 3])
-    second = (next(copies) if picks.random() < p_copy else next(episodes) for _ in itertools.count())
+    copies, picks = copy_batches(tokenizer, batch_size, seed=seed, exclude=held_out), np.random.default_rng([seed, 3])
+    repeats = repeat_batches(tokenizer, batch_size, seed=seed, exclude=held_out)
+    open_episodes = open_vocab_batches(tokenizer, open_vocab or [], batch_size, seed=seed)
+    def second_phase(r:float):  # one draw a step: with p_repeat = p_open_vocab = 0 the default build's exact draws
+        if r < p_copy: return next(copies)
+        if r < p_copy + p_repeat: return next(repeats)
+        if r < p_copy + p_repeat + p_open_vocab: return next(open_episodes)
+        return next(episodes)
+    second = (second_phase(picks.random()) for _ in itertools.count())
     batches = itertools.chain(itertools.islice(captions, caption_steps), second)
     with torch_threads(threads):
         _fit(model, batches, caption_steps + episode_steps, lr, log_every, 'LM', _lm_loss, decay_share=decay_share)
@@ -261,4 +381,51 @@ def text_icl_report(
         report[k] = dict(accuracy=float(np.mean([p == e['answer'] for p, e in zip(predicted, episodes)])),
                          copied=float(np.mean([p in _context_words(e['text']) for p, e in zip(predicted, episodes)])),
                          **episode_baselines(episodes))
+    return report
+
+# %% ../nbs/10a_pretrain_lm.ipynb #ov000011
+@torch.no_grad()
+def greedy_continuations(
+    model, # a causal LM
+    rows:Sequence[Sequence[int]], # prompts as token ids
+    lengths:Sequence[int], # tokens to generate for each prompt
+) -> list[list[int]]:
+    "The greedy continuation of each prompt, `lengths[i]` tokens long; prompts of equal length share a batch."
+    groups = {}
+    for i, (row, n) in enumerate(zip(rows, lengths)): groups.setdefault((len(row), n), []).append(i)
+    out = [None] * len(rows)
+    model.eval()
+    for (_, n), members in groups.items():
+        input_ids = torch.tensor([list(rows[i]) for i in members], device=model.device)
+        for _ in range(n):
+            next_ids = model(input_ids=input_ids).logits[:, -1].argmax(-1, keepdim=True)  # (b, 1)
+            input_ids = torch.cat([input_ids, next_ids], 1)
+        for i, ids in zip(members, input_ids[:, -n:].tolist()): out[i] = ids
+    return out
+
+def open_vocab_report(
+    model, # a causal LM
+    tokenizer, # its tokenizer, with `<EOC>`
+    answers:Sequence[int], # the token ids answers are drawn from
+    ks:Iterable[int]=(0, 4, 8), # demonstrations per episode
+    n:int=200, # episodes per k
+    ways:int=3,
+    lengths:Sequence[int]=(1,), # tokens per answer: (1,) single-token, (2, 3) multi-token
+    seed:int=1, # the evaluation stream; open-vocabulary training draws from another
+) -> dict[int, dict[str, float]]:
+    "For each k: exact `accuracy` of the greedy answer, the share `copied` from some demonstration, and the baselines."
+    report = {}
+    for k in ks:
+        rng = np.random.default_rng([seed, 7, k, ways, *lengths])
+        episodes = [open_vocab_episode(rng, tokenizer, answers, k, ways, lengths) for _ in range(n)]
+        predicted = greedy_continuations(model, [e['input_ids'] for e in episodes], [len(e['answer']) for e in episodes])
+        most_frequent = []
+        for e in episodes:
+            counts = Counter(map(tuple, e['demo_answers']))
+            top = [a for a, c in counts.items() if c == max(counts.values())]
+            most_frequent.append((tuple(e['answer']) in top) / max(len(top), 1))
+        report[k] = dict(accuracy=float(np.mean([p == e['answer'] for p, e in zip(predicted, episodes)])),
+                         copied=float(np.mean([p in e['demo_answers'] for p, e in zip(predicted, episodes)])),
+                         most_frequent=float(np.mean(most_frequent)),
+                         chance=float(np.mean([len(answers) ** -len(e['answer']) for e in episodes])))
     return report
