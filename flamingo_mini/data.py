@@ -164,12 +164,12 @@ def batches(
 
 # %% ../nbs/11_data.ipynb #af6115c2
 class MixedBatches:
-    "Every step, one (name, weight, batch) per dataset; datasets restart when exhausted."
+    "Every step, one (name, weight, batch) per source; datasets restart when exhausted."
     def __init__(self,
-                 sources:dict, # name -> (dataset, collate, batch_size)
+                 sources:dict, # name -> (dataset, collate, batch_size), or an iterable of batches that keeps its own position (a `StreamLoader`)
                  weights:dict|None=None, # name -> loss weight (default 1 each)
                  seed:int=0,
-                 skip:int=0, # steps already taken (resuming)
+                 skip:int=0, # steps already taken (resuming); a stream resumes from its own state instead
                  shard:tuple=(0, 1)): # (rank, world size), see `batches`
         if not sources: raise ValueError("MixedBatches needs at least one dataset")
         weights = default(weights, {name: 1.0 for name in sources})
@@ -177,12 +177,18 @@ class MixedBatches:
         if not all(isinstance(w, (int, float)) and math.isfinite(w) and w >= 0 for w in weights.values()):
             raise ValueError(f"weights must be finite numbers >= 0, got {weights}")
         self.weights = weights
-        self.streams = {name: batches(ds, collate, bs, seed=seed, epochs=None, skip=skip, shard=shard)
-                        for name, (ds, collate, bs) in sources.items()}
+        self.streams = {name: batches(*source, seed=seed, epochs=None, skip=skip, shard=shard) if isinstance(source, tuple)
+                        else iter(source) for name, source in sources.items()}
 
     def __iter__(self): return self
     def __next__(self) -> list:
-        return [(name, self.weights[name], next(stream)) for name, stream in self.streams.items()]
+        step = []
+        for name, stream in self.streams.items():
+            try: step.append((name, self.weights[name], next(stream)))
+            except StopIteration:  # datasets repeat forever (`epochs=None`): only a stream can end
+                raise ValueError(f"stream {name!r} ended: build its ShardStream with epochs=None to train on it for any "
+                                 f"number of steps") from None
+        return step
 
 def mixed_loss(model, step:list) -> torch.Tensor:
     "The weighted sum of the model's losses on one `MixedBatches` step."

@@ -4,7 +4,7 @@
 
 # %% ../nbs/11a_streaming.ipynb #0f7cc0dd
 from __future__ import annotations
-import io, json, random, tarfile, time, itertools, warnings
+import glob, io, json, random, re, tarfile, time, itertools, warnings
 from pathlib import Path
 import numpy as np
 import torch
@@ -13,7 +13,7 @@ from datasets import load_dataset, Image as ImageFeature
 from .processor import ImageError, load_image
 
 # %% auto #0
-__all__ = ['LAYOUTS', 'write_shards', 'open_shard', 'ShardStream', 'StreamLoader']
+__all__ = ['LAYOUTS', 'write_shards', 'open_shard', 'shard_files', 'shard_layout', 'ShardStream', 'StreamLoader']
 
 # %% ../nbs/11a_streaming.ipynb #bfc713a8
 def _png(image) -> bytes:
@@ -73,6 +73,40 @@ def open_shard(path:str, layout:str='webdataset'):
         if isinstance(feature, ImageFeature): ds = ds.cast_column(name, ImageFeature(decode=False))
     return ds
 
+# %% ../nbs/11a_streaming.ipynb #0b266878
+def _braces(pattern:str) -> list[str]:
+    "Expand the first `{a..b}` range or `{x,y}` list of `pattern`, recursively."
+    m = re.search(r'\{([^{}]*)\}', pattern)
+    if m is None: return [pattern]
+    head, body, tail = pattern[:m.start()], m.group(1), pattern[m.end():]
+    r = re.fullmatch(r'(\d+)\.\.(\d+)', body)
+    if r: parts = [f'{i:0{len(r.group(1))}d}' for i in range(int(r.group(1)), int(r.group(2)) + 1)]
+    elif ',' in body: parts = body.split(',')
+    else: return [head + '{' + body + '}' + t for t in _braces(tail)]
+    return [head + part + t for part in parts for t in _braces(tail)]
+
+def shard_files(*specs:str) -> list[str]:
+    "The shard files that brace ranges (`pairs-{000..009}.tar`), globs or folders name, in order, each once."
+    files = []
+    for spec in specs:
+        for pattern in _braces(str(spec)):
+            path = Path(pattern)
+            if path.is_dir(): found = sorted(str(p) for p in path.iterdir() if p.suffix in ('.tar', '.parquet'))
+            elif glob.has_magic(pattern): found = sorted(glob.glob(pattern))
+            elif path.is_file(): found = [pattern]
+            else: raise FileNotFoundError(f"no shard {pattern!r}" + (f" (from {spec!r})" if pattern != spec else ''))
+            if not found: raise FileNotFoundError(f"{pattern!r} names no shard files (.tar or .parquet)")
+            files += found
+    return list(dict.fromkeys(files))
+
+def shard_layout(files:list[str]) -> str:
+    "'webdataset' for .tar shards, 'interleaved' for .parquet ones (a mix of the two is an error)."
+    suffixes = {Path(f).suffix for f in files}
+    layouts = {{'.tar': 'webdataset', '.parquet': 'interleaved'}.get(s) for s in suffixes}
+    if None in layouts or len(layouts) != 1:
+        raise ValueError(f"shards must all be .tar (webdataset pairs) or all .parquet (interleaved documents), got {sorted(suffixes)}")
+    return layouts.pop()
+
 # %% ../nbs/11a_streaming.ipynb #c229fa30
 class ShardStream:
     "One rank's rows of a list of shards, in an order fixed by the seed, that can start at any saved position."
@@ -87,6 +121,7 @@ class ShardStream:
         if not 0 <= rank < world: raise ValueError(f"rank {rank} is not in 0..{world - 1}")
         if len(files) < world: raise ValueError(f"{len(files)} shards cannot feed {world} ranks: write at least one shard per rank")
         self.files, self.layout, self.seed, self.window, self.epochs = list(files), layout, seed, window, epochs
+        self.rank, self.world = rank, world
         self.mine = self.files[rank::world]
 
     def shards(self, epoch:int, worker:int=0, workers:int=1) -> list[str]:
@@ -167,7 +202,10 @@ class StreamLoader:
         self.decoded, self.seconds = [0] * k, [0.] * k
 
     def __iter__(self):
-        loader = DataLoader(_Workers(self), batch_size=None, num_workers=self.num_workers, collate_fn=_as_is)
+        # a generator of its own: a DataLoader otherwise draws its workers' base seed from the global generator, and a
+        # training run resumed mid-stream would then draw its dropout masks from another state than the uninterrupted run
+        loader = DataLoader(_Workers(self), batch_size=None, num_workers=self.num_workers, collate_fn=_as_is,
+                            generator=torch.Generator().manual_seed(self.stream.seed))
         k = max(self.num_workers, 1)
         for item in loader:
             w = item['worker']
@@ -188,6 +226,10 @@ class StreamLoader:
         if differ: raise ValueError(f"the saved stream state differs in {differ}: resume with the same shards, seed, "
                                     f"window and number of workers (on the same rank and number of ranks)")
         self.turn, self.states, self.skipped = state['turn'], list(state['states']), list(state['skipped'])
+
+    def first_batch(self) -> dict:
+        "The first batch of this rank's stream (read here, in one worker), wherever the loader is; for checks before training."
+        return next(iter(StreamLoader(self.stream, self.collate, self.batch_size, self.image_columns)))
 
     @property
     def n_skipped(self) -> int: return sum(self.skipped)

@@ -25,9 +25,9 @@ _all_ = ['gate_values']  # it lives in `lm` now, beside `flamingo_layers`; kept 
 # %% auto #0
 __all__ = ['SCHEDULES', 'CHECKPOINT_NAME', 'TrainConfig', 'param_groups', 'make_scheduler', 'Learner', 'Callback', 'LogHistory',
            'Evaluate', 'SaveCheckpoints', 'TimeBudget', 'make_accelerator', 'check_checkpointing', 'check_labels',
-           'write_file', 'fsync_dir', 'save_state', 'load_state', 'rng_state', 'set_rng_state', 'write_manifest',
-           'checkpoint_problem', 'find_checkpoint', 'publish_checkpoint', 'checkpoint_bytes', 'check_output_dir',
-           'explain_write_error', 'plot_history', 'gate_values']
+           'check_stream', 'write_file', 'fsync_dir', 'save_state', 'load_state', 'rng_state', 'set_rng_state',
+           'write_manifest', 'checkpoint_problem', 'find_checkpoint', 'publish_checkpoint', 'checkpoint_bytes',
+           'check_output_dir', 'explain_write_error', 'plot_history', 'gate_values']
 
 # %% ../nbs/14_train.ipynb #680fb012
 SCHEDULES = ('constant', 'linear', 'cosine')
@@ -100,7 +100,7 @@ class Learner:
     "Trains a Flamingo model on a weighted mixture of datasets with accelerate."
     def __init__(self,
                  model:nn.Module,
-                 sources:dict, # name -> (dataset, collate, batch_size per process)
+                 sources:dict, # name -> (dataset, collate, batch_size per process), or a `StreamLoader` of this process's shards
                  config:TrainConfig,
                  weights:dict|None=None, # name -> loss weight
                  eval_fn=None, # model -> dict of metrics, called every `config.eval_every` steps
@@ -109,11 +109,15 @@ class Learner:
         self.config, self.sources, self.weights, self.eval_fn = config, sources, weights, eval_fn
         self.accelerator = accelerator or make_accelerator(config.mixed_precision)
         self.callbacks = sorted([LogHistory(), Evaluate(), SaveCheckpoints(), *callbacks], key=lambda cb: cb.order)
-        for name, (dataset, collate, batch_size) in sources.items():
+        for name, source in sources.items():
             try:
+                if not isinstance(source, tuple): check_stream(source, self.accelerator); continue
+                dataset, collate, batch_size = source
                 if hasattr(collate, 'columns'): check_columns(dataset, collate.columns())
                 check_labels(dataset, collate, batch_size)
             except ValueError as e: raise ValueError(f"dataset {name!r}: {e}") from None
+        # streams keep their own position, which checkpoints record per process; a dataset's position is the step's
+        self.streams = {name: source for name, source in sources.items() if not isinstance(source, tuple)}
         if config.gradient_checkpointing:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=dict(use_reentrant=False))
         check_checkpointing(self.accelerator, config.output_dir)
@@ -218,6 +222,9 @@ class Learner:
             if a.is_main_process: tmp.mkdir(parents=True)
             a.wait_for_everyone()
             save_state(tmp/f'rng-{a.process_index}.safetensors', rng_state())
+            if self.streams:  # where each of this process's streams is: after the batches of the steps taken, nothing prefetched
+                write_file(tmp/f'streams-{a.process_index}.json',
+                           json.dumps({name: s.state_dict() for name, s in self.streams.items()}).encode())
             if a.is_main_process:
                 write_file(tmp/'trainable.safetensors', safetensors_bytes(trainable, metadata=dict(format='pt')))
                 save_state(tmp/'optimizer.safetensors', dict(optimizer=optimizer_state,
@@ -243,6 +250,7 @@ class Learner:
         if set(weights) != set(expected) or wrong:
             raise ValueError(f"checkpoint {ckpt} does not fit this model: missing {sorted(set(expected) - set(weights))[:5]}, "
                              f"unexpected {sorted(set(weights) - set(expected))[:5]}, wrong shape {wrong[:5]}")
+        if self.streams: self._load_streams(ckpt)
         opt = load_state(ckpt/'optimizer.safetensors')
         if self.sharded: load_trainable_state(self.raw_model, self.optimizer, weights, opt['optimizer'])
         else: self.raw_model.load_state_dict(weights, strict=False); self.optimizer.load_state_dict(opt['optimizer'])
@@ -253,8 +261,19 @@ class Learner:
             raise ValueError(f"{ckpt} was written by fewer processes than this run has (no {rng.name})")
         set_rng_state(load_state(rng))
         self.step, self.history = state['step'], state['history']
-        self.saved_step = self.step
+        self.saved_step, self._mix = self.step, None  # the next `fit` starts its batches from the loaded positions
         return ckpt
+
+    def _load_streams(self, ckpt:Path):
+        "Put every stream where it was when `ckpt` was saved (each process its own streams)."
+        path = ckpt/f'streams-{self.accelerator.process_index}.json'
+        if not path.exists():
+            raise ValueError(f"{ckpt} holds no stream positions for process {self.accelerator.process_index} (no {path.name}): "
+                             f"it was written by a run that did not stream, or by fewer processes")
+        saved = json.loads(path.read_text())
+        if set(saved) != set(self.streams):
+            raise ValueError(f"{ckpt} holds the positions of streams {sorted(saved)}, not of this run's {sorted(self.streams)}")
+        for name, stream in self.streams.items(): stream.load_state_dict(saved[name])
 
 
 # %% ../nbs/14_train.ipynb #4232b39d
@@ -324,10 +343,27 @@ def check_labels(dataset, collate, batch_size:int):
     "Fail before training when the first batch of `dataset` has nothing to learn from."
     try: batch = next(batches(dataset, collate, batch_size, shuffle=False))
     except StopIteration: raise ValueError("it has no rows") from None
+    _check_learnable(batch)
+
+def _check_learnable(batch):
     labels = batch.get('labels') if isinstance(batch, dict) else None
     if labels is not None and int((labels[:, 1:] != -100).sum()) == 0:
         raise ValueError(f"its first {len(labels)} rows have no tokens to learn from (every label is -100): is "
                          f"max_length shorter than the prompt, or is every text empty?")
+
+def check_stream(loader, accelerator):
+    "Fail before training when a stream cannot be checkpointed, is another process's share, or starts with nothing to learn from."
+    if not (hasattr(loader, 'state_dict') and hasattr(loader, 'load_state_dict')):
+        raise ValueError(f"a source is (dataset, collate, batch_size) or a stream of batches that saves its position "
+                         f"(state_dict and load_state_dict, as streaming.StreamLoader), not a {type(loader).__name__}")
+    stream, here = getattr(loader, 'stream', None), (accelerator.process_index, accelerator.num_processes)
+    if stream is not None and (stream.rank, stream.world) != here:
+        raise ValueError(f"its ShardStream reads rank {stream.rank}'s share of {stream.world}, but this is process {here[0]} "
+                         f"of {here[1]}: build it with rank={here[0]}, world={here[1]}")
+    if hasattr(loader, 'first_batch'):
+        try: batch = loader.first_batch()
+        except StopIteration: raise ValueError("its stream has no rows") from None
+        _check_learnable(batch)
 
 # %% ../nbs/14_train.ipynb #a0561bf1
 def _encode(obj, tensors:dict, key:str):
