@@ -12,18 +12,23 @@ from .compat import cache_kwarg, output_cache
 from .processor import load_image
 
 # %% auto #0
-__all__ = ['load_checkpoint', 'model_summary', 'describe', 'Chat', 'chat_loop']
+__all__ = ['DEMO_CHECKPOINT', 'load_checkpoint', 'model_summary', 'describe', 'Chat', 'chat_loop']
 
 # %% ../nbs/19_chat.ipynb #1d0f5eef
 _HUB_ID = re.compile(r'[A-Za-z0-9][\w.-]*(/[\w.-]+)?')
+DEMO_CHECKPOINT = 'demo'  # names the trained tiny-world model shipped with the package (`world.demo_model`)
 
-def load_checkpoint(checkpoint, # a folder written by `save_pretrained` (model and processor), or a hub id
+def load_checkpoint(checkpoint, # a folder written by `save_pretrained` (model and processor), a hub id, or 'demo'
                     device:str|None=None, # e.g. 'cuda'; by default where `from_pretrained` puts the model
                    ) -> tuple:
     "The model (in eval mode) and processor saved at `checkpoint`; a one-line `ValueError` saying what to give instead."
     from flamingo_mini.model import FlamingoModel
     from flamingo_mini.processor import FlamingoProcessor
     name, path = str(checkpoint), Path(checkpoint).expanduser()
+    if name == DEMO_CHECKPOINT and not path.exists():  # a folder of that name wins
+        from flamingo_mini.world import demo_model, demo_processor  # datasets and the world load only when asked for
+        model = demo_model()
+        return (model.to(device) if device else model), demo_processor()
     if path.is_file(): raise ValueError(f"checkpoint {name!r} is a file: give the folder that holds it")
     if path.is_dir() and not (path/'config.json').is_file():
         raise ValueError(f"checkpoint {name!r} is a folder without a saved model (no config.json): give the folder "
@@ -59,7 +64,9 @@ def model_summary(model, # a `FlamingoModel`
     meta, text = _card(folder) if str(folder) not in ('', '.') and folder.is_dir() else ({}, '')
     section = re.search(r'^## Training data\n(.*?)(?=^## |\Z)', text, re.S | re.M)
     data = [l[2:].strip() for l in (section[1] if section else '').splitlines() if l.startswith('- ')]
-    tasks = meta.get('tasks') or getattr(config, 'tasks', None)
+    tasks = meta.get('tasks') or getattr(config, 'tasks', None) or getattr(model, 'tasks', None)  # the shipped demo's: on the model
+    data = data or getattr(model, 'training_data', None)
+    data = [data] if isinstance(data, str) else list(data or [])
     tasks = [tasks] if isinstance(tasks, str) else list(tasks or [])
     return dict(name=folder.name or 'unnamed model',
                 context=getattr(config.text_config, 'max_position_embeddings', None) or getattr(config.text_config, 'n_positions', None),

@@ -320,7 +320,8 @@ def _help(text:str, default) -> str:
     return f"{text} (default: {shown})".replace('%', '%%')
 
 # %% ../nbs/20_cli.ipynb #6cc2913e
-_CHECKPOINT = 'a folder written by save_pretrained (`train --out`, `demo --out`), or a hub id'
+_CHECKPOINT = ('a folder written by save_pretrained (`train --out`, `demo --out`), a hub id, or `demo`: the trained '
+               'tiny-world model shipped with the package')
 
 def _dataclass_arguments(p:argparse.ArgumentParser, fields:list[tuple], types:dict, suffix:str='', skip=(),
                          hf_names:dict=HF_NAMES):

@@ -6,7 +6,7 @@ the import (the error must name the package) and with it (`AutoModel`, `AutoMode
 `few_shot_prompt` (its tokens must be the ones the demo trains on) and the shipped trained model
 (`world.demo_model()`, directly and saved then loaded through `AutoModelForImageTextToText` and `pipeline` with chat
 messages), which must answer at least 90% of held-out episodes with the right word (with `--demo DIR`, a checkpoint
-of `make demo`, that one too); run every `flamingo-mini` sub-command's `--help` and give it a
+of `make demo`, that one too) and, as `flamingo-mini caption demo`, caption a held-out scene exactly; run every `flamingo-mini` sub-command's `--help` and give it a
 path that does not exist (a one-line error, no traceback); build the package without setuptools warnings.
 
     python tools/first_hour.py [--demo flamingo-demo] [--keep DIR]
@@ -177,6 +177,15 @@ def commands(tmp:Path):
             assert r.returncode == 0 and 'usage:' in r.stdout, r.stderr[-500:]
             assert seconds < HELP_SECONDS, f'{seconds:.1f} s'
             note(f'{seconds:.2f} s')
+    with step('flamingo-mini caption demo: the shipped trained model captions a held-out two-object scene') as note:
+        from flamingo_mini.world import make_scene
+        scene = make_scene(0, 'test', shapes=2)
+        scene.image.save(tmp/'scene.png')
+        r = run(*cli(), 'caption', 'demo', tmp/'scene.png', timeout=120)
+        assert r.returncode == 0, r.stderr[-500:]
+        said = r.stdout.strip().split('\t')[-1]
+        assert said == scene.caption, (said, scene.caption)
+        note(repr(said))
     missing = tmp/'no-such-checkpoint'
     image = tmp/'a.png'
     from flamingo_mini.testing import synthetic_images
