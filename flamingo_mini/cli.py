@@ -357,7 +357,8 @@ def _eval_arguments(p:argparse.ArgumentParser):
     types = dict(shots=dict(type=NATURAL, nargs='+'), trials=dict(type=POSITIVE), seed=dict(type=NATURAL),
                  selection=choices('SELECTIONS'), batch_size=dict(type=POSITIVE), num_samples=dict(type=POSITIVE),
                  zero_shot_demos=dict(type=NATURAL), pooling=choices('POOLINGS'), media=choices('MEDIA_PATHS'),
-                 max_new_tokens=dict(type=POSITIVE), num_beams=dict(type=POSITIVE))
+                 max_new_tokens=dict(type=POSITIVE), num_beams=dict(type=POSITIVE), memory_budget=dict(type=POSITIVE),
+                 cache_dir=dict(type=str))
     _dataclass_arguments(p, source_fields('flamingo_mini.evaluate', 'FewShot'), types, skip=('keep_predictions', 'path'), hf_names={})
     p.add_argument('--class-names', nargs='+', help=_help("classification: the class names ('tiny-world': its colours)", None))
     for column in ('image', 'text', 'label'):

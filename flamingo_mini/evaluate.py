@@ -19,16 +19,19 @@ from datasets import Dataset, DatasetDict
 from .core import *
 from .data import check_columns
 from .metrics import accuracy, caption_scores, coco_tokenize, exact_match, vqa_accuracy
-from .ranking import rank_classes
-from .features import vision_tokens
+import copy
+from .compat import CACHE_NAME, output_cache
+from .ranking import check_shared_prefix, rank_classes, repeat_cache
+from .features import cache_vision_features, feature_column, media_latents, vision_tokens
+from .memory import evaluation_batch_size
 from .model import FlamingoModel
 from .processor import FlamingoProcessor, few_shot_prompt
 
 # %% auto #0
 __all__ = ['POOLINGS', 'SELECTIONS', 'MEDIA_PATHS', 'TASKS', 'check_media_token', 'image_features', 'RicesIndex', 'rices_index',
-           'random_demonstrations', 'FewShot', 'VisionTokens', 'encode_rows', 'init_distributed', 'summarize',
-           'results_table', 'evaluate_captioning', 'evaluate_vqa', 'evaluate_classification', 'evaluate_episodes',
-           'evaluate_checkpoint']
+           'random_demonstrations', 'FewShot', 'VisionTokens', 'MediaLatents', 'encode_rows', 'init_distributed',
+           'SharedPrefix', 'shared_prefix', 'summarize', 'results_table', 'evaluate_captioning', 'evaluate_vqa',
+           'evaluate_classification', 'evaluate_episodes', 'evaluate_checkpoint']
 
 # %% ../nbs/16_evaluate.ipynb #5164d611
 def check_media_token(model:FlamingoModel, # the model to evaluate
@@ -153,8 +156,15 @@ def random_demonstrations(num_queries:int, # how many queries need demonstration
                           k:int, # demonstrations per query
                           seed:int=0,
                           exclude:Sequence[int]|None=None, # one support row per query never to pick (its own row)
+                          shared:bool=False, # one draw that every query shares (then no query's own row at all)
                          ) -> list[list[int]]:
     "k distinct support rows for each query, drawn at random with `seed`."
+    if shared:
+        allowed = np.setdiff1d(np.arange(support_size), np.asarray(exclude if exclude is not None else [], dtype=int))
+        if not 0 <= k <= len(allowed):
+            raise ValueError(f"cannot draw {k} demonstrations shared by every query from {len(allowed)} support rows")
+        drawn = [int(j) for j in np.random.default_rng([seed, k, 1]).choice(allowed, size=k, replace=False)]
+        return [list(drawn) for _ in range(num_queries)]
     available = support_size - (exclude is not None)
     if not 0 <= k <= available: raise ValueError(f"cannot draw {k} demonstrations from a support set of {available}")
     if exclude is not None and len(exclude) != num_queries:
@@ -169,7 +179,7 @@ def random_demonstrations(num_queries:int, # how many queries need demonstration
 
 # %% ../nbs/16_evaluate.ipynb #0ec57179
 SELECTIONS = ('random', 'rices')
-MEDIA_PATHS = ('features', 'pixels')
+MEDIA_PATHS = ('latents', 'features', 'pixels')
 
 @dataclass
 class FewShot:
@@ -178,11 +188,14 @@ class FewShot:
     trials:int=1 # repetitions per number of shots, with seeds seed, seed+1, ...
     seed:int=0 # the seed of the first trial (and of `num_samples`)
     selection:str='random' # 'random', or 'rices': the support images nearest to the query
+    shared_demos:bool=False # random selection: one draw per trial that every query shares, its prefix prefilled once; False: a draw per query
     batch_size:int=8 # prompts per batch and process
+    memory_budget:int|None=None # bytes a batch may hold beyond the weights: each run's batch size from it (`evaluation_batch_size`) instead of batch_size
     num_samples:int|None=None # evaluate a seeded random subset of this many rows
     zero_shot_demos:int=2 # text-only demonstrations for 0 shots, as Flamingo
     pooling:str='cls' # RICES features, see `image_features`
-    media:str='features' # 'features': each image encoded once (`encode_rows`); 'pixels': every prompt re-encodes its images
+    media:str='latents' # 'latents': each image through the tower and the resampler once (`encode_rows`); 'features': the tower once, the resampler per prompt; 'pixels': every prompt re-encodes its images
+    cache_dir:str|Path|None=None # keep the encoded images on disk there (`cache_vision_features`, keyed by the weights); None: in memory only
     max_new_tokens:int|None=None # longest answer in tokens; None: the task's own (captioning 20, VQA 5)
     num_beams:int=1 # beam search width of generated answers (OpenFlamingo uses 3)
     keep_predictions:bool=False # add each run's answers to its row
@@ -199,6 +212,10 @@ class FewShot:
                 raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
         if self.selection not in SELECTIONS: raise ValueError(f"selection must be one of {SELECTIONS}, got {self.selection!r}")
         if self.media not in MEDIA_PATHS: raise ValueError(f"media must be one of {MEDIA_PATHS}, got {self.media!r}")
+        if self.shared_demos and self.selection != 'random':
+            raise ValueError("shared_demos draws one set of demonstrations for all queries: it needs selection='random'")
+        if self.memory_budget is not None and (not isinstance(self.memory_budget, int) or self.memory_budget < 1):
+            raise ValueError(f"memory_budget must be a positive number of bytes, got {self.memory_budget!r}")
 
     @classmethod
     def of(cls, few_shot:FewShot|None=None, # options to start from (default: `FewShot()`)
@@ -214,7 +231,7 @@ class FewShot:
 
     def settings(self) -> dict:
         "The options as an evaluation records them with its results."
-        return {k: v for k, v in asdict(self).items() if k not in ('keep_predictions', 'path')}
+        return {k: v for k, v in asdict(self).items() if k not in ('keep_predictions', 'path', 'cache_dir')}
 
 # %% ../nbs/16_evaluate.ipynb #78107ba1
 def _plan(model, processor, dataset, support, columns:list[str], few_shot:FewShot) -> tuple:
@@ -245,7 +262,7 @@ def _plan(model, processor, dataset, support, columns:list[str], few_shot:FewSho
         need = k or fs.zero_shot_demos
         for trial in range(fs.trials):
             demos = (index.select(query_features, need, exclude).tolist() if fs.selection == 'rices' else
-                     random_demonstrations(len(queries), len(support), need, fs.seed + trial, exclude))
+                     random_demonstrations(len(queries), len(support), need, fs.seed + trial, exclude, fs.shared_demos))
             runs.append(dict(shots=k, trial=trial, seed=fs.seed + trial, demos=demos, text_only=k == 0))
     return queries, support, runs
 
@@ -266,28 +283,43 @@ class VisionTokens(NamedTuple):
     "One image as the vision encoder's tokens, encoded once and placed in any number of prompts."
     tokens: Tensor  # (v, d)
 
+class MediaLatents(NamedTuple):
+    "One image as the resampler's latents, computed once and placed in any number of prompts."
+    latents: Tensor  # (n, d)
+
 def encode_rows(model:FlamingoModel,
                 processor:FlamingoProcessor,
                 dataset:Dataset,
                 rows:Sequence[int], # the rows whose images are needed (repeats are encoded once)
                 image_column:str='image',
                 batch_size:int=32, # images per encoder call
-               ) -> dict[int, VisionTokens]:
-    "The vision encoder's tokens of the images in `rows` of `dataset`, each image encoded once."
-    rows, images, out = sorted({int(r) for r in rows}), dataset.select_columns([image_column]), {}
+                latents:bool=False, # through the resampler too: `MediaLatents` instead of `VisionTokens`
+                cache_dir:str|Path|None=None, # keep them on disk there (`cache_vision_features`); None: in memory only
+               ) -> dict[int, VisionTokens|MediaLatents]:
+    "The vision encoder's tokens (or the resampler's latents) of the images in `rows` of `dataset`, each image encoded once."
+    rows, images, wrap = sorted({int(r) for r in rows}), dataset.select_columns([image_column]), MediaLatents if latents else VisionTokens
+    if not rows: return {}
     with _evaluating(model):
+        if cache_dir is not None:
+            cached = cache_vision_features(images.select(rows), model, processor, image_column=image_column,
+                                           batch_size=batch_size, cache_dir=cache_dir, latents=latents)
+            column = feature_column(image_column, latents)
+            return {r: wrap(torch.as_tensor(cached[i][column])) for i, r in enumerate(rows)}
+        encode, out = media_latents if latents else vision_tokens, {}
         for batch in _batches(rows, batch_size):
-            tokens = vision_tokens(model, processor, images.select(batch)[image_column])  # (k, v, d)
-            out.update((r, VisionTokens(t)) for r, t in zip(batch, tokens))
+            out.update((r, wrap(t)) for r, t in zip(batch, encode(model, processor, images.select(batch)[image_column])))
     return out
 
+def _encoded(x) -> bool: return isinstance(x, (VisionTokens, MediaLatents))
+
 def _prompt_inputs(processor, samples:list) -> dict:
-    "Left-padded model inputs of interleaved `samples`: pixels of their images, or the tokens of `VisionTokens`."
-    if not any(isinstance(x, VisionTokens) for s in samples for x in s):
-        return processor(text=samples, padding_side='left')
-    texts = [''.join(MEDIA_TOKEN if isinstance(x, VisionTokens) else x for x in s) for s in samples]
-    tokens = [[x.tokens for x in s if isinstance(x, VisionTokens)] for s in samples]
-    return processor(text=texts, vision_features=tokens, padding_side='left')
+    "Left-padded model inputs of interleaved `samples`: pixels of their images, or the tokens of `VisionTokens`, or `MediaLatents`."
+    encoded = [x for s in samples for x in s if _encoded(x)]
+    if not encoded: return processor(text=samples, padding_side='left')
+    texts = [''.join(MEDIA_TOKEN if _encoded(x) else x for x in s) for s in samples]
+    media = [[x[0] for x in s if _encoded(x)] for s in samples]
+    return processor(text=texts, padding_side='left',
+                     **{'image_hidden_states' if isinstance(encoded[0], MediaLatents) else 'vision_features': media})
 
 def _sample_length(sample:list) -> tuple:
     "What a prompt costs, for sorting a run's prompts: its images, then its characters."
@@ -310,6 +342,7 @@ def _run_few_shot(task:str, model, processor, dataset, support, columns:list[str
                   scorer:Callable, # (the query rows, their indices) -> a function of the predictions giving the scores
                   settings:dict, # the task's own settings, recorded with the results
                   shown:Callable|None=None, # the predictions as a row keeps them (default: as they are)
+                  costs:dict|None=None, # what a prompt holds besides itself, for `memory_budget`: new_tokens and beams, or classes and class_tokens
                  ) -> list[dict]:
     "The protocol every few-shot evaluation shares: plan, look the rows up, predict each run's prompts in batches, score."
     fs, own_support = few_shot, support is None
@@ -317,17 +350,30 @@ def _run_few_shot(task:str, model, processor, dataset, support, columns:list[str
     dataset, support = dataset.select_columns(columns), support.select_columns(columns)
     score = scorer(dataset.select(queries), queries)
     query, demo, blind_query, blind_demo = _row_getters(model, processor, dataset, support, queries, runs, columns[0],
-                                                        fs.media, fs.batch_size, own_support)
+                                                        fs.media, fs.batch_size, own_support, fs.cache_dir)
     rows = []
     with _evaluating(model):
         for run in runs:
             prompts = lambda batch: [sample([demo(j) for j in demos], query(q), run['text_only']) for q, demos in batch]
             length = lambda item: _sample_length(sample([blind_demo(j) for j in item[1]], blind_query(item[0]), True))
-            predictions = _map_batches(list(zip(queries, run['demos'])), fs.batch_size, lambda b: predict(prompts(b)), length)
+            items = list(zip(queries, run['demos']))
+            # one draw for all queries: the demonstrations run once (the pixel path stays the reference, whole prompts)
+            prefix = shared_prefix(model, processor, prompts(items[:2])) if fs.shared_demos and fs.media != 'pixels' else None
+            size = _batch_size(model, processor, fs, prompts([max(items, key=length)])[0], costs or {})
+            predictions = _map_batches(items, size, lambda b: predict(prompts(b), prefix), length)
             row = dict(shots=run['shots'], trial=run['trial'], seed=run['seed'], selection=fs.selection,
                        samples=len(queries), **score(predictions))
             rows.append(row | (dict(predictions=(shown or list)(predictions)) if fs.keep_predictions else {}))
     return _finish(task, rows, settings | dict(support_size=len(support), own_support=own_support) | fs.settings(), fs.path)
+
+def _batch_size(model, processor, fs:FewShot, sample:list, costs:dict) -> int:
+    "A run's prompts per batch: `batch_size`, or as many prompts like `sample` (its longest) as `memory_budget` holds."
+    if fs.memory_budget is None: return fs.batch_size
+    text = ''.join(x if isinstance(x, str) else MEDIA_TOKEN for x in sample)
+    sizes = dict(config=model.config, images=sum(not isinstance(x, str) for x in sample), media=fs.media,
+                 prompt_tokens=len(processor.tokenizer(text)['input_ids']), dtype_bytes=model.dtype.itemsize)
+    beams = costs.get('beams', 1)  # each beam is a row of its own
+    return max(1, evaluation_batch_size(fs.memory_budget, **sizes, **{k: v for k, v in costs.items() if k != 'beams'}) // beams)
 
 def _map_batches(items:list, batch_size:int, fn:Callable, length:Callable|None=None) -> list:
     "`fn` over `items` in batches, longest first by `length`; each process runs its share of the batches, all get every result."
@@ -343,29 +389,72 @@ def _map_batches(items:list, batch_size:int, fn:Callable, length:Callable|None=N
     return [done[i] for i in range(len(items))]
 
 def _row_getters(model, processor, dataset, support, queries:list, runs:list, image_column:str, media:str,
-                 batch_size:int, own_support:bool) -> tuple[Callable, Callable, Callable, Callable]:
+                 batch_size:int, own_support:bool, cache_dir=None) -> tuple[Callable, Callable, Callable, Callable]:
     "Row look-ups for prompts: a query row and a support row as prompts show them, and both without their image (to sort by)."
     text_columns = [c for c in dataset.column_names if c != image_column]
     query_text, support_text = dataset.select_columns(text_columns), support.select_columns(text_columns)
     blind_query, blind_demo = (lambda q: query_text[q] | {image_column: None}), (lambda j: support_text[j] | {image_column: None})
     if media == 'pixels': return (lambda q: dataset[q]), (lambda j: support[j]), blind_query, blind_demo
     used = {j for run in runs if not run['text_only'] for demos in run['demos'] for j in demos}
-    if own_support: tokens = support_tokens = encode_rows(model, processor, dataset, used | set(queries), image_column, batch_size)
-    else:
-        tokens = encode_rows(model, processor, dataset, queries, image_column, batch_size)
-        support_tokens = encode_rows(model, processor, support, used, image_column, batch_size)
+    encode = lambda ds, rows: encode_rows(model, processor, ds, rows, image_column, batch_size, media == 'latents', cache_dir)
+    if own_support: tokens = support_tokens = encode(dataset, used | set(queries))
+    else: tokens, support_tokens = encode(dataset, queries), encode(support, used)
     return ((lambda q: query_text[q] | {image_column: tokens[q]}),
             (lambda j: support_text[j] | {image_column: support_tokens.get(j)}), blind_query, blind_demo)
 
 # %% ../nbs/16_evaluate.ipynb #639c2331
-def _generate(model, processor, samples:list, max_new_tokens:int, num_beams:int, stops:Sequence[str]=()) -> list[str]:
-    "The answer the model writes greedily (or by beam search) after each interleaved prompt of `samples` (images, or `VisionTokens`)."
-    return model.generate_texts(processor, _prompt_inputs(processor, samples), max_new_tokens, stops, num_beams=num_beams,
-                                do_sample=False)
+def _generate(model, processor, samples:list, max_new_tokens:int, num_beams:int, stops:Sequence[str]=(),
+              prefix:SharedPrefix|None=None) -> list[str]:
+    "The answer the model writes greedily (or by beam search) after each interleaved prompt of `samples` (images, or encoded images)."
+    inputs = _prompt_inputs(processor, samples)
+    continued = _after_prefix(inputs, prefix) if prefix is not None else None
+    if continued is None:
+        return model.generate_texts(processor, inputs, max_new_tokens, stops, num_beams=num_beams, do_sample=False)
+    cache = repeat_cache(copy.deepcopy(prefix.cache), len(samples) * num_beams)  # every row (and beam) starts from it
+    return model.generate_texts(processor, continued, max_new_tokens, stops, num_beams=num_beams, do_sample=False,
+                                **{CACHE_NAME: cache})
 
 def _prompt_words(template:str) -> list[str]:
     "The fixed words of a prompt template ('Question:{question} Short answer:' -> ['Question:', 'Short answer:'])."
     return [literal.strip() for literal, *_ in string.Formatter().parse(template) if literal.strip()]
+
+# %% ../nbs/16_evaluate.ipynb #shp0cd01
+@dataclass
+class SharedPrefix:
+    "Demonstrations every prompt of a run starts with, prefilled once: their token ids, their images and the cache after them."
+    input_ids:Tensor # (p,)
+    images:int # images among them
+    cache:object # the model's `FlamingoCache` after them, for one sample
+
+def _same(a, b) -> bool: return a == b if isinstance(a, str) and isinstance(b, str) else a is b
+
+@torch.no_grad()
+def shared_prefix(model:FlamingoModel,
+                  processor:FlamingoProcessor,
+                  samples:list, # interleaved prompts (text, and images as `encode_rows` gives them)
+                 ) -> SharedPrefix|None:
+    "The items all `samples` start with, run once through the model; None when they share nothing, or the LM has a sliding window."
+    if len(samples) < 2 or getattr(model.config.text_config, 'sliding_window', None): return None
+    n = 0
+    while all(n < len(s) - 1 for s in samples) and all(_same(s[n], samples[0][n]) for s in samples): n += 1
+    items = samples[0][:n]
+    if not items: return None
+    inputs = {k: v.to(model.device) for k, v in _prompt_inputs(processor, [items]).items()}
+    cache = output_cache(model(**inputs, use_cache=True, logits_to_keep=1))
+    return SharedPrefix(inputs['input_ids'][0], sum(not isinstance(x, str) for x in items), cache)
+
+def _after_prefix(inputs:dict, prefix:SharedPrefix) -> dict|None:
+    "Left-padded whole prompts laid out as the prefix, each prompt's padding, then the rest, with the rest's images only; None unless every prompt starts with the prefix's tokens."
+    ids, mask = inputs['input_ids'], inputs['attention_mask']
+    p, cols = len(prefix.input_ids), torch.arange(ids.shape[1])[None]
+    pads = (mask == 0).sum(1, keepdim=True)  # (b, 1) each row's left padding
+    order = torch.where(cols < p, cols + pads, torch.where(cols < p + pads, cols - p, cols))  # (b, i): prefix, padding, rest
+    ids, mask = ids.gather(1, order), mask.gather(1, order)
+    if ids.shape[1] <= p or not (mask[:, :p].all() and (ids[:, :p] == prefix.input_ids.to(ids.device)).all()): return None
+    out = dict(input_ids=ids, attention_mask=mask)
+    for key in ('image_hidden_states', 'vision_features', 'media_mask'):
+        if key in inputs: out[key] = inputs[key][:, prefix.images:]
+    return out
 
 # %% ../nbs/16_evaluate.ipynb #2d84bdbe
 def _finish(task:str, rows:list[dict], settings:dict, path) -> list[dict]:
@@ -431,8 +520,10 @@ def evaluate_captioning(
                                         exact_match=exact_match(predictions, references, normalize=_caption_form))
     return _run_few_shot('captioning', model, processor, dataset, support, [image_column, text_column], fs,
                          lambda demos, query, text_only: _caption_sample(demos, query, image_column, text_column, prompt, text_only),
-                         lambda samples: _generate(model, processor, samples, fs.max_new_tokens, fs.num_beams, _prompt_words(prompt)),
-                         scorer, dict(image_column=image_column, text_column=text_column, prompt=prompt))
+                         lambda samples, prefix: _generate(model, processor, samples, fs.max_new_tokens, fs.num_beams,
+                                                           _prompt_words(prompt), prefix=prefix),
+                         scorer, dict(image_column=image_column, text_column=text_column, prompt=prompt),
+                         costs=dict(new_tokens=fs.max_new_tokens, beams=fs.num_beams))
 
 # %% ../nbs/16_evaluate.ipynb #a5b6b51f
 def _demo_answer(answers:list[str]) -> str:
@@ -473,10 +564,11 @@ def evaluate_vqa(
     sample = lambda demos, query, text_only: _vqa_sample(demos, query, image_column, question_column, answers_column,
                                                          template, text_only)
     return _run_few_shot('vqa', model, processor, dataset, support, [image_column, question_column, answers_column], fs,
-                         sample, lambda samples: _generate(model, processor, samples, fs.max_new_tokens, fs.num_beams,
-                                                           _prompt_words(template)),
+                         sample, lambda samples, prefix: _generate(model, processor, samples, fs.max_new_tokens, fs.num_beams,
+                                                                   _prompt_words(template), prefix=prefix),
                          scorer, dict(image_column=image_column, question_column=question_column,
-                                      answers_column=answers_column, template=template))
+                                      answers_column=answers_column, template=template),
+                         costs=dict(new_tokens=fs.max_new_tokens, beams=fs.num_beams))
 
 # %% ../nbs/16_evaluate.ipynb #9328dcf2
 def _class_index(label, class_names:list[str], row:int) -> int:
@@ -492,6 +584,18 @@ def _classification_sample(demos:list[dict], query:dict, image_column:str, label
     "One interleaved classification prompt, its demonstrations' class names as their text."
     return _labelled_sample(demos, query, image_column,
                             lambda d, i: class_names[_class_index(d[label_column], class_names, i)], prompt, text_only)
+
+def _rank(model, processor, samples:list, continuations:list[str], length_normalize:bool,
+          prefix:SharedPrefix|None=None) -> list[int]:
+    "The index of the most likely continuation after each prompt of `samples`, continuing `prefix`'s cache when it has one."
+    inputs = _prompt_inputs(processor, samples)
+    continued = _after_prefix(inputs, prefix) if prefix is not None else None
+    if continued is None:
+        return rank_classes(model, processor, inputs, continuations, length_normalize=length_normalize).predictions.tolist()
+    p = len(prefix.input_ids)
+    rest = {k: v[:, p:] if k in ('input_ids', 'attention_mask') else v for k, v in continued.items()}
+    return rank_classes(model, processor, rest, continuations, length_normalize=length_normalize,
+                        prefix=prefix.cache).predictions.tolist()
 
 def evaluate_classification(
     model:FlamingoModel,
@@ -518,14 +622,15 @@ def evaluate_classification(
     def scorer(rows, queries):
         labels = [_class_index(v, class_names, q) for q, v in zip(queries, rows[label_column])]
         return lambda predicted: dict(accuracy=accuracy(predicted, labels))
-    rank = lambda samples: rank_classes(model, processor, _prompt_inputs(processor, samples), continuations,
-                                        length_normalize=length_normalize).predictions.tolist()
+    rank = lambda samples, prefix: _rank(model, processor, samples, continuations, length_normalize, prefix)
     sample = lambda demos, query, text_only: _classification_sample(demos, query, image_column, label_column,
                                                                     class_names, prompt, text_only)
     settings = dict(image_column=image_column, label_column=label_column, class_names=class_names, prompt=prompt,
                     length_normalize=length_normalize)
+    lengths = [len(processor.tokenizer(c, add_special_tokens=False)['input_ids']) for c in continuations]
     return _run_few_shot('classification', model, processor, dataset, support, [image_column, label_column], fs, sample,
-                         rank, scorer, settings, shown=lambda predicted: [class_names[p] for p in predicted])
+                         rank, scorer, settings, shown=lambda predicted: [class_names[p] for p in predicted],
+                         costs=dict(classes=sum(n > 1 for n in lengths), class_tokens=max(lengths)))
 
 # %% ../nbs/16_evaluate.ipynb #5a6ddd0f
 def _episode_sample(texts:list, images:list, row:int) -> list:
