@@ -13,14 +13,15 @@ export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: install demo demo-report test readme check-sync docs docs-test web-test web-battery world compat
+.PHONY: install demo demo-report test readme check-sync docs docs-test web-test web-battery world compat core-check
 
-# the package and what it needs to run (the demo's first command installs only this)
+# the package with every extra (training, the tiny world, plots, the web chat): what the demo needs to run (its
+# first command installs only this); a user who only runs a model needs `pip install flamingo_mini` alone
 $(BIN)/.installed-run: setup.py settings.ini constraints.txt
 	test -x $(BIN)/python || $(PYTHON_EXE) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt torch
-	$(BIN)/python -m pip install -q -c constraints.txt -e .
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[all]"
 	touch $@
 
 # and the development tools: nbdev, Jupyter, the docs site's builders
@@ -120,3 +121,9 @@ $(PEERS)/.installed: benchmarks/requirements-peers.txt
 
 bench: install $(PEERS)/.installed
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+# The package with its core requirements only (no extra), in a venv cached under ~/.cache/flamingo-mini-venvs:
+# importing it, building a model from the shipped parts, generating, saving and loading work, and what needs an
+# extra (training, the tiny world, the web chat) says in one line which extra to install
+core-check:
+	$(PYTHON_EXE) tools/core_check.py

@@ -9,6 +9,13 @@ cfg = config['DEFAULT']
 for key in 'version description keywords author author_email lib_name user license status min_python'.split():
     assert key in cfg, f'settings.ini lacks {key}'
 
+# settings.ini's `<name>_requirements` are the extras `[name]` (nbdev's own dev_requirements is `[dev]`); `[all]` is every
+# extra but the development tools, `[dev]` includes `[all]`
+extras = {key[:-len('_requirements')]: shlex.split(value) for key, value in cfg.items()
+          if key.endswith('_requirements') and key not in ('dev_requirements', 'pip_requirements', 'conda_requirements')}
+extras['all'] = sorted({r for rs in extras.values() for r in rs})
+extras['dev'] = extras['all'] + shlex.split(cfg.get('dev_requirements', ''))
+
 statuses = ['1 - Planning', '2 - Pre-Alpha', '3 - Alpha', '4 - Beta', '5 - Production/Stable']
 licenses = {'mit': 'MIT'}  # an SPDX expression: setuptools no longer wants license classifiers
 
@@ -33,7 +40,7 @@ setuptools.setup(
     package_data={cfg['lib_name'] + '.tiny_world': ['*.json', '*/*'], cfg['lib_name'] + '.tiny_world.lm': ['*'],
                   cfg['lib_name'] + '.tiny_world.vision': ['*'], cfg['lib_name'] + '.tiny_world.demo': ['*']},
     install_requires=shlex.split(cfg.get('requirements', '')),
-    extras_require={'dev': shlex.split(cfg.get('dev_requirements', ''))},
+    extras_require=extras,
     python_requires='>=' + cfg['min_python'],
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',

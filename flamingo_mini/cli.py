@@ -140,6 +140,8 @@ def load_train_dataset(name:str, # a hub dataset name, a `save_to_disk` folder (
                        split:str='train',
                        seed:int=0): # 'tiny-world' only
     "The training dataset a `--dataset` value names."
+    from flamingo_mini.core import require_extra
+    require_extra('train', 'datasets', by='load_train_dataset()')
     import datasets
     if name == 'tiny-world':
         from flamingo_mini.world import scenes_dataset
@@ -449,7 +451,9 @@ def main(argv:list|None=None):
     except Exception as e:
         if args.debug: raise
         message = ' '.join(str(e).split()) or 'no message'
-        if not isinstance(e, ValueError): message = f"{type(e).__name__}: {message} (--debug shows the traceback)"
+        core = sys.modules.get('flamingo_mini.core')  # loaded if a part of the package refused to load without its extra
+        if not isinstance(e, (ValueError, *([core.MissingExtra] if core else []))):
+            message = f"{type(e).__name__}: {message} (--debug shows the traceback)"
         print(f"flamingo-mini {args.command}: error: {message}", file=sys.stderr)
         sys.exit(2 if isinstance(e, UsageError) else 1)
 

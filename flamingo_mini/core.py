@@ -4,13 +4,14 @@
 
 # %% ../nbs/00_core.ipynb #a53fb393
 from __future__ import annotations
+import importlib.util
 from contextlib import contextmanager
 import torch
 from torch import nn
 
 # %% auto #0
 __all__ = ['MEDIA_TOKEN', 'EOC_TOKEN', 'exists', 'default', 'freeze_', 'unfreeze_', 'count_params', 'torch_threads',
-           'add_flamingo_tokens']
+           'MissingExtra', 'require_extra', 'add_flamingo_tokens']
 
 # %% ../nbs/00_core.ipynb #f34c9a02
 def exists(val) -> bool:
@@ -44,6 +45,18 @@ def torch_threads(n:int|None):
     if n: torch.set_num_threads(n)
     try: yield
     finally: torch.set_num_threads(previous)
+
+# %% ../nbs/00_core.ipynb #xtra0ex1
+class MissingExtra(ModuleNotFoundError):
+    "A part of flamingo_mini needs a package that one of its setup extras installs."
+
+def require_extra(extra:str, # the setup extra that installs them: 'train', 'world', 'viz', 'web' or 'all'
+                  *packages:str, # their import names, e.g. 'accelerate'
+                  by:str='this part of flamingo_mini', # what needs them, for the message
+                 ):
+    "Fail with one line naming the extra to install unless `packages` are installed (looked up, not imported)."
+    missing = [p for p in packages if importlib.util.find_spec(p) is None]
+    if missing: raise MissingExtra(f'{by} needs {" and ".join(missing)}: pip install "flamingo_mini[{extra}]"', name=missing[0])
 
 # %% ../nbs/00_core.ipynb #ecbd710e
 MEDIA_TOKEN = "<image>"

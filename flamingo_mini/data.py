@@ -8,6 +8,8 @@ import itertools, math, random, warnings
 from dataclasses import dataclass, field
 import numpy as np
 import torch
+from .core import require_extra
+require_extra('train', 'datasets', by='flamingo_mini.data')
 from datasets import Dataset, IterableDataset, Image as ImageFeature
 from .core import *
 from .processor import FlamingoProcessor, ImageError, load_image

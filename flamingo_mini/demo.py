@@ -8,6 +8,8 @@ import json, textwrap, time
 from pathlib import Path
 import numpy as np
 import torch
+from .core import require_extra
+require_extra('all', 'datasets', 'accelerate', 'sklearn', 'matplotlib', by='flamingo_mini.demo')
 from datasets import concatenate_datasets
 from .core import *
 from .world import (episodes_dataset, parse_caption, scenes_dataset, digits_dataset, demo_text, EPISODE_KEYS,

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 import torch.distributed as dist
 from torch import Tensor
+from .core import require_extra
+require_extra('train', 'datasets', by='flamingo_mini.evaluate')
 from datasets import Dataset, DatasetDict
 from .core import *
 from .data import check_columns

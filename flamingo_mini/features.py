@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from torch import Tensor
 from PIL import Image
+from .core import require_extra
+require_extra('train', 'datasets', by='flamingo_mini.features')
 import datasets
 from datasets import Array2D, Dataset, Features, List
 from datasets.fingerprint import Hasher

@@ -48,6 +48,7 @@ def lora_config(
     **kwargs, # further `peft.LoraConfig` fields
 ): # -> peft.LoraConfig (peft is imported only when this runs)
     "A `peft.LoraConfig` with LoRA on the LM's attention projections and the Flamingo layers trained in full."
+    require_extra('train', 'peft', by='lora_config()')
     from peft import LoraConfig
     from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING
     family = model.config.text_config.model_type

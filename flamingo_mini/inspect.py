@@ -78,6 +78,7 @@ def show_patch_attention(image, weights:Tensor, ax=None, title:str|None=None, al
     return ax
 
 def _new_axes():
+    require_extra('viz', 'matplotlib', by='the attention plots')
     import matplotlib.pyplot as plt
     return plt.subplots(figsize=(2.5, 2.5))[1]
 

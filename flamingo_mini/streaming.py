@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset as TorchIterable, get_worker_info
+from .core import require_extra
+require_extra('train', 'datasets', by='flamingo_mini.streaming')
 from datasets import load_dataset, Image as ImageFeature
 from .processor import ImageError, load_image
 

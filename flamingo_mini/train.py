@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from .core import require_extra
+require_extra('train', 'accelerate', 'datasets', by='flamingo_mini.train')
 from accelerate import Accelerator, DistributedType
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save as safetensors_bytes
@@ -527,6 +529,7 @@ def explain_write_error(e:OSError, path:Path) -> OSError:
 # %% ../nbs/14_train.ipynb #543d9599
 def plot_history(history:list[dict], axs=None):
     "Loss and per-layer tanh gates over training steps."
+    require_extra('viz', 'matplotlib', by='plot_history()')
     import matplotlib.pyplot as plt
     logs = [h for h in history if 'loss' in h]
     if axs is None: _, axs = plt.subplots(1, 3, figsize=(11, 3))

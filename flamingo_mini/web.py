@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio, base64, binascii, html, json, re, secrets, socket, threading, time, traceback, webbrowser
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
+from .core import require_extra
+require_extra('web', 'tornado', by='flamingo_mini.web')
 import tornado.web
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets

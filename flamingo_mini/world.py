@@ -12,6 +12,8 @@ from typing import Iterable, Iterator, NamedTuple
 import torch
 import numpy as np
 from PIL import Image, ImageDraw
+from .core import require_extra
+require_extra('world', 'datasets', by='flamingo_mini.world')
 from datasets import Dataset, Features, List, Value
 from datasets import Image as ImageFeature
 from .core import MEDIA_TOKEN, EOC_TOKEN
@@ -348,6 +350,7 @@ def digits_dataset(
     "scikit-learn's 8x8 handwritten digits as `size`x`size` RGB images captioned 'the digit 7', with their `label`."
     if split not in ('train', 'test'): raise ValueError(f"unknown split {split!r}; digits have 'train' and 'test'")
     if not 0 < test_fraction < 1: raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction}")
+    require_extra('world', 'sklearn', by='digits_dataset()')
     from sklearn.datasets import load_digits
     digits = load_digits()
     order = np.random.default_rng(seed).permutation(len(digits.images))

@@ -79,12 +79,12 @@ def build(name:str, job:dict, cache:Path) -> tuple:
     return venv, dict(built=True, build_s=build_s, resolved=resolved)
 
 def install_package(venv:Path, constraints:Path, check_kept:bool) -> dict:
-    "Install this checkout (editable) with its requirements; with `check_kept`, fail if pip changed torch or transformers."
+    "Install this checkout (editable) with its requirements and every extra (the chapters' fixtures use the tiny world); with `check_kept`, fail if pip changed torch or transformers."
     py = venv/'bin'/'python'
     before = versions(py)
     t = time.time()
     # with `check_kept` (the newest job) the requirements are unconstrained, as in a user's `pip install flamingo_mini`
-    run([py, '-m', 'pip', 'install', '-q', *([] if check_kept else ['-c', constraints]), '-e', ROOT])
+    run([py, '-m', 'pip', 'install', '-q', *([] if check_kept else ['-c', constraints]), '-e', f'{ROOT}[all]'])
     after = versions(py)
     changed = {p: [before.get(p), after.get(p)] for p in ('torch', 'transformers') if before.get(p) != after.get(p)}
     if check_kept and changed: raise SystemExit(f'installing flamingo_mini changed {changed}: the requirements downgrade '
