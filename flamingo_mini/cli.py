@@ -8,16 +8,16 @@ import argparse, ast, dataclasses, importlib.util, json, math, os, sys, time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['POSITIVE', 'NATURAL', 'POSITIVE_FLOAT', 'HF_NAMES', 'cache_dir', 'demo', 'caption', 'UsageError', 'RunOptions',
-           'read_config_file', 'train_settings', 'load_train_dataset', 'train', 'source_fields', 'source_constant',
-           'train_config_fields', 'run', 'main']
+__all__ = ['POSITIVE', 'NATURAL', 'POSITIVE_FLOAT', 'HF_NAMES', 'cache_dir', 'quick_demo', 'caption', 'UsageError', 'RunOptions',
+           'read_config_file', 'train_settings', 'load_train_dataset', 'run_training', 'source_fields',
+           'source_constant', 'train_config_fields', 'run', 'main']
 
 # %% ../nbs/20_cli.ipynb #b57e6737
 def cache_dir() -> Path:
     "Where the command line keeps what it builds: `$FLAMINGO_MINI_HOME`, else `~/.cache/flamingo_mini`."
     return Path(os.environ.get('FLAMINGO_MINI_HOME', Path.home()/'.cache'/'flamingo_mini'))
 
-def demo(out:str='flamingo-demo', seed:int=0) -> dict:
+def quick_demo(out:str='flamingo-demo', seed:int=0) -> dict:
     "Build a tiny Flamingo from offline parts, caption synthetic images, save a checkpoint; return a report."
     from flamingo_mini.model import FlamingoModel
     from flamingo_mini.processor import FlamingoProcessor
@@ -171,7 +171,7 @@ def _fill_deepspeed_config(accelerator, config, batch_size:int):
                            gradient_clipping=config.max_grad_norm or 0.).items():
         if ds.get(key, 'auto') == 'auto': ds[key] = value
 
-def train(run:RunOptions, # the data, the parts and how the run is spread (see `train_settings`)
+def run_training(run:RunOptions, # the data, the parts and how the run is spread (see `train_settings`)
           config, # a `TrainConfig`; its `output_dir` receives checkpoints and the final model
           resume:bool=False, # continue from the latest checkpoint in `output_dir`
           log=print) -> dict:
@@ -411,7 +411,7 @@ def run(args:argparse.Namespace):
         print(format_report(report))
         print(f"checkpoint, samples.png and report.json in {Path(args.out).resolve()}")
     elif args.command == 'demo':
-        report = demo(args.out, args.seed)
+        report = quick_demo(args.out, args.seed)
         print(f"tiny parts: {report['parts']['lm']} (LM), {report['parts']['vision']} (vision)")
         print(f"parameters: {report['trainable']:,} trainable of {report['total']:,}")
         for i, cap in enumerate(report['captions']): print(f"image {i}: {cap!r}")
@@ -438,7 +438,7 @@ def run(args:argparse.Namespace):
     elif args.command == 'train':
         flags = {k: v for k, v in vars(args).items() if k not in ('command', 'config', 'resume', 'debug')}
         run_options, config = train_settings(read_config_file(args.config) if args.config else {}, flags)
-        report = train(run_options, config, resume=args.resume)
+        report = run_training(run_options, config, resume=args.resume)
         if report['main_process']:
             print(f"trained to step {report['steps']} (last loss {report['loss']:.4f}) on {report['processes']} process(es) "
                   f"in {report['seconds']} s; model and processor saved in {report['checkpoint']}")

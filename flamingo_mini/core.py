@@ -11,7 +11,7 @@ from torch import nn
 
 # %% auto #0
 __all__ = ['MEDIA_TOKEN', 'EOC_TOKEN', 'exists', 'default', 'freeze_', 'unfreeze_', 'count_params', 'torch_threads',
-           'MissingExtra', 'require_extra', 'add_flamingo_tokens']
+           'MissingExtra', 'require_extra', 'add_special_tokens_', 'add_flamingo_tokens', 'byte_level_bpe']
 
 # %% ../nbs/00_core.ipynb #f34c9a02
 def exists(val) -> bool:
@@ -62,12 +62,29 @@ def require_extra(extra:str, # the setup extra that installs them: 'train', 'wor
 MEDIA_TOKEN = "<image>"
 EOC_TOKEN = "<EOC>"
 
+def add_special_tokens_(tokenizer, tokens:list[str]) -> list[int]:
+    "Add `tokens` to `tokenizer` in place as special tokens (each one id, never split), keeping those it has; return their ids."
+    tokenizer.add_special_tokens({"extra_special_tokens": list(tokens)}, replace_extra_special_tokens=False)
+    return tokenizer.convert_tokens_to_ids(list(tokens))
+
 def add_flamingo_tokens(tokenizer) -> dict:
     "Add `<image>` and `<EOC>` (and a pad token if missing) to `tokenizer` in place; return the ids the model needs."
-    tokenizer.add_special_tokens({"extra_special_tokens": [MEDIA_TOKEN, EOC_TOKEN]},
-                                 replace_extra_special_tokens=False)
+    media_token_id, eoc_token_id = add_special_tokens_(tokenizer, [MEDIA_TOKEN, EOC_TOKEN])
     if tokenizer.pad_token is None:
         # Padding is masked out everywhere (attention and loss), so reusing EOS as pad is safe.
         tokenizer.pad_token = tokenizer.eos_token
-    return dict(media_token_id=tokenizer.convert_tokens_to_ids(MEDIA_TOKEN),
-                eoc_token_id=tokenizer.convert_tokens_to_ids(EOC_TOKEN))
+    return dict(media_token_id=media_token_id, eoc_token_id=eoc_token_id)
+
+def byte_level_bpe(texts, # the text to learn the merges from
+                   vocab_size:int, # an upper bound
+                   end_of_text:str='<|endoftext|>', # its one special token, also its bos and eos
+                  ):
+    "A GPT-2-style byte-level BPE tokenizer (a `PreTrainedTokenizerFast`) trained in memory on `texts`."
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    bpe.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[end_of_text],
+                                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    return PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token=end_of_text, eos_token=end_of_text)

@@ -6,11 +6,8 @@
 from __future__ import annotations
 import re
 from pathlib import Path
-import numpy as np
-from torch import Tensor
-from PIL import Image
 from huggingface_hub import ModelCard, ModelCardData
-import inspect, json, warnings
+import inspect, warnings
 from transformers import (CONFIG_MAPPING, AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForImageTextToText,
                           AutoProcessor, Conv1D, PreTrainedModel)
 from fastcore.basics import patch
@@ -18,7 +15,7 @@ from .core import *
 from .compat import saves_on_this_rank
 from .lm import flamingo_layers
 from .model import FlamingoConfig, FlamingoModel
-from .processor import CHAT_TEMPLATE, FlamingoProcessor, images_per_prompt
+from .processor import CHAT_TEMPLATE, FlamingoProcessor
 
 # %% auto #0
 __all__ = ['IMPORT_HINT', 'FLAMINGO_MODULES', 'QUANTIZATION_SKIP_MODULES', 'lora_config', 'frozen_flamingo_layers', 'model_card']

@@ -7,7 +7,6 @@ from __future__ import annotations
 import math, re
 from collections import Counter
 from typing import Callable, Sequence
-import torch
 from torch import Tensor
 
 # %% auto #0

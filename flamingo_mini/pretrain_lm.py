@@ -11,9 +11,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
-from .core import EOC_TOKEN, torch_threads
+from .core import EOC_TOKEN, add_special_tokens_, byte_level_bpe, torch_threads
 from .world import COLOURS, POSITIONS, SHAPES, SIZES, WORDS
 from .world import episode_baselines, text_episode, world_text
 
@@ -40,19 +39,12 @@ def train_world_tokenizer(
     seed:int=0,
 ) -> PreTrainedTokenizerFast:
     "A GPT-2-style byte-level BPE tokenizer of the world's text, with `<|endoftext|>` and no Flamingo tokens."
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    bpe.train_from_iterator(_tokenizer_corpus(n_documents, seed), trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=[END_OF_TEXT], initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False))
-    return PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token=END_OF_TEXT, eos_token=END_OF_TEXT)
+    return byte_level_bpe(_tokenizer_corpus(n_documents, seed), vocab_size, END_OF_TEXT)
 
 # %% ../nbs/10a_pretrain_lm.ipynb #a07598f4
 def add_eoc_token(tokenizer) -> int:
     "Add `<EOC>` to `tokenizer` in place as a special token, as `add_flamingo_tokens` does; return its id."
-    tokenizer.add_special_tokens({'extra_special_tokens': [EOC_TOKEN]}, replace_extra_special_tokens=False)
-    return tokenizer.convert_tokens_to_ids(EOC_TOKEN)
+    return add_special_tokens_(tokenizer, [EOC_TOKEN])[0]
 
 # %% ../nbs/10a_pretrain_lm.ipynb #c0f10dc2
 def _pad_rows(rows:list[list[int]], pad_id:int) -> tuple[Tensor, Tensor]:
@@ -359,7 +351,7 @@ def text_icl_accuracy(
     return float(np.mean([p == e['answer'] for p, e in zip(predicted, episodes)]))
 
 # %% ../nbs/10a_pretrain_lm.ipynb #1245a79f
-def _context_words(text:str) -> set[str]:
+def _shown_words(text:str) -> set[str]:
     "The nonsense words shown in a text episode."
     return set(text.replace(EOC_TOKEN, ' ').split()) & set(WORDS)
 
@@ -379,7 +371,7 @@ def text_icl_report(
         episodes = [text_episode(i, k, ways, split, seed, key) for i in range(n)]
         predicted = next_words(model, tokenizer, [e['text'] for e in episodes])
         report[k] = dict(accuracy=float(np.mean([p == e['answer'] for p, e in zip(predicted, episodes)])),
-                         copied=float(np.mean([p in _context_words(e['text']) for p, e in zip(predicted, episodes)])),
+                         copied=float(np.mean([p in _shown_words(e['text']) for p, e in zip(predicted, episodes)])),
                          **episode_baselines(episodes))
     return report
 

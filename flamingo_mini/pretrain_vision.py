@@ -21,7 +21,7 @@ from .pretrain_lm import _fit, _pad_rows
 
 # %% auto #0
 __all__ = ['SLOT_VALUES', 'world_vision_config', 'world_clip', 'world_image_processor', 'vision_tower', 'attribute_targets',
-           'scene_batches', 'AttributeHeads', 'pretrain_vision', 'vision_features', 'vision_probe', 'clip_retrieval']
+           'scene_batches', 'AttributeHeads', 'pretrain_vision', 'encoder_tokens', 'vision_probe', 'clip_retrieval']
 
 # %% ../nbs/10b_pretrain_vision.ipynb #c8c55b21
 def world_vision_config(**kwargs) -> CLIPVisionConfig:
@@ -160,7 +160,7 @@ def pretrain_vision(
 
 # %% ../nbs/10b_pretrain_vision.ipynb #36b0b571
 @torch.no_grad()
-def vision_features(
+def encoder_tokens(
     vision_model, # a `CLIPVisionModel` (or any model returning `last_hidden_state`)
     images:list, # PIL images at the model's size
     image_processor=None, # default: `world_image_processor()`
@@ -184,8 +184,8 @@ def vision_probe(
     "Held-out accuracy of a linear (ridge) probe on all output tokens, for each attribute of single-shape scenes."
     train = [make_scene(i, 'train', 1, seed + 1000) for i in range(n_train)]
     test = [make_scene(i, 'test', 1, seed + 1000) for i in range(n_test)]
-    x_train = vision_features(vision_model, [s.image for s in train]).flatten(1).double()  # (n, v*d)
-    x_test = vision_features(vision_model, [s.image for s in test]).flatten(1).double()
+    x_train = encoder_tokens(vision_model, [s.image for s in train]).flatten(1).double()  # (n, v*d)
+    x_test = encoder_tokens(vision_model, [s.image for s in test]).flatten(1).double()
     mean, std = x_train.mean(0), x_train.std(0) + 1e-6
     x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
     gram = x_train @ x_train.T  # (n, n): the dual form of ridge regression needs only this

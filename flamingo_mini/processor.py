@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_processor.ipynb #06dd36e0
 from __future__ import annotations
-import io, itertools, re, warnings
+import io, itertools, warnings
 from pathlib import Path
 import numpy as np
 import torch

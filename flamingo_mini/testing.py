@@ -7,13 +7,13 @@ from __future__ import annotations
 import json, random
 from functools import lru_cache
 from pathlib import Path
-import numpy as np
 import torch
 from PIL import Image, ImageDraw
-from tokenizers import Tokenizer, models, pre_tokenizers, trainers, decoders
-from transformers import (AutoConfig, AutoModelForCausalLM, CLIPImageProcessorPil, CLIPVisionConfig, CLIPVisionModel,
+from tokenizers import Tokenizer
+from transformers import (AutoModelForCausalLM, CLIPImageProcessorPil, CLIPVisionConfig, CLIPVisionModel,
                           GPT2Config, GPTNeoXConfig, LlamaConfig, MistralConfig, OPTConfig, PreTrainedTokenizerFast,
                           Qwen2Config)
+from .core import byte_level_bpe
 from .processor import clip_image_processor
 from .world import COLOURS, SHAPES, PALETTE, BACKGROUND
 
@@ -33,12 +33,7 @@ def _corpus(seed=0, n=400):
 
 @lru_cache(maxsize=None)
 def _tokenizer_json(vocab_size:int) -> str:
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    bpe.train_from_iterator(_corpus(), trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=['<|endoftext|>'], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    return bpe.to_str()
+    return byte_level_bpe(_corpus(), vocab_size).backend_tokenizer.to_str()
 
 def tiny_tokenizer(vocab_size:int=320) -> PreTrainedTokenizerFast:
     "A GPT-2-style byte-level BPE tokenizer trained in memory (a fresh object each call)."

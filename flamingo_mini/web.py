@@ -4,7 +4,7 @@
 
 # %% ../nbs/21_web.ipynb #35f11453
 from __future__ import annotations
-import asyncio, base64, binascii, html, json, re, secrets, socket, threading, time, traceback, webbrowser
+import asyncio, base64, binascii, html, json, secrets, socket, threading, time, traceback, webbrowser
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 from .core import require_extra
@@ -12,7 +12,6 @@ require_extra('web', 'tornado', by='flamingo_mini.web')
 import tornado.web
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
-from PIL import Image
 from .chat import Chat, describe, load_checkpoint, model_summary
 from .processor import ImageError, load_image
 
