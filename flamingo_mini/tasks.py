@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 from typing import Iterable, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
-from .core import EOC_TOKEN
+from .core import EOC_TOKEN, require_extra
 from .metrics import exact_match, vqa_accuracy
 from .processor import few_shot_prompt
 from .world import COLOURS, SHAPES, POSITIONS, SIZES, IMAGE_SIZE, PALETTE, CENTRES, WORDS
@@ -195,6 +195,7 @@ DIGIT_RANGES = dict(centre=DigitRanges(),
 @functools.cache
 def _sklearn_digits(split:str) -> tuple[np.ndarray, np.ndarray]:
     "The images (n, 8, 8) in 0-16 and labels of `digits_dataset`'s split, in its order."
+    require_extra('world', 'sklearn', by='the handwritten digits')
     from sklearn.datasets import load_digits
     digits = load_digits()
     order = np.random.default_rng(0).permutation(len(digits.images))
