@@ -5,7 +5,9 @@ repeated random sequences and doubled tokens, with the held-out answer tokens of
 saves the candidate into a scratch folder (never the shipped one), and measures the shipped LM and the candidate
 with `open_vocab_report` and `text_icl_report`. Writes reports/experiments/open_vocab_lm.json.
 
-    python tools/open_vocab_lm.py --steps 3000 --out /tmp/open_vocab_lm      # one thread, ~15 min on a shared core
+    python tools/open_vocab_lm.py --steps 4000 --out /tmp/open_vocab_lm      # one thread, 15-30 min on a shared core
+    python tools/open_vocab_lm.py --steps 4000 --out /tmp/open_vocab_lm_copies --copies-see-held-out \
+        --report reports/experiments/open_vocab_lm_copies.json
 """
 from __future__ import annotations
 import argparse, json, subprocess, time
@@ -36,6 +38,8 @@ def main():
     ap.add_argument('--n', type=int, default=200, help='episodes per condition and k')
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--lr', type=float, default=1e-3)
+    ap.add_argument('--copies-see-held-out', action='store_true',
+                    help='the held-out tokens are still drawn by copy and repeat batches (never as an episode answer)')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     lm_dir = shipped_world_dir()/'lm'
@@ -46,7 +50,8 @@ def main():
     mix = dict(caption_steps=0, episode_steps=args.steps, p_copy=0.2, p_repeat=0.2, p_open_vocab=0.4, lr=args.lr,
                decay_share=0.3, threads=args.threads, seed=0)
     t0 = time.time()
-    candidate = pretrain_lm(tok, open_vocab=trained, held_out=held_out, init=shipped, log_every=250, **mix)
+    excluded = [] if args.copies_see_held_out else held_out
+    candidate = pretrain_lm(tok, open_vocab=trained, held_out=excluded, init=shipped, log_every=250, **mix)
     train_seconds = time.time() - t0
     candidate.save_pretrained(args.out); tok.save_pretrained(args.out)
     with torch.no_grad(): results = dict(shipped=measure(shipped, tok, sets, args.n), candidate=measure(candidate, tok, sets, args.n))
@@ -57,9 +62,14 @@ def main():
               "colour or a shape word; answers from the condition's token set"),
         conditions={name: dict(answers=a, tokens_per_answer=list(l)) for name, (a, l) in CONDITIONS.items()},
         answer_sets={name: len(ids) for name, ids in sets.items()},
-        held_out_never_trained=("the held-out tokens are never an answer, and never drawn by a copy or repeat batch, in the "
-                                "candidate's continuation; the shipped LM saw every ordinary token in its doubled-token "
-                                "batches but answered only with the 16 world words"),
+        held_out_never_trained=(("the held-out tokens are never an episode answer in the candidate's continuation, but its "
+                                 "copy and repeat batches draw them with every other ordinary token")
+                                if args.copies_see_held_out else
+                                ("the held-out tokens are never an answer, and never drawn by a copy or repeat batch, in the "
+                                 "candidate's continuation"))
+                               + "; the shipped LM saw every ordinary token in its doubled-token batches but answered "
+                                 "only with the 16 world words",
+        copies_see_held_out=args.copies_see_held_out,
         training=dict(init='shipped tiny-world LM (flamingo_mini/tiny_world/lm)', steps=args.steps, batch_size=32,
                       seconds=round(train_seconds, 1), **mix),
         n_per_k=args.n, commit=commit, candidate_folder=args.out, results=results)
