@@ -4,9 +4,10 @@
 
 # %% ../nbs/10_pretrain.ipynb #c5043c2c
 from __future__ import annotations
-import importlib.resources, json, os, shutil, subprocess, sys, time
+import json, os, shutil, subprocess, sys, time
 from pathlib import Path
 from .core import torch_threads
+from .world import shipped_world_dir
 # the LM's and the tower's names stay importable from here, where they were before the chapters split
 from .pretrain_lm import *
 from .pretrain_vision import *
@@ -24,7 +25,7 @@ def tiny_world_dir() -> Path:
 
 def embedded_world_dir() -> Path:
     "The default build shipped inside the package (`flamingo_mini/tiny_world`), which `build_tiny_world()` returns."
-    return Path(str(importlib.resources.files('flamingo_mini')))/'tiny_world'
+    return shipped_world_dir()  # where the world's module keeps the shipped parts and the trained demo
 
 def _parts(folder:Path) -> dict: return dict(lm=str(folder/'lm'), vision=str(folder/'vision'))
 
