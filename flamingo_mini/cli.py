@@ -4,12 +4,12 @@
 
 # %% ../nbs/20_cli.ipynb #33f38779
 from __future__ import annotations
-import argparse, ast, dataclasses, importlib.util, json, math, os, sys, time
+import argparse, ast, dataclasses, importlib.util, json, math, os, re, sys, time
 from pathlib import Path
 
 # %% auto #0
 __all__ = ['POSITIVE', 'NATURAL', 'POSITIVE_FLOAT', 'HF_NAMES', 'cache_dir', 'quick_demo', 'caption', 'UsageError', 'RunOptions',
-           'read_config_file', 'train_settings', 'load_train_dataset', 'run_training', 'source_fields',
+           'read_config_file', 'stream_specs', 'train_settings', 'load_train_dataset', 'run_training', 'source_fields',
            'source_constant', 'train_config_fields', 'run', 'main']
 
 # %% ../nbs/20_cli.ipynb #b57e6737
@@ -55,6 +55,10 @@ class UsageError(ValueError):
 class RunOptions:
     "`flamingo-mini train`'s settings besides `TrainConfig`'s fields: each is a flag and a key of a config file."
     dataset:str|None=None # a hub dataset name, a save_to_disk folder, or 'tiny-world'
+    shards:list[str]|None=None # streamed shards, with or instead of --dataset: .tar (webdataset) or .parquet (interleaved) files as brace ranges ('pairs-{000..099}.tar'), globs or folders; NAME=SHARDS names a stream
+    weights:dict=dataclasses.field(default_factory=dict) # loss weight per source as JSON, e.g. '{"pairs": 0.5}' (--dataset is 'train', unnamed --shards 'shards'); 1 for the rest
+    workers:int=0 # with --shards: data loader worker processes reading them, per process
+    shuffle_window:int=64 # with --shards: rows shuffled together within a shard (1: shard order)
     split:str='train' # the split to train on
     image_column:str='image' # caption layout: the image column
     text_column:str='caption' # caption layout: the caption column
@@ -72,7 +76,18 @@ class RunOptions:
     fsdp_cpu_offload:bool=False # with --fsdp: shards, gradients and optimiser state in CPU memory
 
     def __post_init__(self):
-        if self.dataset is None: raise UsageError("give --dataset: a hub dataset name, a save_to_disk folder, or 'tiny-world'")
+        if self.dataset is None and not self.shards:
+            raise UsageError("give --dataset (a hub dataset name, a save_to_disk folder, or 'tiny-world') or --shards")
+        if not isinstance(self.weights, dict): raise UsageError(f"weights must be a mapping, got {self.weights!r}")
+        sources = (['train'] if self.dataset is not None else []) + list(stream_specs(self.shards or []))
+        unknown = sorted(set(self.weights) - set(sources))
+        if unknown: raise UsageError(f"weights for {unknown}, which are not sources of this run: {sources}")
+        if self.shards and (self.epochs is not None or self.cache_features):
+            raise UsageError("--epochs and --cache-features work on a --dataset alone: give --steps with --shards")
+        for name in ('workers', 'shuffle_window'):
+            if not (isinstance(getattr(self, name), int) and getattr(self, name) >= (name == 'shuffle_window')):
+                raise UsageError(f"{name} must be a {'positive' if name == 'shuffle_window' else 'non-negative'} integer, "
+                                 f"got {getattr(self, name)!r}")
         if (self.texts_column is None) != (self.images_column is None):
             raise UsageError("the interleaved layout needs both --texts-column and --images-column")
         if not (isinstance(self.batch_size, int) and self.batch_size > 0):
@@ -100,6 +115,15 @@ def read_config_file(path) -> dict:
         raise UsageError(f"config file {str(path)!r} is not valid YAML: {' '.join(str(e).split())}") from None
     if not isinstance(settings, dict): raise UsageError(f"config file {str(path)!r} must hold a mapping of options")
     return settings
+
+def stream_specs(shards:list[str]) -> dict:
+    "Stream name -> its shard specs, from `--shards` values: `NAME=SPEC` names a stream, a bare SPEC belongs to 'shards'."
+    streams = {}
+    for value in shards:
+        name, spec = value.split('=', 1) if re.fullmatch(r'[A-Za-z_][\w-]*=.+', value) else ('shards', value)
+        if name == 'train': raise UsageError("'train' names the --dataset: call the stream something else")
+        streams.setdefault(name, []).append(spec)
+    return streams
 
 # %% ../nbs/20_cli.ipynb #d88186ab
 _STRUCTURAL = ('text_config', 'vision_config', 'lm', 'clip_model_type', 'dim', 'dim_visual', 'media_token_id', 'eoc_token_id')
@@ -171,6 +195,36 @@ def _fill_deepspeed_config(accelerator, config, batch_size:int):
                            gradient_clipping=config.max_grad_norm or 0.).items():
         if ds.get(key, 'auto') == 'auto': ds[key] = value
 
+def _stream_files(shards:list[str]) -> dict:
+    "Stream name -> its shard files (`streaming.shard_files`), each stream of one layout."
+    from flamingo_mini.streaming import shard_files, shard_layout
+    streams = {}
+    for name, specs in stream_specs(shards).items():
+        try: streams[name] = shard_files(*specs)
+        except FileNotFoundError as e: raise ValueError(f"--shards {name}: {e}") from None
+        shard_layout(streams[name])
+    return streams
+
+def _stream_loader(name:str, files:list[str], processor, run:RunOptions, accelerator, seed:int):
+    "This process's `StreamLoader` of `files`, pairs or documents by the shards' layout."
+    from flamingo_mini.data import FlamingoCollator
+    from flamingo_mini.streaming import ShardStream, StreamLoader, open_shard, shard_layout
+    layout = shard_layout(files)
+    stream = ShardStream(files, layout, rank=accelerator.process_index, world=accelerator.num_processes, seed=seed,
+                         window=run.shuffle_window)
+    if layout == 'interleaved':  # MMC4/OBELICS's column names, unless the run names others
+        texts, images = run.texts_column or 'texts', run.images_column or 'images'
+        collate = FlamingoCollator(processor, texts_column=texts, images_column=images, max_length=run.max_length)
+        return StreamLoader(stream, collate, run.batch_size, [images], num_workers=run.workers)
+    # webdataset's convention, as OpenFlamingo's LAION loader reads it: the image under its extension, the caption in .txt
+    first = next(iter(open_shard(files[0])))
+    image = next((ext for ext in ('jpg', 'jpeg', 'png', 'webp') if ext in first), None)
+    if image is None or 'txt' not in first:
+        raise ValueError(f"--shards {name}: a webdataset pair is an image (.jpg, .jpeg, .png or .webp) and a caption (.txt); "
+                         f"{files[0]} holds {sorted(k for k in first if not k.startswith('__'))}")
+    collate = FlamingoCollator(processor, image_column=image, text_column='txt', prompt=run.prompt, max_length=run.max_length)
+    return StreamLoader(stream, collate, run.batch_size, [image], num_workers=run.workers)
+
 def run_training(run:RunOptions, # the data, the parts and how the run is spread (see `train_settings`)
           config, # a `TrainConfig`; its `output_dir` receives checkpoints and the final model
           resume:bool=False, # continue from the latest checkpoint in `output_dir`
@@ -180,6 +234,7 @@ def run_training(run:RunOptions, # the data, the parts and how the run is spread
     from flamingo_mini.model import FlamingoModel
     from flamingo_mini.processor import FlamingoProcessor
     from flamingo_mini.sharding import full_state_dict
+    from flamingo_mini.streaming import shard_layout
     from flamingo_mini.train import Learner, make_accelerator
     import torch
     start, out = time.time(), Path(config.output_dir)
@@ -187,8 +242,10 @@ def run_training(run:RunOptions, # the data, the parts and how the run is spread
     if (out/'latest').exists() and not resume:
         raise ValueError(f"{str(out)!r} already holds training checkpoints: pass --resume to continue, or choose another --out")
     image_column = run.images_column if run.interleaved else run.image_column
-    dataset = load_train_dataset(run.dataset, run.split, config.seed)
-    check_columns(dataset, [run.texts_column, run.images_column] if run.interleaved else [run.image_column, run.text_column])
+    dataset, streams = None, _stream_files(run.shards or [])  # every shard is found before a model loads
+    if run.dataset is not None:
+        dataset = load_train_dataset(run.dataset, run.split, config.seed)
+        check_columns(dataset, [run.texts_column, run.images_column] if run.interleaved else [run.image_column, run.text_column])
     lm, vision, flamingo = run.lm, run.vision, run.flamingo
     if run.dataset == 'tiny-world':
         from flamingo_mini.demo import DEMO_FLAMINGO
@@ -206,16 +263,24 @@ def run_training(run:RunOptions, # the data, the parts and how the run is spread
     collate = FlamingoCollator(processor, image_column=run.image_column, text_column=run.text_column,
                                texts_column=run.texts_column, images_column=run.images_column, prompt=run.prompt,
                                max_length=run.max_length)
-    dataset = prepare_dataset(dataset, [image_column])
-    if run.cache_features:
-        from flamingo_mini.features import FeatureCollator, cache_vision_features
-        with accelerator.main_process_first():
-            dataset = cache_vision_features(dataset, model, processor, image_column=run.image_column,
-                                            images_column=run.images_column)
-        collate = FeatureCollator.from_collator(collate)
-    log(f"dataset: {len(dataset):,} rows of {run.dataset!r} ({'interleaved' if run.interleaved else 'captions'}"
-        f"{', cached vision features' if run.cache_features else ''}); parameters: "
-        f"{sum(p.numel() for p in model.parameters_trainable()):,} trainable of {sum(p.numel() for p in model.parameters()):,}")
+    sources = {}
+    if dataset is not None:
+        dataset = prepare_dataset(dataset, [image_column])
+        if run.cache_features:
+            from flamingo_mini.features import FeatureCollator, cache_vision_features
+            with accelerator.main_process_first():
+                dataset = cache_vision_features(dataset, model, processor, image_column=run.image_column,
+                                                images_column=run.images_column)
+            collate = FeatureCollator.from_collator(collate)
+        log(f"dataset: {len(dataset):,} rows of {run.dataset!r} ({'interleaved' if run.interleaved else 'captions'}"
+            f"{', cached vision features' if run.cache_features else ''})")
+        sources['train'] = (dataset, collate, run.batch_size)
+    for name, files in streams.items():
+        sources[name] = _stream_loader(name, files, processor, run, accelerator, config.seed)
+        log(f"stream {name!r}: {len(files)} {sources[name].stream.layout} shards, {len(sources[name].stream.mine)} "
+            f"read by each process")
+    log(f"parameters: {sum(p.numel() for p in model.parameters_trainable()):,} trainable of "
+        f"{sum(p.numel() for p in model.parameters()):,}")
     if run.epochs is not None:  # Hugging Face's num_train_epochs: the steps that many passes take
         config = dataclasses.replace(config, steps=max(1, math.ceil(
             run.epochs * len(dataset) / (run.batch_size * config.grad_accum * accelerator.num_processes))))
@@ -225,20 +290,23 @@ def run_training(run:RunOptions, # the data, the parts and how the run is spread
         if accelerator.num_processes < 2: raise ValueError("--fsdp shards over several processes: start them with torchrun or accelerate launch")
         shard_flamingo(model, **fsdp_options(config.mixed_precision, cpu_offload=run.fsdp_cpu_offload))
         config = dataclasses.replace(config, mixed_precision='no')
-    learner = Learner(model, {'train': (dataset, collate, run.batch_size)}, config, accelerator=accelerator)
+    learner = Learner(model, sources, config, weights={name: run.weights.get(name, 1.0) for name in sources},
+                      accelerator=accelerator)
     if resume: log(f"resumed from {learner.load_checkpoint()}")
     history = learner.fit(progress=accelerator.is_main_process)
     accelerator.wait_for_everyone()
     # gathers FSDP or DeepSpeed shards (a model shard_flamingo sharded: DCP's full state dict): every process takes part
     state_dict = full_state_dict(learner.model) if learner.sharded else accelerator.get_state_dict(learner.model)
     if accelerator.is_main_process:
-        # the model card records the data, steps and prompt format (the processor's chat template)
+        # the model card records the data (the dataset, the streams' names), steps and prompt format (the processor's chat template)
+        data = ([run.dataset] if dataset is not None else []) + [f'{name} ({len(files)} streamed {shard_layout(files)} shards)'
+                                                                 for name, files in streams.items()]
         accelerator.unwrap_model(learner.model).save_pretrained(out, state_dict=state_dict, processor=processor,
-                                                               training_data=run.dataset, training_steps=learner.step)
+                                                               training_data=data, training_steps=learner.step)
     accelerator.wait_for_everyone()
     losses = [h['loss'] for h in history if 'loss' in h]
-    return dict(steps=learner.step, loss=losses[-1] if losses else None, rows=len(dataset), checkpoint=str(out.resolve()),
-                processes=accelerator.num_processes, main_process=accelerator.is_main_process,
+    return dict(steps=learner.step, loss=losses[-1] if losses else None, rows=len(dataset) if dataset is not None else None,
+                checkpoint=str(out.resolve()), processes=accelerator.num_processes, main_process=accelerator.is_main_process,
                 seconds=round(time.time() - start, 1))
 
 # %% ../nbs/20_cli.ipynb #ad1b7973
@@ -336,7 +404,8 @@ def _dataclass_arguments(p:argparse.ArgumentParser, fields:list[tuple], types:di
         else: p.add_argument(*flags, dest=name, help=_help(text, default), **(types.get(name) or dict(type=_flag_type(annotation))))
 
 _RUN_TYPES = dict(max_length=dict(type=POSITIVE), batch_size=dict(type=POSITIVE), epochs=dict(type=POSITIVE_FLOAT),
-                  flamingo=dict(type=_json_object))
+                  flamingo=dict(type=_json_object), shards=dict(nargs='+'), weights=dict(type=_json_object),
+                  workers=dict(type=NATURAL), shuffle_window=dict(type=POSITIVE))
 
 def _train_arguments(p:argparse.ArgumentParser):
     "`train`'s flags: `RunOptions`' fields and `TrainConfig`'s (read from their source: `--help` must not wait for torch)."

@@ -158,6 +158,7 @@ def _decode(row:dict, columns:list[str]) -> dict:
     "`row` with the images in `columns` decoded and checked (an `ImageError` if one is unusable)."
     row = dict(row)
     for c in columns:
+        if c not in row: raise ValueError(f"a row has no column {c!r}; its columns are {[k for k in row if k != '__id__']}")
         value = row[c]
         row[c] = [None if v is None else load_image(v) for v in value] if isinstance(value, (list, tuple)) else load_image(value)
     return row
