@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib, json
 from dataclasses import dataclass, fields
 from pathlib import Path
-import numpy as np
 import torch
 from torch import Tensor
 from PIL import Image

@@ -5,8 +5,8 @@
 # %% ../nbs/09a_tasks.ipynb #t0000003
 from __future__ import annotations
 import functools, zlib
-from dataclasses import dataclass, fields
-from typing import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from .core import EOC_TOKEN, require_extra

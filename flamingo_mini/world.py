@@ -16,7 +16,7 @@ from .core import require_extra
 require_extra('world', 'datasets', by='flamingo_mini.world')
 from datasets import Dataset, Features, List, Value
 from datasets import Image as ImageFeature
-from .core import MEDIA_TOKEN, EOC_TOKEN
+from .core import EOC_TOKEN
 
 # %% auto #0
 __all__ = ['COLOURS', 'SHAPES', 'POSITIONS', 'SIZES', 'SPLITS', 'IMAGE_SIZE', 'PALETTE', 'BACKGROUND', 'CENTRES', 'RADII',
