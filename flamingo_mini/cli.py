@@ -76,6 +76,7 @@ class RunOptions:
     fsdp_cpu_offload:bool=False # with --fsdp: shards, gradients and optimiser state in CPU memory
 
     def __post_init__(self):
+        if isinstance(self.shards, str): self.shards = [self.shards]  # one shard spec in a config file
         if self.dataset is None and not self.shards:
             raise UsageError("give --dataset (a hub dataset name, a save_to_disk folder, or 'tiny-world') or --shards")
         if not isinstance(self.weights, dict): raise UsageError(f"weights must be a mapping, got {self.weights!r}")
