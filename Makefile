@@ -127,3 +127,11 @@ bench: install $(PEERS)/.installed
 # extra (training, the tiny world, the web chat) says in one line which extra to install
 core-check:
 	$(PYTHON_EXE) tools/core_check.py
+
+# One training step at real sizes on the CPU (GPT-2 small + ViT-B/32, OPT-350m + ViT-L/14, Llama-3.2-1B + SigLIP
+# so400m shapes, random weights; each size in a fresh process, one after the other, with and without activation
+# checkpointing): peak memory against the memory plan. About 8 GB and 15 minutes on one core; writes
+# benchmarks/results/cpu-real-size.json, which the benchmarks and memory plan pages render
+.PHONY: bench-real-size
+bench-real-size: install
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/real_size.py

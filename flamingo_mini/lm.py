@@ -112,7 +112,8 @@ class FlamingoLayer(nn.Module):
             x = self.xattn_block(hidden_states, kv, media.text_time, media_time=media.media_time, mask=media.mask,
                                  return_attn=keep)
             if keep: x, media.attentions[self.index] = x
-        return self.lm_block(x, *args, **kwargs)
+        # the gated block may compute in another precision (fp32 weights beside a bf16 LM): the stream keeps the LM's
+        return self.lm_block(x.to(hidden_states.dtype), *args, **kwargs)
 
     def __getattr__(self, name):
         try: return super().__getattr__(name)

@@ -7,12 +7,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM, SiglipVisionConfig, SiglipVisionModel
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, SiglipVisionConfig, SiglipVisionModel
 from .model import FlamingoConfig, FlamingoModel
 
 # %% auto #0
-__all__ = ['LM_SHAPES', 'SIGLIP_SO400M', 'GiB', 'tiny_siglip_config', 'Counts', 'count_parameters', 'memory_per_gpu',
-           'largest_micro_batch', 'memory_plan', 'evaluation_memory', 'evaluation_batch_size', 'peak_tensor_bytes']
+__all__ = ['LM_SHAPES', 'SIGLIP_SO400M', 'MEASURED_SIZES', 'GiB', 'tiny_siglip_config', 'size_spec', 'build_flamingo', 'Counts',
+           'count_parameters', 'activation_bytes', 'memory_per_gpu', 'largest_micro_batch', 'predicted_step',
+           'measured_states', 'real_size_table', 'memory_plan', 'evaluation_memory', 'evaluation_batch_size',
+           'peak_tensor_bytes']
 
 # %% ../nbs/22a_memory.ipynb #55148f12
 def tiny_siglip_config(image_size:int=32, patch_size:int=8, **kwargs) -> SiglipVisionConfig:
@@ -29,41 +31,93 @@ LM_SHAPES = {
     '70B': dict(vocab_size=128256, hidden_size=8192, intermediate_size=28672, num_hidden_layers=80, num_attention_heads=64,
                 num_key_value_heads=8, tie_word_embeddings=False),
 }
+# without its attention-pooling head: a Flamingo reads the patch tokens, and in training mode that head's
+# `nn.MultiheadAttention` takes a path that materialises its key/value weight once per patch token (see below)
 SIGLIP_SO400M = dict(image_size=384, patch_size=14, hidden_size=1152, intermediate_size=4304, num_hidden_layers=27,
-                     num_attention_heads=16)
+                     num_attention_heads=16, vision_use_head=False)
+# the sizes `benchmarks/real_size.py` trains a step of on the CPU: (model_type, config) of the LM and of the tower
+MEASURED_SIZES = {
+    # GPT-2 small (124 M) + CLIP ViT-B/32 at 224 px, a cross-attention block before every layer: the benchmarks' `small`
+    # (dropout off there and here: the frozen LM's dropout would send attention off the CPU's fused kernel)
+    'gpt2-small': dict(lm=('gpt2', dict(n_layer=12, n_embd=768, n_head=12, vocab_size=50257, n_positions=2048,
+                                        resid_pdrop=0., embd_pdrop=0., attn_pdrop=0.)),
+                       vision=('clip_vision_model', dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
+                                                         num_attention_heads=12, image_size=224, patch_size=32)),
+                       xattn_every=1),
+    # OPT-350m + CLIP ViT-L/14 at 224 px, a block before every layer: the original flamingo-mini's parts
+    'opt-350m': dict(lm=('opt', dict(hidden_size=1024, ffn_dim=4096, num_hidden_layers=24, num_attention_heads=16,
+                                     vocab_size=50272, word_embed_proj_dim=512, do_layer_norm_before=False,
+                                     max_position_embeddings=2048, dropout=0., attention_dropout=0.)),
+                     vision=('clip_vision_model', dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24,
+                                                       num_attention_heads=16, image_size=224, patch_size=14)),
+                     xattn_every=1),
+    # Llama 3.2 1B + SigLIP so400m at 384 px, a block before every 4th layer: the plan's `1B`
+    'llama-1b': dict(lm=('llama', LM_SHAPES['1B']), vision=('siglip_vision_model', SIGLIP_SO400M), xattn_every=4),
+}
+
+def size_spec(size:str, xattn_every:int=4) -> dict:
+    "The parts of `size`: a key of `MEASURED_SIZES`, or of `LM_SHAPES` (that Llama with a SigLIP so400m tower)."
+    if size in MEASURED_SIZES: return MEASURED_SIZES[size]
+    if size in LM_SHAPES:
+        return dict(lm=('llama', LM_SHAPES[size]), vision=('siglip_vision_model', SIGLIP_SO400M), xattn_every=xattn_every)
+    raise ValueError(f"unknown size {size!r}: one of {list(MEASURED_SIZES) + list(LM_SHAPES)}")
+
+def build_flamingo(size:str, # a key of `MEASURED_SIZES` or `LM_SHAPES`
+                   xattn_every:int=4, # for an `LM_SHAPES` size
+                   device='cpu', # 'meta' builds no weights (for counting)
+                   frozen_dtype=torch.float32) -> FlamingoModel: # the frozen LM's and tower's dtype
+    "A Flamingo of `size` with random weights: the frozen LM and tower in `frozen_dtype`, the trainable parts in fp32."
+    spec = size_spec(size, xattn_every)
+    with torch.device(device):
+        lm = AutoModelForCausalLM.from_config(AutoConfig.for_model(spec['lm'][0], **spec['lm'][1]), dtype=frozen_dtype)
+        vision = AutoModel.from_config(AutoConfig.for_model(spec['vision'][0], **spec['vision'][1]), dtype=frozen_dtype)
+        model = FlamingoModel(FlamingoConfig(text_config=lm.config, vision_config=vision.config,
+                                             xattn_every=spec['xattn_every']), lm=lm, vision_encoder=vision)
+    for p in model.parameters_trainable(): p.data = p.data.float()  # the new token rows were made in the LM's dtype
+    return model
 
 @dataclass
 class Counts:
     "Parameter counts of one Flamingo and the shapes the activation model needs."
-    name:str; frozen:int; trainable:int; layers:int; dim:int; vocab:int; largest_unit:int
+    name:str; frozen:int; trainable:int
+    layers:int; xattn_layers:int; dim:int; vocab:int; largest_unit:int  # the LM: decoder blocks, gated blocks, width
+    media_tokens:int; dim_visual:int; resampler_depth:int; num_latents:int; resampler_inner:int  # per image
 
 def count_parameters(size:str, xattn_every:int=4) -> Counts:
-    "Build the Flamingo of `size` (see `LM_SHAPES`) with a SigLIP so400m tower on the meta device and count."
-    with torch.device('meta'):
-        lm = LlamaForCausalLM(LlamaConfig(**LM_SHAPES[size]))
-        vision = SiglipVisionModel(SiglipVisionConfig(**SIGLIP_SO400M))
-        model = FlamingoModel(FlamingoConfig(text_config=lm.config, vision_config=vision.config, xattn_every=xattn_every),
-                              lm=lm, vision_encoder=vision)
+    "Build the Flamingo of `size` (see `build_flamingo`) on the meta device and count."
+    model = build_flamingo(size, xattn_every, device='meta')
     frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     # FSDP2 gathers one unit at a time: the largest is the embedding/head or a decoder block with its gated block
-    units = [sum(p.numel() for p in m.parameters()) for m in model.modules() if type(m).__name__.endswith(('DecoderLayer', 'Embedding'))]
-    c = lm.config
-    blocks = c.num_hidden_layers + math.ceil(c.num_hidden_layers / xattn_every)  # decoder blocks and gated blocks keep activations
-    return Counts(size, frozen, trainable, blocks, c.hidden_size, c.vocab_size, max(units))
+    units = [sum(p.numel() for p in m.parameters()) for m in model.modules()
+             if type(m).__name__.endswith(('DecoderLayer', 'Block', 'Embedding'))]
+    c, v, r = model.config.text_config, model.config.vision_config, model.config
+    media_tokens = (v.image_size // v.patch_size) ** 2 + (v.model_type != 'siglip_vision_model')  # CLIP adds a CLS token
+    return Counts(size, frozen, trainable, c.num_hidden_layers, len(model._xattn_layers), c.hidden_size, c.vocab_size,
+                  max(units), media_tokens, v.hidden_size, r.resampler_depth, r.resampler_num_latents,
+                  r.resampler_heads * r.resampler_dim_head)
+
 
 # %% ../nbs/22a_memory.ipynb #3ff04dd1
 GiB = 2 ** 30
 
-def memory_per_gpu(c:Counts, gpus:int, strategy:str, micro_batch:int, seq_len:int=2048, checkpointing:bool=True) -> dict:
+def activation_bytes(c:Counts, tokens:int, checkpointing:bool=True, images:int=0) -> float:
+    "Bytes kept for the backward pass by `tokens` tokens (all sequences together) and `images` images."
+    blocks = 2 * c.layers + 34 if checkpointing else 34 * c.layers  # the gated blocks are never recomputed
+    per_image = 4 * c.media_tokens * c.dim_visual + c.resampler_depth * (
+        (c.media_tokens + c.num_latents) * (2 * c.dim_visual + 4 * c.resampler_inner) + 34 * c.num_latents * c.dim_visual)
+    return tokens * c.dim * (blocks + 34 * c.xattn_layers) + 6 * tokens * c.vocab + images * per_image
+
+def memory_per_gpu(c:Counts, gpus:int, strategy:str, micro_batch:int, seq_len:int=2048, checkpointing:bool=True,
+                   images:int=0) -> dict: # images per sequence
     "Bytes per GPU of states, gathered units and activations of `c` under `strategy` ('ddp', 'fsdp2', 'fsdp2+offload')."
     if strategy not in ('ddp', 'fsdp2', 'fsdp2+offload'): raise ValueError(f"unknown strategy {strategy!r}")
     states = 2 * c.frozen + 16 * c.trainable
-    gpu_states = states if strategy == 'ddp' else 0 if strategy == 'fsdp2+offload' else states / gpus
+    # DDP's autocast keeps a bf16 copy of each trainable weight from the forward to the backward; FSDP2's bf16 policy
+    # makes those copies per gathered unit (`units`)
+    gpu_states = states + 2 * c.trainable if strategy == 'ddp' else 0 if strategy == 'fsdp2+offload' else states / gpus
     units = 0 if strategy == 'ddp' else 2 * 2 * c.largest_unit
-    tokens = seq_len * micro_batch
-    per_layer = 2 if checkpointing else 34
-    activations = tokens * c.dim * (per_layer * c.layers + (34 if checkpointing else 0)) + 6 * tokens * c.vocab
+    activations = activation_bytes(c, seq_len * micro_batch, checkpointing, images * micro_batch)
     return dict(states=gpu_states, units=units, activations=activations, total=gpu_states + units + activations,
                 host=states / gpus if strategy == 'fsdp2+offload' else 0)
 
@@ -71,6 +125,30 @@ def largest_micro_batch(c:Counts, gpus:int, strategy:str, gpu_gib:float, limit:i
     "The largest micro-batch (up to `limit`) whose memory stays under 90% of `gpu_gib`; 0 if none fits."
     fits = [b for b in range(1, limit + 1) if memory_per_gpu(c, gpus, strategy, b, **kwargs)['total'] <= 0.9 * gpu_gib * GiB]
     return max(fits, default=0)
+
+
+# %% ../nbs/22a_memory.ipynb #c722b1d5
+def predicted_step(row:dict) -> dict:
+    "The memory model's bytes for one row of `benchmarks/real_size.py` (one process: DDP's terms on one device)."
+    return memory_per_gpu(count_parameters(row['size']), 1, 'ddp', row['batch'], seq_len=row['tokens'],
+                          checkpointing=row['checkpointing'], images=row['images'])
+
+def measured_states(row:dict) -> int:
+    "torch's bytes of what the `states` term models: weights, gradients, AdamW's moments and autocast's weight copies."
+    t = row['tensors']
+    return sum(t['weights'].values()) + t['grads'] + t['adam'] + t['autocast_weight_copies']
+
+def real_size_table(results:dict) -> str:
+    "The measured rows of `benchmarks/real_size.py` beside the memory model, as a Markdown table."
+    lines = ['| size | checkpointing | parameters (trainable) | s per step | peak GiB, process | peak GiB, torch tensors '
+             '| predicted GiB | process / predicted | tensors / predicted |', '|---|---|---|---|---|---|---|---|---|']
+    for r in results['rows']:
+        m = predicted_step(r)['total']
+        lines.append(f"| {r['size']} | {'yes' if r['checkpointing'] else 'no'} | {r['params']['total'] / 1e6:,.0f} M "
+                     f"({r['params']['trainable'] / 1e6:,.0f} M) | {r['step_s']:.1f} | {r['peak'] / GiB:.2f} | "
+                     f"{r['tensor_peak'] / GiB:.2f} | {m / GiB:.2f} | {r['peak'] / m:.2f} | {r['tensor_peak'] / m:.2f} |")
+    return '\n'.join(lines)
+
 
 # %% ../nbs/22a_memory.ipynb #4dc89005
 def memory_plan(counts:dict, gpus=(1, 8, 64), memories=(80, 141), seq_len:int=2048) -> str:
