@@ -21,7 +21,8 @@ __all__ = ['RANGES', 'SIZE_SPLIT', 'MULTI_OBJECT_RADIUS', 'MIN_CONTRAST', 'MIN_G
            'FAMILIES', 'BINDING_KEYS', 'HELD_OUT_KEYS', 'ANSWER_WORDS', 'HELD_OUT_WORDS', 'TRAIN_WORDS', 'RenderRanges',
            'size_of', 'VariedScene', 'render_objects', 'scene_caption', 'parse_scene_caption', 'make_varied_scene',
            'DigitRanges', 'DigitImage', 'make_digit', 'vqa_example', 'count_scene', 'count_example', 'compare_example',
-           'motion_caption', 'video_example', 'task_prompt', 'score_task', 'binding_episode', 'binding_prompt']
+           'motion_caption', 'video_example', 'task_prompt', 'score_task', 'binding_episode', 'binding_prompt',
+           'task_dataset']
 
 # %% ../nbs/09a_tasks.ipynb #t0000007
 @dataclass(frozen=True)
@@ -466,3 +467,22 @@ def binding_episode(
 def binding_prompt(episode:dict) -> list:
     "The episode as one interleaved sample for `FlamingoProcessor`: images and texts in order, the query's text empty."
     return [t if t is not None else im for t, im in zip(episode['texts'], episode['images'])]
+
+# %% ../nbs/09a_tasks.ipynb #t0000041
+def task_dataset(
+    family:str, # 'vqa', 'count' or 'caption' (varied scenes of zero to three objects)
+    n:int, # rows
+    ranges:str|RenderRanges='centre',
+    split:str='train',
+    seed:int=0,
+):
+    "`n` examples of a single-image family as a `datasets.Dataset` in the columns `evaluate_vqa` / `evaluate_captioning` read."
+    require_extra('world', 'datasets', by='task_dataset()')
+    from datasets import Dataset
+    if family == 'vqa': rows = [vqa_example(i, ranges=ranges, split=split, seed=seed) for i in range(n)]
+    elif family == 'count': rows = [count_example(i, ranges=ranges, split=split, seed=seed) for i in range(n)]
+    elif family == 'caption':
+        rows = [dict(image=s.image, caption=s.caption) for s in (make_varied_scene(i, ranges=ranges, split=split, seed=seed) for i in range(n))]
+    else: raise ValueError(f"task_dataset makes 'vqa', 'count' or 'caption', got {family!r} (the others hold several images a row)")
+    columns = ('image', 'caption') if family == 'caption' else ('image', 'question', 'answers')
+    return Dataset.from_dict({c: [r[c] for r in rows] for c in columns})
