@@ -1,22 +1,33 @@
-"""Few-shot evaluation speed: the harness (`flamingo_mini.evaluate`) with each image encoded once (`media='features'`)
-against the pixel path (`media='pixels'`, every prompt re-encoding its images, as OpenFlamingo's loop does), and
-classification by ranking with the class names sharing the prompt's cache against a deep copy per class (the harness
-as it was). Same prompts, same answers (checked); queries per second, and their ratio, in one run.
+"""Few-shot evaluation speed at 0-32 shots: the harness (`flamingo_mini.evaluate`) as it runs now, each image through
+the tower and the resampler once (`media='latents'`) and, with one draw of demonstrations per trial
+(`shared_demos=True`), their prefix (text and images) prefilled once for all queries; against our pixel path on the
+same prompts (`media='pixels'`: every prompt re-encodes its images, whole), against OpenFlamingo 2.0.1's evaluation
+loop on those very prompts and images (`eval_openflamingo.py`, in the peers' venv), and, for classification by
+ranking 10 multi-token class names, against the harness as the issue found it (pixels, whole prompts, a deep copy of
+the prompt's cache per class: `rank_classes(share_cache=False)`). Queries per second; the sides of each shots value
+run one after the other in one process (OpenFlamingo's in a child process), the new path first.
 
-    .venv/bin/python benchmarks/eval_speed.py --size tiny          # seconds
-    .venv/bin/python benchmarks/eval_speed.py --size small --queries 8 --support 48   # minutes on one CPU thread
+    .venv/bin/python benchmarks/eval_speed.py --size tiny                               # minutes
+    .venv/bin/python benchmarks/eval_speed.py --size small --slow-queries 4 --memory-budget 2000000000
 
-Writes results/<device>-<size>-eval.json (rendered by nbs/22_benchmarks.ipynb). The models have random weights with
-their gates opened; `small` has GPT-2 small's and CLIP ViT-B/32's shapes except the LM's vocabulary, which is the
-offline tokenizer's (322 ids instead of 50,257: the LM head is then a smaller part of each token's cost).
+The slow sides (the pixel path, OpenFlamingo's loop, the old harness) may run a seeded subset of the queries
+(`--slow-queries`, the harness's own `num_samples`): their rate is measured on fewer queries, their answers compared
+with the new path's on those queries. Every side generates exactly `--max-new-tokens` tokens per query (the end tokens
+are made unreachable for the benchmark), so the work per query is the same. Writes results/<device>-<size>-eval.json
+(rendered by nbs/22_benchmarks.ipynb). The models have random weights with their gates opened; `small` has GPT-2
+small's and CLIP ViT-B/32's shapes except the LM's vocabulary, which is the offline tokenizer's (322 ids instead of
+50,257: the LM head is then a smaller part of each token's cost).
 """
 from __future__ import annotations
-import argparse, functools, json, platform, sys, tempfile, time
+import argparse, functools, json, os, pickle, platform, subprocess, sys, tempfile, time
 from pathlib import Path
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from sizes import SIZES
+
+PEERS_PYTHON = Path(__file__).parent/'.venv-peers'/'bin'/'python'
 
 
 def build(size:str, seed:int=0):
@@ -46,21 +57,41 @@ def build(size:str, seed:int=0):
 
 
 def timed(fn):
+    load = os.getloadavg()[0]
     start = time.perf_counter()
     out = fn()
-    return out, time.perf_counter() - start
+    return out, time.perf_counter() - start, [load, os.getloadavg()[0]]
+
+
+def subset(n:int, size:int, seed:int=0) -> list[int]:
+    "The rows the harness's `num_samples=size` evaluates (its own rule)."
+    return np.sort(np.random.default_rng(seed).choice(n, size, replace=False)).tolist() if size < n else list(range(n))
+
+
+def openflamingo(size:str, batches:list, processor, max_new_tokens:int, threads:int) -> dict:
+    "Our pixel path's batches through OpenFlamingo's loop in the peers' venv (see `eval_openflamingo.py`)."
+    with tempfile.TemporaryDirectory() as tmp:
+        job, out = Path(tmp)/'job.pkl', Path(tmp)/'out.json'
+        pickle.dump(dict(size=size, batches=batches, max_new_tokens=max_new_tokens, threads=threads,
+                         media_token_id=processor.media_token_id, eoc_token_id=processor.eoc_token_id), open(job, 'wb'))
+        subprocess.run([str(PEERS_PYTHON), str(Path(__file__).parent/'eval_openflamingo.py'), str(job), str(out)], check=True,
+                       env=os.environ | dict(OMP_NUM_THREADS=str(threads)))
+        return json.loads(out.read_text())
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--size', default='tiny', choices=('tiny', 'small'))
     p.add_argument('--shots', type=int, nargs='+', default=[0, 4, 8, 16, 32])
-    p.add_argument('--queries', type=int, default=32, help='evaluation rows')
+    p.add_argument('--queries', type=int, default=128, help='evaluation rows (the new path)')
+    p.add_argument('--slow-queries', type=int, default=None, help='rows the slow sides evaluate (default: all)')
     p.add_argument('--support', type=int, default=64, help='support-set rows')
     p.add_argument('--batch-size', type=int, default=8)
+    p.add_argument('--memory-budget', type=int, default=None, help="the new path's batch size from this many bytes")
     p.add_argument('--max-new-tokens', type=int, default=8)
     p.add_argument('--classes', type=int, default=10, help='multi-token class names to rank')
     p.add_argument('--tasks', nargs='+', default=['captioning', 'classification'], choices=('captioning', 'classification'))
+    p.add_argument('--no-openflamingo', action='store_true', help="skip OpenFlamingo's loop (no peers' venv)")
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--out', default=None)
     args = p.parse_args(argv)
@@ -71,43 +102,63 @@ def main(argv=None):
     from flamingo_mini.world import COLOURS, SHAPES, scenes_dataset
     disable_progress_bars()
     model, processor = build(args.size)
+    model.generation_config.eos_token_id = [model.config.media_token_id]  # never generated: every answer has full length
     queries, support = scenes_dataset(args.queries, 'test'), scenes_dataset(args.support, 'train')
+    slow = args.slow_queries or args.queries
+    rows_slow = subset(args.queries, slow)
     names = [f'{c} {s}' for c in COLOURS for s in SHAPES][:args.classes]
     assert all(len(processor.tokenizer(f' {n}<EOC>', add_special_tokens=False)['input_ids']) > 1 for n in names)
     label = lambda ds: ds.map(lambda r, i: dict(label=i % len(names)), with_indices=True)
     cls_queries, cls_support = label(queries), label(support)
-    common = dict(support=support, batch_size=args.batch_size, keep_predictions=True)
+    new = dict(batch_size=args.batch_size, memory_budget=args.memory_budget, media='latents', shared_demos=True,
+               keep_predictions=True)
+    old = dict(batch_size=args.batch_size, media='pixels', shared_demos=True, keep_predictions=True,
+               num_samples=slow if slow < args.queries else None)
     rows = []
     for k in args.shots:
-        cap, cls, row = {}, {}, dict(shots=k, queries=args.queries)
-        for media in (('features', 'pixels') if 'captioning' in args.tasks else ()):
-            cap[media] = timed(lambda: ev.evaluate_captioning(model, processor, queries, shots=k, media=media,
-                                                              max_new_tokens=args.max_new_tokens, **common))
-        for name, media, share in ((('features, shared cache', 'features', True), ('pixels, copied cache', 'pixels', False))
-                                   if 'classification' in args.tasks else ()):
-            ranker = functools.partial(rank_classes, share_cache=share)
-            ev.rank_classes, real = ranker, ev.rank_classes
-            try:
-                cls[name] = timed(lambda: ev.evaluate_classification(
-                    model, processor, cls_queries, names, support=cls_support, shots=k, media=media,
-                    batch_size=args.batch_size, keep_predictions=True))
+        row = dict(shots=k, queries=args.queries, slow_queries=slow)
+        if 'captioning' in args.tasks:
+            caption = lambda **kw: ev.evaluate_captioning(model, processor, queries, support=support, shots=k,
+                                                          max_new_tokens=args.max_new_tokens, **kw)[0]['predictions']
+            fast, t_new, load_new = timed(lambda: caption(**new))
+            batches, real = [], ev._prompt_inputs
+            def spy(processor, samples):
+                inputs = real(processor, samples)
+                batches.append(dict(input_ids=inputs['input_ids'], attention_mask=inputs['attention_mask'],
+                                    images=[[x for x in s if not isinstance(x, str)] for s in samples]))
+                return inputs
+            ev._prompt_inputs = spy
+            try: pixels, t_pix, load_pix = timed(lambda: caption(**old))
+            finally: ev._prompt_inputs = real
+            same = sum(a == fast[q] for a, q in zip(pixels, rows_slow))
+            row['captioning'] = dict(qps_new=args.queries / t_new, qps_pixels=slow / t_pix, same_answers=f'{same}/{slow}',
+                                     load=dict(new=load_new, pixels=load_pix))
+            if not args.no_openflamingo:
+                of = openflamingo(args.size, batches, processor, args.max_new_tokens, args.threads)
+                assert of['queries'] == slow and set(of['new_tokens']) == {args.max_new_tokens}, of
+                row['captioning'] |= dict(qps_openflamingo=of['qps'])
+                row['captioning']['load']['openflamingo'] = of['load']
+            c = row['captioning']
+            c['ratio_pixels'] = c['qps_new'] / c['qps_pixels']
+            if 'qps_openflamingo' in c: c['ratio_openflamingo'] = c['qps_new'] / c['qps_openflamingo']
+        if 'classification' in args.tasks:
+            classify = lambda **kw: ev.evaluate_classification(model, processor, cls_queries, names, support=cls_support,
+                                                               shots=k, **kw)[0]['predictions']
+            fast, t_new, load_new = timed(lambda: classify(**new))
+            ev.rank_classes, real = functools.partial(rank_classes, share_cache=False), ev.rank_classes
+            try: before, t_old, load_old = timed(lambda: classify(**old))
             finally: ev.rank_classes = real
-        if cap:
-            row |= dict(captioning_qps_features=args.queries / cap['features'][1],
-                        captioning_qps_pixels=args.queries / cap['pixels'][1],
-                        captioning_same_answers=cap['features'][0] == cap['pixels'][0])
-            row['captioning_ratio'] = row['captioning_qps_features'] / row['captioning_qps_pixels']
-        if cls:
-            row |= dict(classification_qps_new=args.queries / cls['features, shared cache'][1],
-                        classification_qps_old=args.queries / cls['pixels, copied cache'][1],
-                        classification_same_predictions=cls['features, shared cache'][0] == cls['pixels, copied cache'][0])
-            row['classification_ratio'] = row['classification_qps_new'] / row['classification_qps_old']
+            same = sum(a == fast[q] for a, q in zip(before, rows_slow))
+            row['classification'] = dict(qps_new=args.queries / t_new, qps_old=slow / t_old, same_predictions=f'{same}/{slow}',
+                                         load=dict(new=load_new, old=load_old))
+            row['classification']['ratio'] = row['classification']['qps_new'] / row['classification']['qps_old']
         rows.append(row)
-        print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
+        print(json.dumps(row, default=lambda x: round(x, 3)), flush=True)
     device = 'cpu'
     out = Path(args.out or Path(__file__).parent/'results'/f'{device}-{args.size}-eval.json')
     settings = vars(args) | dict(device=device, torch=torch.__version__, python=platform.python_version(),
                                  class_names=names, processor=platform.processor() or platform.machine(),
+                                 cpus=os.cpu_count(),
                                  command='python benchmarks/eval_speed.py ' + ' '.join(sys.argv[1:] if argv is None else argv))
     out.write_text(json.dumps(dict(settings=settings, rows=rows), indent=1))
     print(f'wrote {out}')
