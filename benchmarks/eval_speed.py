@@ -91,6 +91,8 @@ def main(argv=None):
     p.add_argument('--max-new-tokens', type=int, default=8)
     p.add_argument('--classes', type=int, default=10, help='multi-token class names to rank')
     p.add_argument('--tasks', nargs='+', default=['captioning', 'classification'], choices=('captioning', 'classification'))
+    p.add_argument('--demos', default='shared', choices=('shared', 'per-query'),
+                   help="random demonstrations: one draw per trial shared by all queries (prefix prefilled once), or a draw per query (OpenFlamingo's protocol)")
     p.add_argument('--no-openflamingo', action='store_true', help="skip OpenFlamingo's loop (no peers' venv)")
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--out', default=None)
@@ -110,9 +112,10 @@ def main(argv=None):
     assert all(len(processor.tokenizer(f' {n}<EOC>', add_special_tokens=False)['input_ids']) > 1 for n in names)
     label = lambda ds: ds.map(lambda r, i: dict(label=i % len(names)), with_indices=True)
     cls_queries, cls_support = label(queries), label(support)
-    new = dict(batch_size=args.batch_size, memory_budget=args.memory_budget, media='latents', shared_demos=True,
+    shared = args.demos == 'shared'
+    new = dict(batch_size=args.batch_size, memory_budget=args.memory_budget, media='latents', shared_demos=shared,
                keep_predictions=True)
-    old = dict(batch_size=args.batch_size, media='pixels', shared_demos=True, keep_predictions=True,
+    old = dict(batch_size=args.batch_size, media='pixels', shared_demos=shared, keep_predictions=True,
                num_samples=slow if slow < args.queries else None)
     rows = []
     for k in args.shots:
@@ -155,7 +158,7 @@ def main(argv=None):
         rows.append(row)
         print(json.dumps(row, default=lambda x: round(x, 3)), flush=True)
     device = 'cpu'
-    out = Path(args.out or Path(__file__).parent/'results'/f'{device}-{args.size}-eval.json')
+    out = Path(args.out or Path(__file__).parent/'results'/f"{device}-{args.size}{'' if shared else '-per-query'}-eval.json")
     settings = vars(args) | dict(device=device, torch=torch.__version__, python=platform.python_version(),
                                  class_names=names, processor=platform.processor() or platform.machine(),
                                  cpus=os.cpu_count(),
