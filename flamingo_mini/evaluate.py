@@ -23,7 +23,7 @@ from .data import check_columns
 from .metrics import accuracy, caption_scores, coco_tokenize, exact_match, vqa_accuracy
 import copy
 from .compat import CACHE_NAME, output_cache
-from .ranking import check_shared_prefix, rank_classes, repeat_cache
+from .ranking import rank_classes, repeat_cache
 from .features import cache_vision_features, feature_column, media_latents, vision_tokens
 from .memory import evaluation_batch_size
 from .model import FlamingoModel

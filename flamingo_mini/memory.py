@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 import torch
-from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, SiglipVisionConfig, SiglipVisionModel
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, SiglipVisionConfig
 from .model import FlamingoConfig, FlamingoModel
 
 # %% auto #0

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_model.ipynb #db5f4c81
 from __future__ import annotations
-import copy, math, warnings
+import copy
 from dataclasses import dataclass
 from typing import Literal  # named by the annotations of transformers 5's generated config __init__: show_doc evaluates them
 from contextlib import nullcontext
@@ -20,7 +20,6 @@ from transformers.modeling_outputs import CausalLMOutputWithPast
 from .core import *
 from .compat import (build_sub_configs, cache_field, cache_kwarg, declares_cache_name, optional_sub_configs,
                                   prefill_only_media)
-from .attention import ACTIVATIONS
 from .perceiver import *
 from .xattn import *
 from .lm import *

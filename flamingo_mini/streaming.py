@@ -4,9 +4,8 @@
 
 # %% ../nbs/11a_streaming.ipynb #0f7cc0dd
 from __future__ import annotations
-import glob, io, json, random, re, tarfile, time, itertools, warnings
+import glob, io, json, random, re, tarfile, time, warnings
 from pathlib import Path
-import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset as TorchIterable, get_worker_info
 from .core import require_extra

@@ -18,7 +18,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save as safetensors_bytes
 from transformers import get_constant_schedule_with_warmup, get_cosine_schedule_with_warmup, get_linear_schedule_with_warmup
 from .core import *
-from .data import MixedBatches, FlamingoCollator, batches, check_columns, prepare_dataset
+from .data import MixedBatches, batches, check_columns
 from .lm import flamingo_layers, gate_values
 from .loading import check_finite_weights, key_list
 from .sharding import gather_trainable_state, is_sharded, load_trainable_state, non_finite_shards
