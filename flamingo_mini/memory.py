@@ -220,6 +220,11 @@ def evaluation_batch_size(budget:int, # bytes the evaluation's batches may hold 
     "The most prompts a batch can hold within `budget` bytes by `evaluation_memory` times `margin` (at least 1)."
     return max(1, min(limit, int(budget // (margin * evaluation_memory(**sizes)['total']))))
 
+def _is_tensor(o) -> bool:
+    "Whether `o` is a tensor; a dead weak proxy among `gc`'s objects (Jupyter kernels keep some) is not."
+    try: return isinstance(o, torch.Tensor)
+    except ReferenceError: return False
+
 @contextmanager
 def peak_tensor_bytes():
     "Measure the most bytes of tensor storage alive at once among the tensors made inside (any device): yields a dict with 'peak'."
@@ -229,7 +234,7 @@ def peak_tensor_bytes():
     import gc
     state = dict(peak=0, now=0)
     # storages that exist already (the weights, the inputs) are not the block's, also when an op hands back a view of one
-    before = {StorageWeakRef(t.untyped_storage()) for t in gc.get_objects() if isinstance(t, torch.Tensor)}
+    before = {StorageWeakRef(t.untyped_storage()) for t in gc.get_objects() if _is_tensor(t)}
     live = {}
     class Tracker(TorchDispatchMode):
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
