@@ -1,6 +1,6 @@
 """OpenFlamingo 2.0.1's evaluation loop on prompts our harness made, in the peers' venv (`eval_speed.py` starts it).
 
-    benchmarks/.venv-peers/bin/python benchmarks/eval_openflamingo.py JOB.pkl OUT.json
+    benchmarks/.venv-peers/bin/python benchmarks/eval_openflamingo.py JOB.safetensors OUT.json
 
 The job holds the batches our pixel path ran (each prompt's token ids, attention mask and images, in our order and
 batch sizes), the model size and the answer length. Each batch goes through OpenFlamingo's loop as its
@@ -11,14 +11,20 @@ mapped to OpenFlamingo's: text ids stay, `<image>` and `<EOC>` take its ids, pad
 generates exactly `max_new_tokens` tokens (min_new_tokens = max_new_tokens), as ours do in the benchmark.
 """
 from __future__ import annotations
-import json, os, pickle, sys, time
+import json, os, sys, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 import torch
 
 
 def main(job_path:str, out_path:str):
-    job = pickle.load(open(job_path, 'rb'))
+    from PIL import Image
+    from safetensors import safe_open
+    with safe_open(job_path, 'pt') as f:  # tensors and a JSON header: loading it runs no code
+        job, tensors = json.loads(f.metadata()['job']), {k: f.get_tensor(k) for k in f.keys()}
+    job['batches'] = [dict(input_ids=tensors[f'{i}.input_ids'], attention_mask=tensors[f'{i}.attention_mask'],
+                           images=[[Image.fromarray(im.numpy()) for im in prompt] for prompt in tensors[f'{i}.images']])
+                      for i in range(job['batches'])]
     torch.set_num_threads(job['threads'])
     from transformers import CLIPImageProcessor
     from impl_openflamingo import build

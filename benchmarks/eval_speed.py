@@ -19,7 +19,7 @@ small's and CLIP ViT-B/32's shapes except the LM's vocabulary, which is the offl
 50,257: the LM head is then a smaller part of each token's cost).
 """
 from __future__ import annotations
-import argparse, functools, json, os, pickle, platform, subprocess, sys, tempfile, time
+import argparse, functools, json, os, platform, subprocess, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 import torch
@@ -70,10 +70,17 @@ def subset(n:int, size:int, seed:int=0) -> list[int]:
 
 def openflamingo(size:str, batches:list, processor, max_new_tokens:int, threads:int) -> dict:
     "Our pixel path's batches through OpenFlamingo's loop in the peers' venv (see `eval_openflamingo.py`)."
+    from safetensors.torch import save_file
     with tempfile.TemporaryDirectory() as tmp:
-        job, out = Path(tmp)/'job.pkl', Path(tmp)/'out.json'
-        pickle.dump(dict(size=size, batches=batches, max_new_tokens=max_new_tokens, threads=threads,
-                         media_token_id=processor.media_token_id, eoc_token_id=processor.eoc_token_id), open(job, 'wb'))
+        job, out = Path(tmp)/'job.safetensors', Path(tmp)/'out.json'
+        tensors = {}  # safetensors, not a pickle: nothing the peers' process loads can run code
+        for i, b in enumerate(batches):
+            tensors |= {f'{i}.input_ids': b['input_ids'], f'{i}.attention_mask': b['attention_mask'],
+                        f'{i}.images': torch.as_tensor(np.stack([np.stack([np.asarray(im.convert('RGB') if hasattr(im, 'convert') else im) for im in images])
+                                                                 for images in b['images']]))}  # (b, t, h, w, 3) uint8
+        save_file(tensors, job, metadata=dict(job=json.dumps(dict(
+            size=size, batches=len(batches), max_new_tokens=max_new_tokens, threads=threads,
+            media_token_id=processor.media_token_id, eoc_token_id=processor.eoc_token_id))))
         subprocess.run([str(PEERS_PYTHON), str(Path(__file__).parent/'eval_openflamingo.py'), str(job), str(out)], check=True,
                        env=os.environ | dict(OMP_NUM_THREADS=str(threads)))
         return json.loads(out.read_text())
