@@ -11,10 +11,10 @@ from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, SiglipVisi
 from .model import FlamingoConfig, FlamingoModel
 
 # %% auto #0
-__all__ = ['LM_SHAPES', 'SIGLIP_SO400M', 'MEASURED_SIZES', 'GiB', 'tiny_siglip_config', 'size_spec', 'build_flamingo', 'Counts',
-           'count_parameters', 'activation_bytes', 'memory_per_gpu', 'largest_micro_batch', 'predicted_step',
-           'measured_states', 'real_size_table', 'memory_plan', 'evaluation_memory', 'evaluation_batch_size',
-           'peak_tensor_bytes']
+__all__ = ['LM_SHAPES', 'SIGLIP_SO400M', 'MEASURED_SIZES', 'GiB', 'tiny_siglip_config', 'tower_tokens', 'size_spec',
+           'build_flamingo', 'Counts', 'count_parameters', 'activation_bytes', 'memory_per_gpu', 'largest_micro_batch',
+           'predicted_step', 'measured_states', 'real_size_table', 'memory_plan', 'evaluation_memory',
+           'evaluation_batch_size', 'peak_tensor_bytes']
 
 # %% ../nbs/22a_memory.ipynb #55148f12
 def tiny_siglip_config(image_size:int=32, patch_size:int=8, **kwargs) -> SiglipVisionConfig:
@@ -23,6 +23,11 @@ def tiny_siglip_config(image_size:int=32, patch_size:int=8, **kwargs) -> SiglipV
                               num_hidden_layers=2, num_attention_heads=4, **kwargs)
 
 # %% ../nbs/22a_memory.ipynb #fa355d98
+def tower_tokens(vision_config) -> int:
+    "Tokens the vision tower gives per image: its patches, and CLIP's CLS token (SigLIP has none)."
+    v = vision_config
+    return (v.image_size // v.patch_size) ** 2 + (v.model_type != 'siglip_vision_model')
+
 LM_SHAPES = {
     '1B': dict(vocab_size=128256, hidden_size=2048, intermediate_size=8192, num_hidden_layers=16, num_attention_heads=32,
                num_key_value_heads=8, tie_word_embeddings=True),
@@ -92,7 +97,7 @@ def count_parameters(size:str, xattn_every:int=4) -> Counts:
     units = [sum(p.numel() for p in m.parameters()) for m in model.modules()
              if type(m).__name__.endswith(('DecoderLayer', 'Block', 'Embedding'))]
     c, v, r = model.config.text_config, model.config.vision_config, model.config
-    media_tokens = (v.image_size // v.patch_size) ** 2 + (v.model_type != 'siglip_vision_model')  # CLIP adds a CLS token
+    media_tokens = tower_tokens(v)
     return Counts(size, frozen, trainable, c.num_hidden_layers, len(model._xattn_layers), c.hidden_size, c.vocab_size,
                   max(units), media_tokens, v.hidden_size, r.resampler_depth, r.resampler_num_latents,
                   r.resampler_heads * r.resampler_dim_head)
@@ -189,7 +194,7 @@ def evaluation_memory(config:FlamingoConfig, # the model's config: its LM, tower
     v = c.vision_config
     xattn_layers, inner, n = math.ceil(s['layers'] / c.xattn_every), c.xattn_heads * c.xattn_dim_head, c.resampler_num_latents
     tokens, slots = prompt_tokens + new_tokens, images * n
-    tower_tokens = (v.image_size // v.patch_size) ** 2 + 1
+    n_tower = tower_tokens(v)
     parts = dict(
         lm_cache=2 * s['layers'] * tokens * s['kv_dim'],  # the LM's keys and values
         media_cache=2 * xattn_layers * slots * inner + 2 * slots * inner,  # every layer's media keys/values, one more while concatenated
@@ -200,11 +205,11 @@ def evaluation_memory(config:FlamingoConfig, # the model's config: its LM, tower
         logits=2 * s['vocab'],
         # the tower and the resampler over all of a batch's images at once, a layer at a time
         images=0 if media == 'latents' else images * (
-            (3 * v.image_size ** 2 if media == 'pixels' else 0) + tower_tokens * v.hidden_size
-            + (tower_tokens * (4 * v.hidden_size + v.intermediate_size) + v.num_attention_heads * tower_tokens ** 2
+            (3 * v.image_size ** 2 if media == 'pixels' else 0) + n_tower * v.hidden_size
+            + (n_tower * (4 * v.hidden_size + v.intermediate_size) + v.num_attention_heads * n_tower ** 2
                if media == 'pixels' else 0)
-            + (tower_tokens + n) * (4 * c.dim_visual + c.resampler_heads * c.resampler_dim_head * 3)
-            + c.resampler_heads * n * (tower_tokens + n)),
+            + (n_tower + n) * (4 * c.dim_visual + c.resampler_heads * c.resampler_dim_head * 3)
+            + c.resampler_heads * n * (n_tower + n)),
         # ranking: the cache repeated per class (the query's image only under 'latest'), the class tokens' logits twice
         classes=classes * (2 * s['layers'] * (prompt_tokens + class_tokens) * s['kv_dim']
                            + 2 * xattn_layers * (n if c.xattn_media_policy == 'latest' else slots) * inner
