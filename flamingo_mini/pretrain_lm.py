@@ -15,13 +15,13 @@ from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 from .core import EOC_TOKEN, add_special_tokens_, byte_level_bpe, torch_threads
 from .world import COLOURS, POSITIONS, SHAPES, SIZES, WORDS
 from .world import episode_baselines, text_episode, world_text
-
+from .tasks import ANSWER_WORDS, BINDING_KEYS, HELD_OUT_WORDS, TRAIN_WORDS
 
 # %% auto #0
-__all__ = ['END_OF_TEXT', 'WORLD_WORDS', 'DIGIT_CAPTIONS', 'OPEN_VOCAB_KEYS', 'train_world_tokenizer', 'add_eoc_token',
-           'world_batches', 'copy_batches', 'open_vocab_split', 'open_vocab_episode', 'open_vocab_batches',
-           'repeat_batches', 'world_lm_config', 'pretrain_lm', 'lm_perplexity', 'next_words', 'text_icl_accuracy',
-           'text_icl_report', 'greedy_continuations', 'open_vocab_report']
+__all__ = ['END_OF_TEXT', 'WORLD_WORDS', 'DIGIT_CAPTIONS', 'OPEN_VOCAB_KEYS', 'LM_V7', 'train_world_tokenizer', 'add_eoc_token',
+           'world_batches', 'copy_batches', 'open_vocab_split', 'world_answer_sets', 'open_vocab_episode',
+           'open_vocab_batches', 'repeat_batches', 'world_lm_config', 'pretrain_lm', 'lm_perplexity', 'next_words',
+           'text_icl_accuracy', 'text_icl_report', 'greedy_continuations', 'open_vocab_report']
 
 # %% ../nbs/10a_pretrain_lm.ipynb #8112063f
 END_OF_TEXT = '<|endoftext|>'
@@ -67,16 +67,18 @@ def world_batches(
     p_digits:float=0.05, # share of digit captions (' the digit 7<EOC>', as the Flamingo sees them after an image)
     answer_loss:bool=False, # label only a text episode's words and `<EOC>`s (captions keep every label)
     ways:Iterable[int]=(2, 3, 4), # ways of the text episodes, drawn uniformly
+    skip_words:Iterable[str]=(), # text episodes that show one of these nonsense words are left out (held-out answers)
 ) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
     "Endless batches of world documents, one per row, right-padded: `input_ids`, `labels`, `attention_mask`, each (b, i)."
-    eos = tokenizer.eos_token_id
+    eos, skip_words = tokenizer.eos_token_id, set(skip_words)
     documents = world_text(2**62, seed=seed, p_episode=p_episode, ways=ways)
     rng, picks = np.random.default_rng(seed), np.random.default_rng([seed, 1])
     keep = torch.tensor(sorted(_answer_ids(tokenizer)))  # what an episode's context decides
     words = keep[keep != tokenizer.convert_tokens_to_ids(EOC_TOKEN)]  # an episode has these; a caption has none
     def document():
         if picks.random() < p_digits: return f' {DIGIT_CAPTIONS[picks.integers(10)]}{EOC_TOKEN}'
-        return next(documents)
+        while set((text := next(documents)).replace(EOC_TOKEN, ' ').split()) & skip_words: pass
+        return text
     while True:
         rows = sorted((tokenizer(document())['input_ids'] + [eos] for _ in range(batch_size * pool)), key=len)
         for i in rng.permutation(pool):
@@ -107,7 +109,6 @@ def copy_batches(
         labels[:, 0::2] = -100  # the first of a pair is a fresh draw: nothing to learn there
         yield input_ids, labels, torch.ones_like(input_ids)
 
-
 # %% ../nbs/10a_pretrain_lm.ipynb #ov000002
 OPEN_VOCAB_KEYS = COLOURS + SHAPES  # the key words of open-vocabulary episodes, as in the world's text episodes
 
@@ -116,48 +117,84 @@ def _single_token(tokenizer, text:str) -> int:
     if len(ids) != 1: raise ValueError(f"{text!r} is {len(ids)} tokens for this tokenizer; a key word must be one")
     return ids[0]
 
+def _word_ids(tokenizer, word:str) -> list[int]:
+    "The token ids of ` word`, as a demonstration writes it after its key."
+    return tokenizer(f' {word}', add_special_tokens=False)['input_ids']
+
 def open_vocab_split(
     tokenizer, # the LM's tokenizer
     held_out_share:float=0.125, # share of the answer tokens kept out of every training batch
     seed:int=0,
+    keys:Iterable[str]=OPEN_VOCAB_KEYS, # key words: their tokens, with and without a leading space, answer nothing
+    words:Iterable[str]=WORDS, # answer words: every token of ` word` trains and is never held out
+    held_out_words:Iterable[str]=(), # words that are never an answer: a one-token one leaves the training share
 ) -> tuple[list[int], list[int]]:
     "Token ids an open-vocabulary run answers with, and the held-out ones: every ordinary token but the key words'."
     if not 0 <= held_out_share < 1: raise ValueError(f"held_out_share must be in [0, 1), got {held_out_share}")
-    keys = {_single_token(tokenizer, s) for w in OPEN_VOCAB_KEYS for s in (w, f' {w}')}
-    words = {_single_token(tokenizer, f' {w}') for w in WORDS}
+    keys = {_single_token(tokenizer, s) for w in keys for s in (w, f' {w}')}
+    words = {t for w in words for t in _word_ids(tokenizer, w)}
     pool = sorted(set(_random_token_vocab(tokenizer).tolist()) - keys - words)
     held = np.random.default_rng([seed, 4]).choice(pool, round(held_out_share * len(pool)), replace=False)
-    return sorted(set(pool) - set(held.tolist()) | words), sorted(held.tolist())
+    withheld = {ids[0] for w in held_out_words if len(ids := _word_ids(tokenizer, w)) == 1}
+    return sorted((set(pool) - set(held.tolist()) | words) - withheld), sorted(held.tolist())
+
+def world_answer_sets(
+    tokenizer, # the LM's tokenizer
+    held_out_share:float=0.125, # share of the random answer tokens held out
+    seed:int=0,
+) -> dict:
+    "Keys and answers of the any-attribute open-vocabulary episodes, as token ids, with `tasks`' held-out words kept out."
+    attributes = [w for words in BINDING_KEYS.values() for w in words]
+    train, held_out = open_vocab_split(tokenizer, held_out_share, seed, attributes, ANSWER_WORDS, HELD_OUT_WORDS)
+    keys = {name: [_single_token(tokenizer, w) for w in words] for name, words in BINDING_KEYS.items()}
+    return dict(train=train, held_out=held_out, keys={**keys, 'token': train},
+                train_words=[_word_ids(tokenizer, w) for w in TRAIN_WORDS],
+                held_out_words=[_word_ids(tokenizer, w) for w in HELD_OUT_WORDS],
+                world_words=[_word_ids(tokenizer, w) for w in WORDS])
 
 def open_vocab_episode(
     rng:np.random.Generator,
     tokenizer, # the LM's tokenizer, with `<EOC>`
-    answers:Sequence[int], # the token ids answers are drawn from
+    answers:Sequence[int], # the token ids random answers are drawn from
     k:int, # demonstrations before the query
-    ways:int=3, # distinct keys (and answers) in the episode
-    lengths:Sequence[int]=(1, 2, 3), # tokens per answer, drawn uniformly
+    ways:int=3, # distinct keys (and answers) in the episode, at most the key set's size
+    lengths:Sequence[int]=(1, 2, 3), # tokens per random answer, drawn uniformly
+    keys:Sequence[Sequence[int]]|None=None, # key sets (token ids), one drawn per episode; None: colour or shape words
+    words:Sequence[Sequence[int]]|None=None, # whole answers (token ids) to draw instead of random token strings
+    once_at:int|None=None, # the query's key is shown exactly once, as this demonstration (0-based); others fill the rest
 ) -> dict:
     "A text episode as token ids: `input_ids` up to the query's key, `determined` (1 where the context decides the id), the `answer` ids and each demonstration's answer."
-    if not 1 <= ways <= len(COLOURS): raise ValueError(f"ways must be between 1 and {len(COLOURS)}, got {ways}")
     if k < 0: raise ValueError(f"k must be at least 0, got {k}")
+    if once_at is not None and not 0 <= once_at < k: raise ValueError(f"once_at must be in [0, {k}), got {once_at}")
+    if keys is None: keys = [[_single_token(tokenizer, w) for w in words] for words in (COLOURS, SHAPES)]
+    key_set = keys[rng.integers(len(keys))]
+    ways = min(ways, len(key_set))
+    if ways < 1 or (once_at is not None and k > 1 and ways < 2):
+        raise ValueError(f"ways must be between {1 + (once_at is not None and k > 1)} and {len(key_set)}")
     eoc = tokenizer.convert_tokens_to_ids(EOC_TOKEN)
-    keys = (COLOURS, SHAPES)[rng.integers(2)]
-    values = [keys[i] for i in rng.choice(len(keys), ways, replace=False)]
+    values = [int(key_set[i]) for i in rng.choice(len(key_set), ways, replace=False)]
     mapping = {}
-    while len(mapping) < ways:  # distinct answers
-        answer = tuple(int(a) for a in rng.choice(answers, lengths[rng.integers(len(lengths))]))
-        if answer not in mapping.values(): mapping[values[len(mapping)]] = answer
-    order = rng.permutation(ways)
-    demos = [values[order[i % ways]] for i in range(k)]
-    rng.shuffle(demos)
-    query = demos[rng.integers(k)] if k else values[rng.integers(ways)]
+    while len(mapping) < ways:  # distinct answers, none holding a key of the episode
+        if words is not None: answer = tuple(words[rng.integers(len(words))])
+        else: answer = tuple(int(a) for a in rng.choice(answers, lengths[rng.integers(len(lengths))]))
+        if answer not in mapping.values() and not set(answer) & set(values): mapping[values[len(mapping)]] = answer
+    if once_at is None:
+        order = rng.permutation(ways)
+        demos = [values[order[i % ways]] for i in range(k)]
+        rng.shuffle(demos)
+        query = demos[rng.integers(k)] if k else values[rng.integers(ways)]
+    else:
+        query, others = values[0], values[1:]
+        demos = [others[i % len(others)] for i in range(k - 1)]
+        rng.shuffle(demos)
+        demos.insert(once_at, query)
     input_ids, determined, seen = [], [], set()
     for v in demos:
         answer = list(mapping[v]) + [eoc]
-        input_ids += [_single_token(tokenizer, v)] + answer
+        input_ids += [v] + answer
         determined += [0] + [int(v in seen)] * len(answer)
         seen.add(v)
-    return dict(input_ids=input_ids + [_single_token(tokenizer, query)], determined=determined + [0],
+    return dict(input_ids=input_ids + [query], determined=determined + [0],
                 answer=list(mapping[query]), demo_answers=[list(mapping[v]) for v in demos])
 
 def open_vocab_batches(
@@ -165,29 +202,40 @@ def open_vocab_batches(
     answers:Sequence[int], # the token ids answers are drawn from (`open_vocab_split(...)[0]` in training)
     batch_size:int=32,
     ks:Iterable[int]=range(1, 9), # demonstrations per episode, drawn uniformly
-    ways:Iterable[int]=(2, 3, 4), # keys per episode, drawn uniformly
-    lengths:Sequence[int]=(1, 2, 3), # tokens per answer, drawn uniformly
+    ways:Iterable[int]=(2, 3, 4), # keys per episode, drawn uniformly (at most the key set's size)
+    lengths:Sequence[int]=(1, 2, 3), # tokens per random answer, drawn uniformly
     seed:int=0,
+    keys:Sequence[Sequence[int]]|None=None, # key sets, one drawn per episode (`open_vocab_episode`)
+    words:Sequence[Sequence[int]]|None=None, # whole answers (token ids), drawn in a `p_words` share of the episodes
+    p_words:float=0., # share of episodes answering with `words` instead of random token strings
+    p_once:float=0., # share of episodes whose query key is shown once, at a random place
+    pool:int=1, # batches drawn at once and regrouped by length
 ) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
     "Endless batches of open-vocabulary text episodes, completed and closed with end-of-text, labelled where the context decides."
     ks, ways, eos = list(ks), list(ways), tokenizer.eos_token_id
+    if p_words and not words: raise ValueError("p_words needs `words`, the whole answers")
     eoc = tokenizer.convert_tokens_to_ids(EOC_TOKEN)
-    rng = np.random.default_rng([seed, 5])
+    rng, order = np.random.default_rng([seed, 5]), np.random.default_rng([seed, 8])
+    def episode():
+        k, w = ks[rng.integers(len(ks))], ways[rng.integers(len(ways))]
+        answer_words = words if p_words and rng.random() < p_words else None
+        once_at = int(rng.integers(k)) if p_once and k > 1 and rng.random() < p_once else None
+        e = open_vocab_episode(rng, tokenizer, answers, k, max(w, 2) if once_at is not None else w, lengths, keys,
+                               answer_words, once_at)
+        return (e['input_ids'] + e['answer'] + [eoc, eos], e['determined'] + [1] * (len(e['answer']) + 1) + [0])
     while True:
-        rows, decided = [], []
-        for _ in range(batch_size):
-            e = open_vocab_episode(rng, tokenizer, answers, ks[rng.integers(len(ks))], ways[rng.integers(len(ways))], lengths)
-            rows.append(e['input_ids'] + e['answer'] + [eoc, eos])
-            decided.append(e['determined'] + [1] * (len(e['answer']) + 1) + [0])
-        input_ids, labels = _pad_rows(rows, eos)
-        attention_mask = (labels != -100).long()
-        decided, _ = _pad_rows(decided, 0)
-        yield input_ids, labels.masked_fill(decided == 0, -100), attention_mask
+        episodes = sorted((episode() for _ in range(batch_size * pool)), key=lambda e: len(e[0]))
+        for i in order.permutation(pool):
+            rows, decided = zip(*episodes[i * batch_size:(i + 1) * batch_size])
+            input_ids, labels = _pad_rows(list(rows), eos)
+            attention_mask = (labels != -100).long()
+            decided, _ = _pad_rows(list(decided), 0)
+            yield input_ids, labels.masked_fill(decided == 0, -100), attention_mask
 
 def repeat_batches(
     tokenizer, # the LM's tokenizer: tokens are drawn from its ordinary vocabulary
     batch_size:int=32,
-    length:int=24, # tokens of the random sequence, which each row writes twice
+    length:int|Sequence[int]=24, # tokens of the random sequence, which each row writes twice (several: drawn per batch)
     seed:int=0,
     exclude:Iterable[int]=(), # token ids never drawn
 ) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
@@ -195,10 +243,11 @@ def repeat_batches(
     vocab = _random_token_vocab(tokenizer, exclude)
     rng = np.random.default_rng([seed, 6])
     while True:
-        sequence = torch.as_tensor(rng.choice(vocab, size=(batch_size, length)))
+        n = length if isinstance(length, int) else int(length[rng.integers(len(length))])
+        sequence = torch.as_tensor(rng.choice(vocab, size=(batch_size, n)))
         input_ids = torch.cat([sequence, sequence], 1)
         labels = input_ids.clone()
-        labels[:, :length + 1] = -100  # the first copy is fresh draws, and its repeat starts unannounced
+        labels[:, :n + 1] = -100  # the first copy is fresh draws, and its repeat starts unannounced
         yield input_ids, labels, torch.ones_like(input_ids)
 
 # %% ../nbs/10a_pretrain_lm.ipynb #e5715366
@@ -251,8 +300,11 @@ def pretrain_lm(
     p_copy:float=0.5, # share of the second phase's steps that are `copy_batches`
     p_repeat:float=0., # share of the second phase's steps that are `repeat_batches` (an open-vocabulary option)
     p_open_vocab:float=0., # share of the second phase's steps that are `open_vocab_batches` (an option)
-    open_vocab:Sequence[int]|None=None, # the answer tokens of those episodes, e.g. `open_vocab_split(tok)[0]`
+    open_vocab:Sequence[int]|str|None=None, # the answer tokens of those episodes, e.g. `open_vocab_split(tok)[0]`; 'world': `world_answer_sets`' keys, tokens and words
+    open_vocab_options:dict|None=None, # more `open_vocab_batches` arguments: ks, ways, lengths, p_words, p_once, pool
     held_out:Iterable[int]=(), # tokens that no random-token batch (copy, repeat, open-vocabulary) ever draws
+    held_out_words:Iterable[str]=(), # nonsense words no world text episode shows (`world_batches`' skip_words)
+    repeat_length:int|Sequence[int]=24, # `repeat_batches`' sequence length (several: drawn per batch)
     init:GPT2LMHeadModel|None=None, # continue from a copy of this LM (same vocabulary) instead of a fresh one
     answer_loss:bool=True, # label only the words and `<EOC>`s of text episodes (`world_batches`)
     ways:Iterable[int]=(2, 3, 4), # ways of the text episodes, drawn uniformly
@@ -269,8 +321,14 @@ def pretrain_lm(
     if min(p_repeat, p_open_vocab) < 0 or p_copy + p_repeat + p_open_vocab > 1:
         raise ValueError(f"p_copy, p_repeat and p_open_vocab are shares of the steps: each >= 0, together <= 1")
     if p_open_vocab and not open_vocab: raise ValueError("p_open_vocab needs `open_vocab`, the answer tokens")
-    if open_vocab and set(open_vocab) & set(held_out): raise ValueError("`open_vocab` and `held_out` share tokens")
     add_eoc_token(tokenizer)
+    options = dict(open_vocab_options or {})
+    if isinstance(open_vocab, str):
+        if open_vocab != 'world': raise ValueError(f"open_vocab is token ids or 'world', got {open_vocab!r}")
+        sets = world_answer_sets(tokenizer)
+        open_vocab = sets['train']
+        options = dict(keys=list(sets['keys'].values()), words=sets['train_words'], **options)
+    if open_vocab and set(open_vocab) & set(held_out): raise ValueError("`open_vocab` and `held_out` share tokens")
     config = world_lm_config(tokenizer, **config_kwargs)
     tokenizer.model_max_length = config.n_positions
     torch.manual_seed(seed)
@@ -282,10 +340,10 @@ def pretrain_lm(
     model.loss_type = 'ForCausalLM'  # transformers picks the loss by class name, matches none for GPT-2, and warns
     captions = world_batches(tokenizer, batch_size, p_episode=0.0, seed=seed)
     episodes = world_batches(tokenizer, batch_size, p_episode=p_episode, seed=seed + 1, answer_loss=answer_loss,
-                             ways=ways)
+                             ways=ways, skip_words=held_out_words)
     copies, picks = copy_batches(tokenizer, batch_size, seed=seed, exclude=held_out), np.random.default_rng([seed, 3])
-    repeats = repeat_batches(tokenizer, batch_size, seed=seed, exclude=held_out)
-    open_episodes = open_vocab_batches(tokenizer, open_vocab or [], batch_size, seed=seed)
+    repeats = repeat_batches(tokenizer, batch_size, repeat_length, seed=seed, exclude=held_out)
+    open_episodes = open_vocab_batches(tokenizer, open_vocab or [], batch_size, seed=seed, **options)
     def second_phase(r:float):  # one draw a step: with p_repeat = p_open_vocab = 0 the default build's exact draws
         if r < p_copy: return next(copies)
         if r < p_copy + p_repeat: return next(repeats)
@@ -296,6 +354,13 @@ def pretrain_lm(
     with torch_threads(threads):
         _fit(model, batches, caption_steps + episode_steps, lr, log_every, 'LM', _lm_loss, decay_share=decay_share)
     return model.eval()
+
+# %% ../nbs/10a_pretrain_lm.ipynb #lm7cd001
+LM_V7 = dict(  # `pretrain_lm(tokenizer, **LM_V7)`: the tiny world's LM version 7, from scratch, with 256 positions
+    caption_steps=100, episode_steps=7000, p_episode=0.5, p_copy=0.1, p_repeat=0.15, p_open_vocab=0.55,
+    open_vocab='world', open_vocab_options=dict(ks=range(1, 25), ways=(2, 3, 4, 6, 8, 12, 16), lengths=range(1, 8),
+                                                p_words=0.5, p_once=0.25, pool=8),
+    held_out_words=HELD_OUT_WORDS, repeat_length=range(8, 121), lr=2e-3, decay_share=0.2, n_positions=256)
 
 # %% ../nbs/10a_pretrain_lm.ipynb #a1ef55fc
 @torch.no_grad()
@@ -398,26 +463,35 @@ def greedy_continuations(
 def open_vocab_report(
     model, # a causal LM
     tokenizer, # its tokenizer, with `<EOC>`
-    answers:Sequence[int], # the token ids answers are drawn from
+    answers:Sequence[int], # the token ids random answers are drawn from
     ks:Iterable[int]=(0, 4, 8), # demonstrations per episode
     n:int=200, # episodes per k
     ways:int=3,
-    lengths:Sequence[int]=(1,), # tokens per answer: (1,) single-token, (2, 3) multi-token
+    lengths:Sequence[int]=(1,), # tokens per random answer: (1,) single-token, (2, 3) multi-token
     seed:int=1, # the evaluation stream; open-vocabulary training draws from another
+    keys:Sequence[Sequence[int]]|None=None, # key sets, one drawn per episode (None: colour or shape words)
+    words:Sequence[Sequence[int]]|None=None, # whole answers (token ids) instead of random token strings
+    once_at:int|None=None, # the query's key shown once, as this demonstration (`open_vocab_episode`)
 ) -> dict[int, dict[str, float]]:
     "For each k: exact `accuracy` of the greedy answer, the share `copied` from some demonstration, and the baselines."
-    report = {}
+    report, positions = {}, getattr(getattr(model, 'config', None), 'n_positions', None)
     for k in ks:
         rng = np.random.default_rng([seed, 7, k, ways, *lengths])
-        episodes = [open_vocab_episode(rng, tokenizer, answers, k, ways, lengths) for _ in range(n)]
+        episodes = [open_vocab_episode(rng, tokenizer, answers, k, ways, lengths, keys, words, once_at) for _ in range(n)]
+        longest = max(len(e['input_ids']) + len(e['answer']) for e in episodes)
+        if positions and longest > positions:  # beyond the learned positions an LM reads nothing: no score
+            report[k] = dict(skipped=f'prompts up to {longest} tokens, the LM has {positions} positions')
+            continue
         predicted = greedy_continuations(model, [e['input_ids'] for e in episodes], [len(e['answer']) for e in episodes])
         most_frequent = []
         for e in episodes:
             counts = Counter(map(tuple, e['demo_answers']))
             top = [a for a, c in counts.items() if c == max(counts.values())]
             most_frequent.append((tuple(e['answer']) in top) / max(len(top), 1))
+        possible = len(words) if words is not None else None  # chance: one answer among those that could be drawn
         report[k] = dict(accuracy=float(np.mean([p == e['answer'] for p, e in zip(predicted, episodes)])),
                          copied=float(np.mean([p in e['demo_answers'] for p, e in zip(predicted, episodes)])),
                          most_frequent=float(np.mean(most_frequent)),
-                         chance=float(np.mean([len(answers) ** -len(e['answer']) for e in episodes])))
+                         chance=float(np.mean([1 / possible if possible else len(answers) ** -len(e['answer'])
+                                               for e in episodes])))
     return report
