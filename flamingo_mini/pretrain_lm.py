@@ -294,6 +294,8 @@ def _lm_loss(model, batch):
 # %% ../nbs/10a_pretrain_lm.ipynb #41120db1
 def pretrain_lm(
     tokenizer, # from `train_world_tokenizer`; `<EOC>` is added to it in place
+    induction_steps:int=0, # before anything: batches of short repeated random sequences, where induction heads form fast
+    induction_lengths:Sequence[int]=range(3, 9), # their sequence lengths, drawn per batch
     caption_steps:int=100, # first: batches of captions only
     episode_steps:int=6000, # then: batches dominated by text episodes, and batches of doubled tokens
     p_episode:float=0.9, # share of text episodes in the second phase's world batches
@@ -350,17 +352,21 @@ def pretrain_lm(
         if r < p_copy + p_repeat + p_open_vocab: return next(open_episodes)
         return next(episodes)
     second = (second_phase(picks.random()) for _ in itertools.count())
-    batches = itertools.chain(itertools.islice(captions, caption_steps), second)
+    induction = repeat_batches(tokenizer, batch_size, induction_lengths, seed=seed + 1)
+    batches = itertools.chain(itertools.islice(induction, induction_steps), itertools.islice(captions, caption_steps), second)
     with torch_threads(threads):
-        _fit(model, batches, caption_steps + episode_steps, lr, log_every, 'LM', _lm_loss, decay_share=decay_share)
+        _fit(model, batches, induction_steps + caption_steps + episode_steps, lr, log_every, 'LM', _lm_loss,
+             decay_share=decay_share)
     return model.eval()
 
 # %% ../nbs/10a_pretrain_lm.ipynb #lm7cd001
 LM_V7 = dict(  # `pretrain_lm(tokenizer, **LM_V7)`: the tiny world's LM version 7, from scratch, with 256 positions
-    caption_steps=100, episode_steps=7000, p_episode=0.5, p_copy=0.1, p_repeat=0.15, p_open_vocab=0.55,
-    open_vocab='world', open_vocab_options=dict(ks=range(1, 25), ways=(2, 3, 4, 6, 8, 12, 16), lengths=range(1, 8),
-                                                p_words=0.5, p_once=0.25, pool=8),
-    held_out_words=HELD_OUT_WORDS, repeat_length=range(8, 121), lr=2e-3, decay_share=0.2, n_positions=256)
+    induction_steps=300, caption_steps=100, episode_steps=6500, p_episode=0.5, p_copy=0.05, p_repeat=0.3,
+    p_open_vocab=0.45, open_vocab='world',
+    open_vocab_options=dict(ks=[*range(1, 9)] * 2 + [*range(9, 25)], ways=(2, 3, 4, 6, 8, 12, 16), lengths=range(1, 8),
+                            p_words=0.5, p_once=0.25, pool=8),
+    held_out_words=HELD_OUT_WORDS, repeat_length=[*range(3, 17)] * 4 + [*range(17, 121)], lr=2e-3, decay_share=0.2,
+    n_positions=256)
 
 # %% ../nbs/10a_pretrain_lm.ipynb #a1ef55fc
 @torch.no_grad()
