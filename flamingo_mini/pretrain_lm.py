@@ -21,7 +21,7 @@ from .tasks import ANSWER_WORDS, BINDING_KEYS, HELD_OUT_WORDS, TRAIN_WORDS
 __all__ = ['END_OF_TEXT', 'WORLD_WORDS', 'DIGIT_CAPTIONS', 'OPEN_VOCAB_KEYS', 'LM_V7', 'train_world_tokenizer', 'add_eoc_token',
            'world_batches', 'copy_batches', 'open_vocab_split', 'world_answer_sets', 'open_vocab_episode',
            'open_vocab_batches', 'repeat_batches', 'world_lm_config', 'pretrain_lm', 'lm_perplexity', 'next_words',
-           'text_icl_accuracy', 'text_icl_report', 'greedy_continuations', 'open_vocab_report']
+           'text_icl_accuracy', 'text_icl_report', 'greedy_continuations', 'open_vocab_report', 'repeat_accuracy']
 
 # %% ../nbs/10a_pretrain_lm.ipynb #8112063f
 END_OF_TEXT = '<|endoftext|>'
@@ -501,3 +501,18 @@ def open_vocab_report(
                          chance=float(np.mean([1 / possible if possible else len(answers) ** -len(e['answer'])
                                                for e in episodes])))
     return report
+
+# %% ../nbs/10a_pretrain_lm.ipynb #lm7cd003
+@torch.no_grad()
+def repeat_accuracy(
+    model, # a causal LM
+    tokenizer, # its tokenizer
+    length:int=24, # tokens of the random sequence, written twice
+    n:int=64, # sequences
+    seed:int=5, # the evaluation stream (training's `repeat_batches` use other seeds)
+) -> float:
+    "Greedy next-token accuracy on the second copy of repeated random sequences: the induction-head probe."
+    input_ids, labels, _ = next(repeat_batches(tokenizer, n, length, seed=seed))
+    predicted = model(input_ids=input_ids.to(model.device)).logits[:, :-1].argmax(-1).cpu()  # (b, i-1)
+    targets = labels[:, 1:]
+    return float((predicted == targets)[targets != -100].float().mean())

@@ -14,10 +14,11 @@ import numpy as np
 import torch
 from transformers import AutoTokenizer, GPT2LMHeadModel
 from flamingo_mini.world import shipped_world_dir, world_text
-from flamingo_mini.pretrain_lm import (LM_V7, lm_perplexity, open_vocab_report, pretrain_lm, text_icl_report,
-                                       world_answer_sets)
+from flamingo_mini.pretrain_lm import (LM_V7, lm_perplexity, open_vocab_report, pretrain_lm, repeat_accuracy,
+                                       text_icl_report, world_answer_sets)
 
 KS = (0, 4, 8, 16)
+REPEAT_LENGTHS = (8, 24, 60)  # the shipped LM's 128 positions hold the longest twice
 
 def conditions(sets:dict) -> dict:
     "Each measured condition: `open_vocab_report` arguments and what it measures."
@@ -42,6 +43,7 @@ def measure(model, tok, sets:dict, n:int) -> dict:
                                                  once_at=p - 1)[16] for p in range(1, 17)}
     out['text_icl_colour'] = text_icl_report(model, tok, ks=KS, n=max(n, 300), key='colour')
     out['text_icl_shape'] = text_icl_report(model, tok, ks=KS, n=max(n, 300), key='shape')
+    out['repeat_accuracy'] = {L: repeat_accuracy(model, tok, L, n=64) for L in REPEAT_LENGTHS}
     out['caption_perplexity'] = lm_perplexity(model, tok, world_text(300, seed=99, p_episode=0.0, split='test'))
     return out
 
@@ -49,6 +51,7 @@ def summary(results:dict) -> str:
     lines = []
     for name, r in results.items():
         if name == 'caption_perplexity': lines.append(f'  {name}: {r:.3f}'); continue
+        if name == 'repeat_accuracy': lines.append(f'  {name}: ' + ' '.join(f'{k}: {v:.2f}' for k, v in r.items())); continue
         cells = []
         for k, v in r.items():
             cells.append(f"{k}: {v['accuracy']:.2f}/{v.get('copied', 0):.2f}" if 'accuracy' in v else f'{k}: -')
@@ -64,6 +67,9 @@ def main():
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--set', action='append', default=[], help='override an LM_V7 setting: name=python-literal')
     ap.add_argument('--skip-shipped', action='store_true')
+    ap.add_argument('--candidate', help='measure this trained LM folder instead of training one; its training record '
+                    'comes from --training-report')
+    ap.add_argument('--training-report', help='a report of this tool whose training section (and commit) to keep')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     lm_dir = shipped_world_dir()/'lm'
@@ -73,13 +79,18 @@ def main():
     if args.steps is not None: settings['episode_steps'] = args.steps
     for s in args.set:
         name, value = s.split('=', 1); settings[name] = eval(value)
-    t0 = time.time()
-    candidate = pretrain_lm(tok, threads=args.threads, log_every=250, **settings)
-    train_seconds = time.time() - t0
-    out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
-    candidate.save_pretrained(out)
-    for f in lm_dir.iterdir():  # the shipped tokenizer files, unchanged (`pretrain_lm` adds `<EOC>`, which they have)
-        if f.name.startswith('tokenizer'): shutil.copy(f, out/f.name)
+    if args.candidate:
+        out, candidate = Path(args.candidate), GPT2LMHeadModel.from_pretrained(args.candidate).eval()
+        trained = json.loads(Path(args.training_report).read_text())
+        settings, train_seconds = trained['training']['settings'], trained['training']['seconds']
+    else:
+        t0 = time.time()
+        candidate = pretrain_lm(tok, threads=args.threads, log_every=250, **settings)
+        train_seconds = time.time() - t0
+        out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
+        candidate.save_pretrained(out)
+        for f in lm_dir.iterdir():  # the shipped tokenizer files, unchanged (`pretrain_lm` adds `<EOC>`, which they have)
+            if f.name.startswith('tokenizer'): shutil.copy(f, out/f.name)
     sets = world_answer_sets(tok)
     t1 = time.time()
     with torch.no_grad():
@@ -89,6 +100,7 @@ def main():
             results['shipped'] = measure(shipped, tok, sets, args.n)
             print('shipped\n' + summary(results['shipped']))
     commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True).stdout.strip()
+    if args.candidate: commit = f"{trained['commit']} (trained), {commit} (measured)"
     report = dict(
         what=("text-only in-context recall of the tiny world's LM version 7 (trained from scratch with LM_V7) and of "
               "the shipped LM (version 6): episodes `key answer<EOC> ... key`, the greedy continuation scored exactly "
@@ -97,6 +109,8 @@ def main():
         once_among_16="16 demonstrations, 4 keys (colour or shape words); the query's key is shown exactly once, as demonstration p; HELD_OUT_WORDS answers",
         text_icl="text_icl_report: the world's text episodes (3 ways, colour or shape keys, the 16 WORDS), test split, n=300",
         caption_perplexity="lm_perplexity on 300 test-split captions of world_text(300, seed=99, p_episode=0)",
+        repeat_accuracy=("repeat_accuracy: greedy next-token accuracy on the second copy of 64 random sequences of each "
+                         "length written twice (the induction-head probe); chance about 1/420"),
         answer_sets={name: len(v) for name, v in sets.items() if name != 'keys'},
         held_out=("answer tokens: a random 12.5% of the ordinary tokens that are no key word's and no answer word's "
                   "(world_answer_sets), and tasks.HELD_OUT_WORDS: never an episode answer in training (world text "
