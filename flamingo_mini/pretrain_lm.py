@@ -361,12 +361,12 @@ def pretrain_lm(
 
 # %% ../nbs/10a_pretrain_lm.ipynb #lm7cd001
 LM_V7 = dict(  # `pretrain_lm(tokenizer, **LM_V7)`: the tiny world's LM version 7, from scratch, with 256 positions
-    induction_steps=300, caption_steps=100, episode_steps=6500, p_episode=0.5, p_copy=0.05, p_repeat=0.3,
-    p_open_vocab=0.45, open_vocab='world',
+    induction_steps=600, induction_lengths=[*range(3, 17)] * 2 + [*range(17, 61)], caption_steps=100,
+    episode_steps=6500, p_episode=0.5, p_copy=0.05, p_repeat=0.3, p_open_vocab=0.45, open_vocab='world',
     open_vocab_options=dict(ks=[*range(1, 9)] * 2 + [*range(9, 25)], ways=(2, 3, 4, 6, 8, 12, 16), lengths=range(1, 8),
                             p_words=0.5, p_once=0.25, pool=8),
-    held_out_words=HELD_OUT_WORDS, repeat_length=[*range(3, 17)] * 4 + [*range(17, 121)], lr=2e-3, decay_share=0.2,
-    n_positions=256)
+    held_out_words=HELD_OUT_WORDS, repeat_length=[*range(3, 17)] * 4 + [*range(17, 121)], lr=1e-3, decay_share=0.2,
+    n_positions=256, n_head=2)  # 2 heads of 64: with 4 heads of 32 no induction head formed in our runs
 
 # %% ../nbs/10a_pretrain_lm.ipynb #a1ef55fc
 @torch.no_grad()
