@@ -366,7 +366,7 @@ LM_V7 = dict(  # `pretrain_lm(tokenizer, **LM_V7)`: the tiny world's LM version 
     open_vocab_options=dict(ks=[*range(1, 9)] * 2 + [*range(9, 25)], ways=(2, 3, 4, 6, 8, 12, 16), lengths=range(1, 8),
                             p_words=0.5, p_once=0.25, pool=8),
     held_out_words=HELD_OUT_WORDS, repeat_length=[*range(3, 17)] * 4 + [*range(17, 121)], lr=1e-3, decay_share=0.2,
-    n_positions=256)  # at 2e-3 and above no induction head formed in our runs; at 1e-3 one did within 600 steps
+    n_positions=256)  # at 2e-3 and above no induction head formed in our short runs
 
 # %% ../nbs/10a_pretrain_lm.ipynb #a1ef55fc
 @torch.no_grad()
