@@ -6,21 +6,24 @@
 from __future__ import annotations
 import json, textwrap, time
 from pathlib import Path
+from typing import Sequence
 import numpy as np
 import torch
 from .core import require_extra
 require_extra('all', 'datasets', 'accelerate', 'sklearn', 'matplotlib', by='flamingo_mini.demo')
 from datasets import concatenate_datasets
 from .core import *
-from .world import (episodes_dataset, parse_caption, scenes_dataset, digits_dataset, demo_text, EPISODE_KEYS,
-                                 episode_baselines, _check_episode, _episode_plan)
+from .world import (episodes_dataset, parse_caption, scenes_dataset, digits_dataset, demo_text, WORDS,
+                                 episode_baselines)
+from .tasks import BINDING_KEYS, HELD_OUT_KEYS, WORD_POOLS, binding_plan, binding_episode, binding_baselines
 from .data import FlamingoCollator, prepare_dataset
 
 # %% auto #0
-__all__ = ['DEMO_FLAMINGO', 'ATTRIBUTES', 'demo_sources', 'FeatureEpisodes', 'caption_accuracy', 'caption_images',
-           'evaluate_captions', 'evaluate_digits', 'evaluate_icl', 'evaluate_rices', 'train_in_context', 'demo_figure',
-           'run_demo', 'format_report', 'read_report', 'report_summary', 'report_tables', 'plot_few_shot', 'Picture',
-           'samples_alt', 'few_shot_alt']
+__all__ = ['DEMO_FLAMINGO', 'DEMO_EPISODES', 'ATTRIBUTES', 'demo_sources', 'FeatureEpisodes', 'caption_accuracy',
+           'caption_images', 'evaluate_captions', 'evaluate_digits', 'evaluate_icl', 'evaluate_binding',
+           'evaluate_once', 'evaluate_rices', 'train_in_context', 'demo_figure', 'run_demo', 'format_report',
+           'read_report', 'report_summary', 'report_tables', 'plot_few_shot', 'Picture', 'samples_alt', 'few_shot_alt',
+           'plot_binding', 'binding_alt']
 
 # %% ../nbs/18_demo.ipynb #e8d9ad95
 DEMO_FLAMINGO = dict(xattn_every=1, xattn_dim_head=32, xattn_heads=4, xattn_ff_mult=2, xattn_act='sqrelu', xattn_gate_init=1.,
@@ -36,30 +39,39 @@ def demo_sources(processor, n_scenes:int=4000, n_digits:int|None=None, seed:int=
     digits = prepare_dataset(digits, ['image'])
     return dict(scenes=(scenes, FlamingoCollator(processor), bs['scenes']),
                 digits=(digits, FlamingoCollator(processor), bs['digits']))
+# the training episodes: words keyed by colour, shape or size (position is held out, `tasks.HELD_OUT_KEYS`), one to
+# sixteen demonstrations, a quarter of them with the query's value shown once; answer words from `tasks.TRAIN_WORDS`
+DEMO_EPISODES = dict(keys=('colour', 'shape', 'size'), ks=range(1, 17), p_once=0.25, words='train')
+
 
 # %% ../nbs/18_demo.ipynb #53d8ad6a
 class FeatureEpisodes:
-    "Few-shot episodes assembled on the fly from cached vision features of labelled scenes (a map-style dataset)."
+    "Few-shot binding episodes assembled on the fly from cached vision features of labelled images (a map-style dataset)."
     column_names = ['texts', 'image_features']
 
     def __init__(self,
-                 features, # (n, v, d) vision-encoder tokens of single-object scenes
-                 values:list[str], # each scene's colour (or shape, with `key='shape'`)
-                 ks=range(0, 9), # demonstrations per episode, drawn uniformly
-                 ways:int=3, # distinct colours (or shapes) per episode
-                 key:str='colour', # the feature that decides the word
+                 features, # (n, v, d) vision-encoder tokens of labelled images
+                 labels:dict[str, Sequence], # each key's value of every image, e.g. {'colour': [...], 'shape': [...]}; None where an image has none
+                 keys:Sequence[str]=('colour',), # the keys an episode's words stand for, one drawn per episode
+                 words:Sequence[str]=WORDS, # the answer pool, drawn with weight 1/rank (`tasks.binding_plan`)
+                 ks=range(1, 9), # demonstrations per episode, drawn uniformly
+                 p_once:float=0., # share of episodes (with k >= 4) whose query's value is shown once, anywhere among the others
+                 bursty:bool=True, # two or three values per episode, each shown several times (Chan et al. 2022)
                  n:int=100_000, # episodes in the dataset (a training loader shuffles an index list this long)
-                 bursty:bool=True, # the query repeats a random demonstration (its colour as often as it is shown), else uniform among the shown colours
                  seed:int=0):
-        self.ks = [int(k) for k in ks]
-        if not self.ks: raise ValueError("ks is empty: give at least one number of demonstrations")
-        for k in self.ks: _check_episode(k, ways, 'train', seed, key)
-        if len(features) != len(values): raise ValueError(f"{len(features)} feature rows for {len(values)} values")
-        values = np.asarray(values)
-        self.pool = {v: np.flatnonzero(values == v) for v in EPISODE_KEYS[key]}
-        missing = [v for v, rows in self.pool.items() if len(rows) == 0]
-        if missing: raise ValueError(f"no scene in the pool has {key} {', '.join(missing)}")
-        self.features, self.ways, self.key, self.n, self.bursty, self.seed = torch.as_tensor(features), ways, key, n, bursty, seed
+        self.ks, self.keys, self.words = [int(k) for k in ks], tuple(keys), tuple(words)
+        if not self.ks or min(self.ks) < 1: raise ValueError(f"ks must be numbers of demonstrations >= 1, got {list(ks)}")
+        if not 0 <= p_once <= 1: raise ValueError(f"p_once must be in [0, 1], got {p_once}")
+        self.pool = {}
+        for key in self.keys:
+            if key not in BINDING_KEYS: raise ValueError(f"unknown key {key!r}; choose from {tuple(BINDING_KEYS)}")
+            if key in HELD_OUT_KEYS: raise ValueError(f"the key {key!r} is held out of training (tasks.HELD_OUT_KEYS)")
+            if key not in labels: raise ValueError(f"no labels for the key {key!r}; labels has {tuple(labels)}")
+            values = np.asarray([str(v) if v is not None else '' for v in labels[key]])
+            if len(values) != len(features): raise ValueError(f"{len(features)} feature rows for {len(values)} {key} labels")
+            self.pool[key] = {v: np.flatnonzero(values == v) for v in BINDING_KEYS[key] if (values == v).any()}
+            if len(self.pool[key]) < 2: raise ValueError(f"the images show fewer than two values of {key}")
+        self.features, self.p_once, self.bursty, self.n, self.seed = torch.as_tensor(features), p_once, bursty, n, seed
 
     def __len__(self): return self.n
 
@@ -67,27 +79,28 @@ class FeatureEpisodes:
         "Episode `i`: `texts` (None where an image goes) and `image_features` (None where text goes)."
         if not 0 <= i < self.n: raise IndexError(f"episode {i} is outside 0..{self.n - 1}")
         rng = np.random.default_rng([self.seed, 43, i])
-        k = self.ks[rng.integers(len(self.ks))]
-        demos, words, query, answer = _episode_plan(i, k, self.ways, 'train', self.seed, self.key)
-        if self.bursty and k:
-            j = int(rng.integers(k))
-            query, answer = demos[j], words[j]
-        picks = [int(rng.choice(self.pool[v])) for v in demos + [query]]
-        return dict(texts=[t for w in words + [answer] for t in (None, demo_text(w))],
+        key, k = self.keys[rng.integers(len(self.keys))], self.ks[rng.integers(len(self.ks))]
+        once_at = int(rng.integers(k)) if k >= 4 and rng.random() < self.p_once else None
+        demos, mapping, query = binding_plan(rng, list(self.pool[key]), self.words, k, self.bursty, zipf=True, once_at=once_at)
+        picks = [int(rng.choice(self.pool[key][v])) for v in demos + [query]]
+        return dict(texts=[t for v in demos + [query] for t in (None, demo_text(mapping[v]))],
                     image_features=[f for j in picks for f in (self.features[j], None)])
 
     @classmethod
     def from_scenes(cls,
-                    scenes, # a cached `scenes_dataset`: its `image_features` and `colours`/`shapes` columns
+                    scenes, # a cached `scenes_dataset`: its `image_features` and attribute columns (`colours`, `shapes`, ...)
                     column:str='image_features', # the feature column
-                    key:str='colour',
-                    **kwargs) -> FeatureEpisodes: # `FeatureEpisodes` arguments: ks, ways, n, seed
-        "The episodes over the single-object scenes of a cached scenes dataset (two-object scenes are left out)."
-        labels = scenes[key + 's']
-        rows = [i for i, v in enumerate(labels) if len(v) == 1]
+                    digits=None, # a cached `digits_dataset` (its `label` column) to add, for the key 'digit'
+                    **kwargs) -> FeatureEpisodes: # `FeatureEpisodes` arguments: keys, words, ks, p_once, n, seed
+        "The episodes over the single-object scenes of a cached scenes dataset (two-object scenes are left out), and digits."
+        rows = [i for i, v in enumerate(scenes['colours']) if len(v) == 1]
         if not rows: raise ValueError("the scenes dataset has no single-object scene to build episodes from")
-        features = scenes.select(rows).with_format('torch', columns=[column])[:][column]  # one (n, v, d) tensor
-        return cls(features.float(), [labels[i][0] for i in rows], key=key, **kwargs)
+        features = scenes.select(rows).with_format('torch', columns=[column])[:][column].float()  # one (n, v, d) tensor
+        labels = {key: [scenes[key + 's'][i][0] for i in rows] for key in ('colour', 'shape', 'size', 'position')}
+        if digits is not None:
+            features = torch.cat([features, digits.with_format('torch', columns=[column])[:][column].float()])
+            labels = {key: v + [None] * len(digits) for key, v in labels.items()} | dict(digit=[None] * len(rows) + list(digits['label']))
+        return cls(features, labels, **kwargs)
 
 # %% ../nbs/18_demo.ipynb #f60f1b13
 ATTRIBUTES = ('colour', 'shape', 'position', 'size')
@@ -138,6 +151,43 @@ def evaluate_icl(model, processor, ks=(0, 2, 4, 8), n:int=200, ways:int=3, seed:
     rows = evaluate_episodes(model, processor, episodes, batch_size=32, verbose=False, baselines=episode_baselines)
     return {row['k']: {key: row[key] for key in ('accuracy', 'chance', 'most_frequent', 'last')} for row in rows}
 
+def _episode_rows(episodes:list[dict]):
+    from datasets import Dataset, Features, List, Value, Image
+    features = Features(dict(texts=List(Value('string')), images=List(Image()), answer=Value('string')))
+    return Dataset.from_dict({c: [e[c] for e in episodes] for c in features}, features=features)
+
+def evaluate_binding(model, processor,
+                     keys:Sequence[str]=('colour', 'shape', 'size', 'position'), # `tasks.BINDING_KEYS`; 'position' is held out of training
+                     ks:Sequence[int]=(0, 4, 8), # demonstrations
+                     words:str='train', # the answer pool (`tasks.WORD_POOLS`): 'train', 'held_out' (never in training) or 'world'
+                     n:int=100, # episodes per key and k
+                     seed:int=0, max_new_tokens:int=8, batch_size:int=32) -> dict:
+    "In-context accuracy on held-out renders (test split) of binding episodes, per key and number of shots, with the image-blind baselines and chance."
+    from flamingo_mini.evaluate import evaluate_episodes
+    report = {}
+    for key in keys:
+        episodes = [binding_episode(i, k, key, mode='eval', words=words, split='test', seed=seed + 2000) for k in ks for i in range(n)]
+        rows = evaluate_episodes(model, processor, _episode_rows(episodes), batch_size=batch_size, verbose=False,
+                                 max_new_tokens=max_new_tokens)
+        report[key] = {row['k']: dict(accuracy=row['accuracy'], chance=1 / len(WORD_POOLS[words]),
+                                      **binding_baselines([e for e in episodes if len(e['words']) == row['k']])) for row in rows}
+    return report
+
+def evaluate_once(model, processor, k:int=16, key:str='colour', words:str='held_out', n:int=12, seed:int=0,
+                  max_new_tokens:int=8, batch_size:int=32) -> dict:
+    "Recall of a value shown once among `k` demonstrations (the others repeat two other values), for each position of that one demonstration."
+    from flamingo_mini.evaluate import evaluate_episodes
+    by_position = {}
+    for at in range(k):
+        episodes = [binding_episode(i, k, key, mode='eval', words=words, split='test', seed=seed + 3000, once_at=at) for i in range(n)]
+        row, = evaluate_episodes(model, processor, _episode_rows(episodes), batch_size=batch_size, verbose=False,
+                                 max_new_tokens=max_new_tokens)
+        by_position[at + 1] = row['accuracy']
+    return dict(k=k, key=key, words=words, n_per_position=n, by_position=by_position,
+                mean=float(np.mean(list(by_position.values()))), worst=min(by_position.values()), chance=1 / len(WORD_POOLS[words]),
+                last=1 / k)  # copying the last demonstration's word is right only when the once-shown one is last
+
+
 # %% ../nbs/18_demo.ipynb #235a6268
 def evaluate_rices(model, processor, n:int=200, shots=(0, 4), support_n:int=500, seed:int=0) -> dict:
     "Accuracy on a fixed colour-to-word map, ranking the words, with demonstrations chosen at random or by RICES."
@@ -157,10 +207,10 @@ def evaluate_rices(model, processor, n:int=200, shots=(0, 4), support_n:int=500,
     return dict(chance=1 / len(words), **report)
 
 # %% ../nbs/18_demo.ipynb #aca9503a
-def _episode_source(scenes, processor, batch_size:int, seed:int, key:str='colour') -> tuple:
-    "The training source of in-context episodes drawn from a cached scenes dataset: (episodes, collate, batch size)."
+def _episode_source(scenes, processor, batch_size:int, seed:int, digits=None, **episodes) -> tuple:
+    "The training source of in-context episodes drawn from a cached scenes dataset (and digits): (episodes, collate, batch size)."
     from flamingo_mini.features import FeatureCollator
-    return (FeatureEpisodes.from_scenes(scenes, seed=seed, key=key),
+    return (FeatureEpisodes.from_scenes(scenes, digits=digits, seed=seed, **episodes),
             FeatureCollator(processor, texts_column='texts', images_column='image_features'), batch_size)
 
 def _demo_config(steps:int, seed:int, log_every:int):
@@ -175,7 +225,9 @@ def train_in_context(lm:str, # the frozen LM's folder (with its tokenizer)
                      episode_batch:int=16, # in-context episodes a step
                      caption_batch:int=32, # captioned scenes a step
                      n_scenes:int=3000, # single-shape training scenes: captions, and the pool episodes draw from
-                     key:str='colour', # the feature that decides an episode's words: 'colour' or 'shape'
+                     keys:Sequence[str]=('colour',), # the features that decide an episode's words (one drawn per episode)
+                     words:Sequence[str]=WORDS, # the answer words of the episodes
+                     ks=range(1, 9), # demonstrations per episode
                      seed:int=0,
                      threads:int|None=2, # torch threads (None: leave torch's setting)
                      log_every:int=0): # print the loss every this many steps (0: silent)
@@ -190,7 +242,7 @@ def train_in_context(lm:str, # the frozen LM's folder (with its tokenizer)
     with torch_threads(threads):
         scenes = prepare_dataset(scenes_dataset(n_scenes, 'train', shapes=1, seed=seed), ['image'])
         scenes = cache_vision_features(scenes, model, processor)
-        sources = dict(episodes=_episode_source(scenes, processor, episode_batch, seed, key),
+        sources = dict(episodes=_episode_source(scenes, processor, episode_batch, seed, keys=keys, words=words, ks=ks),
                        scenes=(scenes, FeatureCollator(processor), caption_batch))
         learn = Learner(model, sources, _demo_config(steps, seed, log_every or 50))
         while learn.step < steps:
@@ -229,6 +281,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
              eval_n:int=200, # held-out samples per evaluation
              eval_reserve:float=60., # seconds kept for evaluation and saving (they take about 40)
              episode_batch:int=16, # in-context episodes per step (with 32 scenes and 16 digits)
+             episodes:dict|None=None, # `FeatureEpisodes` options for the training episodes; default `DEMO_EPISODES`
              threads:int|None=2, # torch threads for training and evaluation
              log=print) -> dict:
     "Load (or build) the tiny world, train a Flamingo on it within the budget, evaluate, save; return the report."
@@ -254,7 +307,10 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
             log(f'encoding the {name} images once ...')
             sources[name] = (cache_vision_features(ds, model, processor, image_column=c.image_column),
                              FeatureCollator.from_collator(c), bs)
-        sources['episodes'] = _episode_source(sources['scenes'][0], processor, episode_batch, seed)
+        episodes = DEMO_EPISODES | (episodes or {})
+        words = episodes.pop('words')
+        sources['episodes'] = _episode_source(sources['scenes'][0], processor, episode_batch, seed, words=WORD_POOLS[words],
+                                              digits=sources['digits'][0] if 'digit' in episodes['keys'] else None, **episodes)
         prepared = time.time() - start - built
         # the gates start open and learn at the common rate (see "Why the gates start open" on the demo page)
         learn = Learner(model, sources, _demo_config(10**6, seed, 25), weights=dict(scenes=1., episodes=1., digits=0.5))
@@ -274,15 +330,20 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
                           captions=evaluate_captions(model, processor, eval_n, seed),
                           digits=evaluate_digits(model, processor, eval_n),
                           icl=evaluate_icl(model, processor, n=eval_n, seed=seed),
+                          binding=dict(train_words=evaluate_binding(model, processor, words=words, n=eval_n // 2, seed=seed),
+                                       held_out_words=evaluate_binding(model, processor, keys=('colour', 'shape'), words='held_out',
+                                                                       n=eval_n // 2, seed=seed)),
+                          once=evaluate_once(model, processor, n=max(1, eval_n // 20), seed=seed),
                           rices=evaluate_rices(model, processor, n=eval_n, seed=seed))
             samples = scenes_dataset(4, 'test', shapes='mixed', seed=seed + 7)['image']
             report['figure_captions'] = demo_figure(model, processor, samples, out/'samples.png')
     # the model card records what the checkpoint is: data, steps, results, tasks, and the prompt format (processor)
     model.save_pretrained(out, training_data='the flamingo_mini tiny world (scenes, episodes, digits)', processor=processor,
-                          training_steps=learn.step, evaluation={k: report[k] for k in ('captions', 'digits', 'icl', 'rices')},
-                          tasks=['captioning', 'few-shot word binding (in context)', 'digit naming'])
+                          training_steps=learn.step, evaluation={k: report[k] for k in ('captions', 'digits', 'icl', 'binding', 'once', 'rices')},
+                          tasks=['captioning', f"few-shot word binding by {', '.join(episodes['keys'])} (in context)", 'digit naming'])
     report['seconds']['total'] = round(time.time() - start)
-    report['budget'] = dict(minutes=minutes, threads=threads)  # a shared machine trains fewer steps in the same budget
+    report['budget'] = dict(minutes=minutes, threads=threads)
+    report['episodes'] = dict(episodes, ks=list(episodes['ks']), words=words)  # what the training episodes held  # a shared machine trains fewer steps in the same budget
     rates = [h['samples_per_s'] for h in learn.history if 'samples_per_s' in h]
     report['samples_per_s'] = round(float(np.mean(rates))) if rates else 0
     (out/'report.json').write_text(json.dumps(report, indent=1))
@@ -309,6 +370,15 @@ def format_report(report:dict) -> str:
         lines.append('fixed word map, classification by ranking   shots  random demos  RICES demos  chance')
         for k in sorted(r['random'], key=int):
             lines.append(f"  {'':<44}{int(k):>2}{r['random'][k]:13.2f}{r['rices'][k]:13.2f}{r['chance']:8.2f}")
+    if 'binding' in report:
+        lines.append('binding on held-out renders        key   words          k  accuracy  most-frequent  last-demo  chance')
+        for words, title in (('train_words', 'trained'), ('held_out_words', 'never trained')):
+            for key, by_k in report['binding'][words].items():
+                for k, r in sorted(by_k.items(), key=lambda kv: int(kv[0])):
+                    lines.append(f"  {'':<32}{key:<9}{title:<14}{int(k):>2}{r['accuracy']:10.2f}{r['most_frequent']:15.2f}{r['last']:11.2f}{r['chance']:8.3f}")
+        o = report['once']
+        lines.append(f"a demonstration shown once among {o['k']}: recall {o['mean']:.2f} on average, {o['worst']:.2f} at the worst position "
+                     f"(copying the last demonstration's word {o['last']:.2f})")
     for name in ('single', 'double'):
         for truth, pred in c[name]['examples'][:2]: lines.append(f"  e.g. truth {truth!r}\n       said  {pred!r}")
     return '\n'.join(lines)
@@ -319,6 +389,9 @@ def read_report(folder:str|Path) -> dict:
     report = json.loads((Path(folder)/'report.json').read_text())
     report['icl'] = {int(k): v for k, v in report['icl'].items()}
     for selection in ('random', 'rices'): report['rices'][selection] = {int(k): v for k, v in report['rices'][selection].items()}
+    for words in report.get('binding', {}).values():
+        for key in words: words[key] = {int(k): v for k, v in words[key].items()}
+    if 'once' in report: report['once']['by_position'] = {int(k): v for k, v in report['once']['by_position'].items()}
     return report
 
 def _slashed(values) -> str: return ' / '.join(f'{v:.2f}' for v in values)
@@ -337,7 +410,18 @@ def report_summary(report:dict) -> str:
             f"for copying the most frequent word; single-shape scenes named exactly {single['exact']:.2f} (colour, shape, "
             f"position and size {min(attributes):.2f}-{max(attributes):.2f}), two-shape scenes {captions['double']['exact']:.2f}, "
             f"colour-shape pairs never seen in training {captions['compositional']['exact']:.2f}; real digits "
-            f"{report['digits']['accuracy']:.2f} (chance 0.10).")
+            f"{report['digits']['accuracy']:.2f} (chance 0.10).{_binding_summary(report)}")
+
+def _binding_summary(report:dict) -> str:
+    "The sentence on binding by other keys, words never trained and a demonstration shown once (empty for reports without them)."
+    if 'binding' not in report: return ''
+    b, held, once = report['binding']['train_words'], report['binding']['held_out_words'], report['once']
+    k = max(next(iter(b.values())))
+    keys = ', '.join(f"{key}{' (held out)' if key in HELD_OUT_KEYS else ''} {b[key][k]['accuracy']:.2f}" for key in b)
+    return (f" Binding at {k} shots, by key: {keys} (copying the most frequent word {_slashed(b[key][k]['most_frequent'] for key in b)}); "
+            f"with answer words never seen in training (colour key) {_slashed(held['colour'][kk]['accuracy'] for kk in sorted(held['colour']) if kk)} "
+            f"at {', '.join(str(kk) for kk in sorted(held['colour']) if kk)} shots and {held['colour'][0]['accuracy']:.2f} at zero; "
+            f"a demonstration shown once among {once['k']} recalled {once['mean']:.2f} on average, {once['worst']:.2f} at the worst position.")
 
 def report_tables(report:dict) -> str:
     "Every number of the report as Markdown tables, each beside its baselines: what the demo page shows."
@@ -357,10 +441,32 @@ def report_tables(report:dict) -> str:
     learned = all(r['accuracy'] > max(r['most_frequent'], r['last']) + 0.1 for k, r in report['icl'].items() if k)
     rows += ['', f"In-context binding {'was' if learned else 'was not'} learned in this run: the accuracy is "
                  f"{'above' if learned else 'not above'} the best copying heuristic by more than 0.1 at every k > 0."]
+    rows += _binding_tables(report)
     r = report['rices']
     rows += ['', '| fixed word map, k shots | random demonstrations | RICES demonstrations | chance |', '|---|---|---|---|']
     rows += [f"| {k} | {r['random'][k]:.2f} | {r['rices'][k]:.2f} | {r['chance']:.2f} |" for k in sorted(r['random'])]
     return '\n'.join(rows)
+
+def _binding_tables(report:dict) -> list[str]:
+    "Markdown rows for binding by key, with trained and never-trained answer words, and for the once-shown demonstration."
+    if 'binding' not in report: return []
+    e = report.get('episodes', {})
+    rows = ['', f"Binding episodes on held-out renders: the word stands for the image's colour, shape, size or position; training keyed "
+                f"words by {', '.join(e.get('keys', ()))} only, so position is never a key in training. 'Trained words' draws the answers "
+                "from the words of training episodes, 'never-trained words' from a pool no training episode used.", '',
+            '| key | answer words | k | accuracy | most frequent word | last demonstration\'s word | chance |', '|---|---|---|---|---|---|---|']
+    for words, title in (('train_words', 'trained'), ('held_out_words', 'never trained')):
+        for key, by_k in report['binding'][words].items():
+            rows += [f"| {key}{' (held out)' if key in HELD_OUT_KEYS else ''} | {title} | {k} | {r['accuracy']:.2f} | {r['most_frequent']:.2f} | "
+                     f"{r['last']:.2f} | {r['chance']:.3f} |" for k, r in sorted(by_k.items())]
+    o = report['once']
+    rows += ['', f"A demonstration shown once among {o['k']} (the others repeat two other {o['key']}s; answer words never trained), "
+                 f"{o['n_per_position']} episodes per position: recall {o['mean']:.2f} on average, {o['worst']:.2f} at the worst "
+                 f"position; copying the most frequent word 0.00, the last demonstration's {o['last']:.2f}, chance {o['chance']:.3f}.", '',
+             '| position of the once-shown demonstration | ' + ' | '.join(str(p) for p in sorted(o['by_position'])) + ' |',
+             '|---' * (len(o['by_position']) + 1) + '|',
+             '| recall | ' + ' | '.join(f"{o['by_position'][p]:.2f}" for p in sorted(o['by_position'])) + ' |']
+    return rows
 
 def plot_few_shot(report:dict, path:str|Path|None=None):
     "In-context accuracy against the number of shots, beside the copying heuristics and chance; and RICES against random demonstrations."
@@ -426,3 +532,37 @@ def few_shot_alt(report:dict) -> str:
             f"the most frequent word {_slashed(icl[k]['most_frequent'] for k in ks)}; chance {icl[ks[0]]['chance']:.2f}. "
             f"Fixed word map at {', '.join(map(str, sorted(r['random'])))} shots: random demonstrations "
             f"{_slashed(r['random'][k] for k in sorted(r['random']))}, RICES {_slashed(r['rices'][k] for k in sorted(r['rices']))}.")
+def plot_binding(report:dict, path:str|Path|None=None):
+    "Binding accuracy against the number of shots for each key (trained and never-trained answer words), beside copying the most frequent word; and the recall of a demonstration shown once, by its position."
+    import matplotlib.pyplot as plt
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8.4, 3.2), gridspec_kw=dict(width_ratios=[3, 2]))
+    for i, (key, by_k) in enumerate(report['binding']['train_words'].items()):
+        ks = sorted(by_k)
+        label = f"{key}{' (key held out)' if key in HELD_OUT_KEYS else ''}"
+        left.plot(ks, [by_k[k]['accuracy'] for k in ks], 'o-', color=f'C{i}', label=label)
+        held = report['binding']['held_out_words'].get(key)
+        if held: left.plot(sorted(held), [held[k]['accuracy'] for k in sorted(held)], 'x--', color=f'C{i}', label=f'{key}, never-trained words')
+        left.plot(ks, [by_k[k]['most_frequent'] for k in ks], ':', color=f'C{i}', alpha=0.5)
+    left.set(xticks=ks, xlabel='demonstrations in the context (k)', ylabel='accuracy', ylim=(-0.02, 1.02),
+             title='binding by key (dotted: copy the most frequent word)')
+    left.legend(fontsize=6, loc='upper left')
+    o = report['once']
+    positions = sorted(o['by_position'])
+    right.bar(positions, [o['by_position'][p] for p in positions], color='C0')
+    right.axhline(o['last'], color='C2', lw=1, ls=':', label="copy the last demonstration's word")
+    right.set(xticks=positions[::3], xlabel=f"position of the once-shown demonstration (of {o['k']})", ylim=(0, 1.02),
+              title='a demonstration shown once')
+    right.legend(fontsize=7, loc='lower left')
+    fig.tight_layout()
+    if path is not None: fig.savefig(path, dpi=100); plt.close(fig)
+    return fig
+
+def binding_alt(report:dict) -> str:
+    "The alt text of `plot_binding`'s figure, with its numbers."
+    b, o = report['binding'], report['once']
+    per_key = '; '.join(f"{key}: {_slashed(by_k[k]['accuracy'] for k in sorted(by_k))}" for key, by_k in b['train_words'].items())
+    held = '; '.join(f"{key}: {_slashed(by_k[k]['accuracy'] for k in sorted(by_k))}" for key, by_k in b['held_out_words'].items())
+    ks = sorted(next(iter(b['train_words'].values())))
+    return (f"Binding accuracy at {', '.join(map(str, ks))} shots by key with trained answer words ({per_key}), and with never-trained words "
+            f"({held}). Recall of a demonstration shown once among {o['k']}, by position 1 to {o['k']}: "
+            f"{_slashed(o['by_position'][p] for p in sorted(o['by_position']))}.")

@@ -5,6 +5,7 @@
 # %% ../nbs/09a_tasks.ipynb #t0000003
 from __future__ import annotations
 import functools, zlib
+from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
 import numpy as np
@@ -18,11 +19,11 @@ from .world import COMP_PAIRS, TRAIN_PAIRS, WorldObject, demo_text, make_caption
 # %% auto #0
 __all__ = ['RANGES', 'SIZE_SPLIT', 'MULTI_OBJECT_RADIUS', 'MIN_CONTRAST', 'MIN_GAP', 'EMPTY_CAPTION', 'DIGIT_RANGES',
            'VQA_TEMPLATE', 'VQA_KINDS', 'COUNT_QUESTION', 'COMPARE_QUESTION', 'MAX_COUNT', 'VQA_ANSWERS', 'MOTIONS',
-           'FAMILIES', 'BINDING_KEYS', 'HELD_OUT_KEYS', 'ANSWER_WORDS', 'HELD_OUT_WORDS', 'TRAIN_WORDS', 'RenderRanges',
-           'size_of', 'VariedScene', 'render_objects', 'scene_caption', 'parse_scene_caption', 'make_varied_scene',
-           'DigitRanges', 'DigitImage', 'make_digit', 'vqa_example', 'count_scene', 'count_example', 'compare_example',
-           'motion_caption', 'video_example', 'task_prompt', 'score_task', 'binding_episode', 'binding_prompt',
-           'task_dataset']
+           'FAMILIES', 'BINDING_KEYS', 'HELD_OUT_KEYS', 'ANSWER_WORDS', 'HELD_OUT_WORDS', 'TRAIN_WORDS', 'WORD_POOLS',
+           'RenderRanges', 'size_of', 'VariedScene', 'render_objects', 'scene_caption', 'parse_scene_caption',
+           'make_varied_scene', 'DigitRanges', 'DigitImage', 'make_digit', 'vqa_example', 'count_scene',
+           'count_example', 'compare_example', 'motion_caption', 'video_example', 'task_prompt', 'score_task',
+           'binding_plan', 'binding_episode', 'binding_baselines', 'binding_prompt', 'task_dataset']
 
 # %% ../nbs/09a_tasks.ipynb #t0000007
 @dataclass(frozen=True)
@@ -426,36 +427,62 @@ def _binding_image(rng, key:str, value:str, ranges, split:str):
                           label=int(value)).image
     return render_objects(rng, _objects(rng, 1, split, **{key: value}), ranges).image
 
+def binding_plan(
+    rng:np.random.Generator,
+    values:Sequence[str], # the key's values, e.g. `COLOURS`
+    pool:Sequence[str], # the answer words
+    k:int, # demonstrations (0: the query's word is a fresh draw, so only chance can name it)
+    bursty:bool=True, # two or three values, each shown several times (Chan et al. 2022); False: each demonstration drawn from all values
+    zipf:bool=False, # draw the words with weight 1/rank (a few frequent, many rare: Chan et al.'s skewed classes), else uniformly
+    once_at:int|None=None, # show the query's value exactly once, as demonstration `once_at` (0-based), among two other values that repeat
+) -> tuple[list[str], dict[str, str], str]:
+    "An episode's plan: the demonstrations' values, the word of each value it names, and the query's value."
+    if k < 0: raise ValueError(f"k (demonstrations) must be at least 0, got {k}")
+    if len(values) < 2: raise ValueError(f"a key needs at least two values, got {tuple(values)}")
+    if once_at is not None:
+        if not 0 <= once_at < k: raise ValueError(f"once_at must be a demonstration, 0..{k - 1}, got {once_at}")
+        chosen = [values[i] for i in rng.choice(len(values), min(3, len(values)), replace=False)]
+        demos = [chosen[1:][i % (len(chosen) - 1)] for i in range(k - 1)]
+        rng.shuffle(demos)
+        demos.insert(once_at, chosen[0])
+        query = chosen[0]
+    else:
+        ways = min(len(values), int(rng.integers(2, 4)), max(k, 1)) if bursty else len(values)
+        chosen = [values[i] for i in rng.choice(len(values), ways, replace=False)]
+        demos = [chosen[i % ways] for i in range(k)] if bursty else [chosen[i] for i in rng.integers(ways, size=k)]
+        rng.shuffle(demos)
+        shown = sorted(set(demos), key=chosen.index) or chosen[:1]
+        query = shown[rng.integers(len(shown))]
+    named = sorted(set(demos) | {query}, key=list(values).index)
+    if len(named) > len(pool): raise ValueError(f"{len(named)} values to name from a pool of {len(pool)} words")
+    weights = 1 / np.arange(1, len(pool) + 1) if zipf else np.ones(len(pool))
+    picks = rng.choice(len(pool), len(named), replace=False, p=weights / weights.sum())
+    return demos, dict(zip(named, (pool[i] for i in picks))), query
+
+WORD_POOLS = dict(train=TRAIN_WORDS, held_out=HELD_OUT_WORDS, world=WORDS)  # `world`: the shipped LM's 16 nonsense words
+
 def binding_episode(
     index:int,
-    k:int, # demonstrations before the query
+    k:int, # demonstrations before the query (0 only in mode 'eval': the zero-shot baseline)
     key:str='colour', # the attribute that decides the word: one of `BINDING_KEYS`
     mode:str='train', # 'train' never draws `HELD_OUT_KEYS` or `HELD_OUT_WORDS`; 'eval' draws what `words` says
-    words:str='train', # 'train' (`TRAIN_WORDS`) or 'held_out' (`HELD_OUT_WORDS`, only in mode 'eval')
+    words:str='train', # the answer pool: 'train' (`TRAIN_WORDS`), 'held_out' (`HELD_OUT_WORDS`, only in mode 'eval') or 'world' (`WORDS`)
     bursty:bool=True, # two or three keys, each shown several times (Chan et al. 2022); False: keys drawn independently
     ranges:str|RenderRanges='centre',
     split:str='train',
     seed:int=0,
+    once_at:int|None=None, # the query's value shown once, as this demonstration (`binding_plan`)
 ) -> dict:
     "An interleaved binding episode in the world's layout: `texts`, `images`, `answer`, the demonstrations' `words` and each image's `values`."
     if key not in BINDING_KEYS: raise ValueError(f"unknown key {key!r}; choose one of {tuple(BINDING_KEYS)}")
     if mode not in ('train', 'eval'): raise ValueError(f"mode must be 'train' or 'eval', got {mode!r}")
-    if words not in ('train', 'held_out'): raise ValueError(f"words must be 'train' or 'held_out', got {words!r}")
+    if words not in WORD_POOLS: raise ValueError(f"words must be one of {tuple(WORD_POOLS)}, got {words!r}")
     if mode == 'train' and key in HELD_OUT_KEYS: raise ValueError(f"the key {key!r} is held out of training")
     if mode == 'train' and words == 'held_out': raise ValueError("held-out words are never drawn in training")
-    if k < 1: raise ValueError(f"an episode needs at least one demonstration, got k={k}")
-    rng = _rng('binding', seed, ranges, split, index, k, list(BINDING_KEYS).index(key), int(bursty), mode == 'train', words == 'train')
-    values = BINDING_KEYS[key]
-    pool = TRAIN_WORDS if words == 'train' else HELD_OUT_WORDS
-    ways = min(len(values), int(rng.integers(2, 4)), k) if bursty else len(values)
-    chosen = [values[i] for i in rng.choice(len(values), ways, replace=False)]
-    if bursty: demos = [chosen[i % ways] for i in range(k)]
-    else: demos = [chosen[i] for i in rng.integers(ways, size=k)]
-    rng.shuffle(demos)
-    weights = 1 / np.arange(1, len(pool) + 1) if mode == 'train' else np.ones(len(pool))
-    shown = sorted(set(demos), key=chosen.index)
-    mapping = dict(zip(shown, (pool[i] for i in rng.choice(len(pool), len(shown), replace=False, p=weights / weights.sum()))))
-    query = shown[rng.integers(len(shown))]
+    if k < (mode == 'train'): raise ValueError(f"a training episode needs at least one demonstration, got k={k}")
+    rng = _rng('binding', seed, ranges, split, index, k, list(BINDING_KEYS).index(key), int(bursty), mode == 'train',
+               list(WORD_POOLS).index(words), 0 if once_at is None else once_at + 1)
+    demos, mapping, query = binding_plan(rng, BINDING_KEYS[key], WORD_POOLS[words], k, bursty, zipf=mode == 'train', once_at=once_at)
     texts, images, image_values = [], [], []
     for slot, value in enumerate(demos + [query]):
         image = _binding_image(np.random.default_rng([seed, _STREAMS['binding_image'], index, slot, rng.integers(2**31)]), key, value, ranges, split)
@@ -463,6 +490,19 @@ def binding_episode(
         images += [image, None]
         image_values.append(value)
     return dict(texts=texts, images=images, answer=mapping[query], words=[mapping[v] for v in demos], values=image_values, key=key)
+
+def binding_baselines(episodes) -> dict:
+    "Accuracies of image-blind strategies on binding episodes (rows with `words`, the demonstrations' words, and `answer`), and chance."
+    scores, n = Counter(), 0
+    for e in episodes:
+        counts = Counter(e['words'])
+        top = [w for w, c in counts.items() if c == max(counts.values())] if counts else []
+        scores['random_context'] += (e['answer'] in counts) / max(len(counts), 1)
+        scores['most_frequent'] += (e['answer'] in top) / max(len(top), 1)
+        scores['last'] += bool(e['words']) and e['words'][-1] == e['answer']
+        n += 1
+    if n == 0: raise ValueError("no episodes to score")
+    return {name: scores[name] / n for name in ('random_context', 'most_frequent', 'last')}
 
 def binding_prompt(episode:dict) -> list:
     "The episode as one interleaved sample for `FlamingoProcessor`: images and texts in order, the query's text empty."
