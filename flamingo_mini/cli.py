@@ -39,13 +39,22 @@ def quick_demo(out:str='flamingo-demo', seed:int=0) -> dict:
                 total=sum(p.numel() for p in model.parameters()), seconds=round(time.time() - start, 1))
 
 # %% ../nbs/20_cli.ipynb #cedb5047
-def caption(checkpoint:str, images:list, prompt:str='<image>', max_new_tokens:int=20, num_beams:int=1) -> list:
-    "Captions for image files, from a saved model + processor (the images are read first: a bad one fails at once)."
+def caption(checkpoint:str, images:list, prompt:str='<image>', max_new_tokens:int=20, num_beams:int=1,
+            shots:list|None=None, # (image file, text) demonstrations: each image becomes the query of a few-shot prompt
+           ) -> list:
+    "Captions for image files, from a saved model + processor (the images are read first: a bad one fails at once); with `shots`, answers to few-shot prompts in the trained format (`few_shot_prompt`)."
     from flamingo_mini.chat import load_checkpoint
-    from flamingo_mini.processor import load_image
+    from flamingo_mini.processor import load_image, few_shot_prompt
     images = [load_image(p) for p in images]
+    demonstrations = [(load_image(p), text) for p, text in shots or []]
+    if demonstrations and prompt != '<image>': raise UsageError("--prompt and --shot do not go together: a few-shot prompt has its own format")
     model, processor = load_checkpoint(checkpoint)
-    return model.generate_captions(processor, images, prompt=prompt, max_new_tokens=max_new_tokens, num_beams=num_beams)
+    if not demonstrations:
+        return model.generate_captions(processor, images, prompt=prompt, max_new_tokens=max_new_tokens, num_beams=num_beams)
+    samples = [few_shot_prompt(demonstrations, image) for image in images]
+    return model.generate_texts(processor, processor(text=samples, padding=True, padding_side='left'), max_new_tokens,
+                                num_beams=num_beams, do_sample=False)
+
 
 # %% ../nbs/20_cli.ipynb #2c6fdce5
 class UsageError(ValueError):
@@ -394,6 +403,12 @@ def _help(text:str, default) -> str:
 _CHECKPOINT = ('a folder written by save_pretrained (`train --out`, `demo --out`), a hub id, or `demo`: the trained '
                'tiny-world model shipped with the package')
 
+def _shot(value:str) -> tuple[str, str]:
+    "`--shot IMAGE=TEXT` as (image file, text)."
+    image, sep, text = value.partition('=')
+    if not (sep and image and text.strip()): raise argparse.ArgumentTypeError(f"expected IMAGE=TEXT (an image file, '=', its text), got {value!r}")
+    return image, text.strip()
+
 def _dataclass_arguments(p:argparse.ArgumentParser, fields:list[tuple], types:dict, suffix:str='', skip=(),
                          hf_names:dict=HF_NAMES):
     "A flag for each of `fields` (see `source_fields`): its comment is the help, its default the default shown; `types` overrides the type its annotation gives."
@@ -458,6 +473,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument('--prompt', default='<image>', help=_help('the text before each caption', '<image>'))
     c.add_argument('--max-new-tokens', type=POSITIVE, default=20, help=_help('longest caption, in tokens', 20))
     c.add_argument('--num-beams', type=POSITIVE, default=1, help=_help('beam search width (1: greedy)', 1))
+    c.add_argument('--shot', dest='shots', action='append', type=_shot, metavar='IMAGE=TEXT',
+                   help=_help('a demonstration, repeatable: each image is then the query of a few-shot prompt in the trained '
+                              "format, e.g. --shot red.png=dax --shot blue.png=wug", None))
     t = command('chat', 'a multi-turn chat with a saved checkpoint, in the terminal')
     t.add_argument('checkpoint', help=_CHECKPOINT)
     t.add_argument('--max-new-tokens', type=POSITIVE, default=32, help=_help('longest reply, in tokens', 32))
@@ -489,7 +507,7 @@ def run(args:argparse.Namespace):
         print(f"checkpoint: {report['checkpoint']} (reloaded, same captions: {report['reload_matches']})")
         print(f"done in {report['seconds']} s")
     elif args.command == 'caption':
-        for path, cap in zip(args.images, caption(args.checkpoint, args.images, args.prompt, args.max_new_tokens, args.num_beams)):
+        for path, cap in zip(args.images, caption(args.checkpoint, args.images, args.prompt, args.max_new_tokens, args.num_beams, args.shots)):
             print(f'{path}\t{cap}')
     elif args.command == 'chat':
         from flamingo_mini.chat import Chat, chat_loop, load_checkpoint, model_summary

@@ -19,11 +19,11 @@ from .tasks import BINDING_KEYS, HELD_OUT_KEYS, WORD_POOLS, binding_plan, bindin
 from .data import FlamingoCollator, prepare_dataset
 
 # %% auto #0
-__all__ = ['DEMO_FLAMINGO', 'DEMO_EPISODES', 'ATTRIBUTES', 'demo_sources', 'FeatureEpisodes', 'caption_accuracy',
-           'caption_images', 'evaluate_captions', 'evaluate_digits', 'evaluate_icl', 'evaluate_binding',
-           'evaluate_once', 'evaluate_rices', 'train_in_context', 'demo_figure', 'run_demo', 'format_report',
-           'read_report', 'report_summary', 'report_tables', 'plot_few_shot', 'Picture', 'samples_alt', 'few_shot_alt',
-           'plot_binding', 'binding_alt']
+__all__ = ['DEMO_FLAMINGO', 'DEMO_EPISODES', 'DEMO_LONG_EPISODES', 'ATTRIBUTES', 'demo_sources', 'FeatureEpisodes',
+           'caption_accuracy', 'caption_images', 'evaluate_captions', 'evaluate_digits', 'evaluate_icl',
+           'evaluate_binding', 'evaluate_once', 'evaluate_rices', 'train_in_context', 'demo_figure', 'run_demo',
+           'format_report', 'read_report', 'report_summary', 'report_tables', 'plot_few_shot', 'Picture', 'samples_alt',
+           'few_shot_alt', 'plot_binding', 'binding_alt']
 
 # %% ../nbs/18_demo.ipynb #e8d9ad95
 DEMO_FLAMINGO = dict(xattn_every=1, xattn_dim_head=32, xattn_heads=4, xattn_ff_mult=2, xattn_act='sqrelu', xattn_gate_init=1.,
@@ -39,9 +39,13 @@ def demo_sources(processor, n_scenes:int=4000, n_digits:int|None=None, seed:int=
     digits = prepare_dataset(digits, ['image'])
     return dict(scenes=(scenes, FlamingoCollator(processor), bs['scenes']),
                 digits=(digits, FlamingoCollator(processor), bs['digits']))
-# the training episodes: words keyed by colour, shape or size (position is held out, `tasks.HELD_OUT_KEYS`), one to
-# sixteen demonstrations, a quarter of them with the query's value shown once; answer words from `tasks.TRAIN_WORDS`
-DEMO_EPISODES = dict(keys=('colour', 'shape', 'size'), ks=range(1, 17), p_once=0.25, words='train')
+# the training episodes: words keyed by colour, from the world's first twelve nonsense words (the last four are held
+# out), the words the version-6 world's LM answers with (several keys at once did not learn in 1,500 steps: see the
+# experiments page); one to eight demonstrations, a quarter of those with four or more showing the query's value once;
+# and a second, smaller source of sixteen-demonstration episodes, half of them once-shown (a batch pads every episode
+# to its longest, so long episodes get a batch of their own)
+DEMO_EPISODES = dict(keys=('colour',), ks=range(1, 9), p_once=0.25, words='world_train')
+DEMO_LONG_EPISODES = dict(ks=(16,), p_once=0.5)
 
 
 # %% ../nbs/18_demo.ipynb #53d8ad6a
@@ -279,9 +283,10 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
              seed:int=0,
              world_dir:str|None=None, # where to build the tiny world's parts (default: use the copy shipped in the package)
              eval_n:int=200, # held-out samples per evaluation
-             eval_reserve:float=60., # seconds kept for evaluation and saving (they take about 40)
+             eval_reserve:float=120., # seconds kept for evaluation and saving (they take about 100)
              episode_batch:int=16, # in-context episodes per step (with 32 scenes and 16 digits)
              episodes:dict|None=None, # `FeatureEpisodes` options for the training episodes; default `DEMO_EPISODES`
+             long_batch:int=4, # sixteen-demonstration episodes per step (`DEMO_LONG_EPISODES`; 0: none)
              threads:int|None=2, # torch threads for training and evaluation
              log=print) -> dict:
     "Load (or build) the tiny world, train a Flamingo on it within the budget, evaluate, save; return the report."
@@ -309,11 +314,15 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
                              FeatureCollator.from_collator(c), bs)
         episodes = DEMO_EPISODES | (episodes or {})
         words = episodes.pop('words')
-        sources['episodes'] = _episode_source(sources['scenes'][0], processor, episode_batch, seed, words=WORD_POOLS[words],
-                                              digits=sources['digits'][0] if 'digit' in episodes['keys'] else None, **episodes)
+        held_out = 'held_out' if words == 'train' else 'world_held_out'  # the never-trained words of the evaluation
+        pool = dict(words=WORD_POOLS[words], digits=sources['digits'][0] if 'digit' in episodes['keys'] else None)
+        sources['episodes'] = _episode_source(sources['scenes'][0], processor, episode_batch, seed, **pool, **episodes)
+        if long_batch:
+            sources['long'] = _episode_source(sources['scenes'][0], processor, long_batch, seed + 1, **pool,
+                                              **(episodes | DEMO_LONG_EPISODES))
         prepared = time.time() - start - built
         # the gates start open and learn at the common rate (see "Why the gates start open" on the demo page)
-        learn = Learner(model, sources, _demo_config(10**6, seed, 25), weights=dict(scenes=1., episodes=1., digits=0.5))
+        learn = Learner(model, sources, _demo_config(10**6, seed, 25), weights=dict(scenes=1., episodes=1., digits=0.5, long=1.) if long_batch else dict(scenes=1., episodes=1., digits=0.5))
         log(f'world ready in {built:.0f} s, data in {prepared:.0f} s; training for '
             f'{minutes * 60 - (time.time() - start) - eval_reserve:.0f} s')
         while time.time() - start < minutes * 60 - eval_reserve:
@@ -330,10 +339,10 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
                           captions=evaluate_captions(model, processor, eval_n, seed),
                           digits=evaluate_digits(model, processor, eval_n),
                           icl=evaluate_icl(model, processor, n=eval_n, seed=seed),
-                          binding=dict(train_words=evaluate_binding(model, processor, words=words, n=eval_n // 2, seed=seed),
-                                       held_out_words=evaluate_binding(model, processor, keys=('colour', 'shape'), words='held_out',
-                                                                       n=eval_n // 2, seed=seed)),
-                          once=evaluate_once(model, processor, n=max(1, eval_n // 20), seed=seed),
+                          binding=dict(train_words=evaluate_binding(model, processor, words=words, n=eval_n // 4, seed=seed),
+                                       held_out_words=evaluate_binding(model, processor, keys=episodes['keys'], words=held_out,
+                                                                       n=eval_n // 4, seed=seed)),
+                          once=evaluate_once(model, processor, key=episodes['keys'][0], words=held_out, n=max(1, eval_n // 20), seed=seed),
                           rices=evaluate_rices(model, processor, n=eval_n, seed=seed))
             samples = scenes_dataset(4, 'test', shapes='mixed', seed=seed + 7)['image']
             report['figure_captions'] = demo_figure(model, processor, samples, out/'samples.png')
@@ -343,7 +352,8 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
                           tasks=['captioning', f"few-shot word binding by {', '.join(episodes['keys'])} (in context)", 'digit naming'])
     report['seconds']['total'] = round(time.time() - start)
     report['budget'] = dict(minutes=minutes, threads=threads)
-    report['episodes'] = dict(episodes, ks=list(episodes['ks']), words=words)  # what the training episodes held  # a shared machine trains fewer steps in the same budget
+    report['episodes'] = dict(episodes, ks=list(episodes['ks']), words=words, batch=episode_batch,  # what the training episodes held
+                             long=dict(DEMO_LONG_EPISODES, ks=list(DEMO_LONG_EPISODES['ks']), batch=long_batch))  # a shared machine trains fewer steps in the same budget
     rates = [h['samples_per_s'] for h in learn.history if 'samples_per_s' in h]
     report['samples_per_s'] = round(float(np.mean(rates))) if rates else 0
     (out/'report.json').write_text(json.dumps(report, indent=1))

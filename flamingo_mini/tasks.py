@@ -20,10 +20,10 @@ from .world import COMP_PAIRS, TRAIN_PAIRS, WorldObject, demo_text, make_caption
 __all__ = ['RANGES', 'SIZE_SPLIT', 'MULTI_OBJECT_RADIUS', 'MIN_CONTRAST', 'MIN_GAP', 'EMPTY_CAPTION', 'DIGIT_RANGES',
            'VQA_TEMPLATE', 'VQA_KINDS', 'COUNT_QUESTION', 'COMPARE_QUESTION', 'MAX_COUNT', 'VQA_ANSWERS', 'MOTIONS',
            'FAMILIES', 'BINDING_KEYS', 'HELD_OUT_KEYS', 'ANSWER_WORDS', 'HELD_OUT_WORDS', 'TRAIN_WORDS', 'WORD_POOLS',
-           'RenderRanges', 'size_of', 'VariedScene', 'render_objects', 'scene_caption', 'parse_scene_caption',
-           'make_varied_scene', 'DigitRanges', 'DigitImage', 'make_digit', 'vqa_example', 'count_scene',
-           'count_example', 'compare_example', 'motion_caption', 'video_example', 'task_prompt', 'score_task',
-           'binding_plan', 'binding_episode', 'binding_baselines', 'binding_prompt', 'task_dataset']
+           'HELD_OUT_POOLS', 'RenderRanges', 'size_of', 'VariedScene', 'render_objects', 'scene_caption',
+           'parse_scene_caption', 'make_varied_scene', 'DigitRanges', 'DigitImage', 'make_digit', 'vqa_example',
+           'count_scene', 'count_example', 'compare_example', 'motion_caption', 'video_example', 'task_prompt',
+           'score_task', 'binding_plan', 'binding_episode', 'binding_baselines', 'binding_prompt', 'task_dataset']
 
 # %% ../nbs/09a_tasks.ipynb #t0000007
 @dataclass(frozen=True)
@@ -459,14 +459,17 @@ def binding_plan(
     picks = rng.choice(len(pool), len(named), replace=False, p=weights / weights.sum())
     return demos, dict(zip(named, (pool[i] for i in picks))), query
 
-WORD_POOLS = dict(train=TRAIN_WORDS, held_out=HELD_OUT_WORDS, world=WORDS)  # `world`: the shipped LM's 16 nonsense words
+# the answer pools: the made-up words (`train`, and `held_out` never in training), and for an LM that answers only with the
+# world's 16 nonsense words (the version-6 tiny world's), those words, of which the last four are held out as well
+WORD_POOLS = dict(train=TRAIN_WORDS, held_out=HELD_OUT_WORDS, world=WORDS, world_train=WORDS[:-4], world_held_out=WORDS[-4:])
+HELD_OUT_POOLS = ('held_out', 'world_held_out')
 
 def binding_episode(
     index:int,
     k:int, # demonstrations before the query (0 only in mode 'eval': the zero-shot baseline)
     key:str='colour', # the attribute that decides the word: one of `BINDING_KEYS`
     mode:str='train', # 'train' never draws `HELD_OUT_KEYS` or `HELD_OUT_WORDS`; 'eval' draws what `words` says
-    words:str='train', # the answer pool: 'train' (`TRAIN_WORDS`), 'held_out' (`HELD_OUT_WORDS`, only in mode 'eval') or 'world' (`WORDS`)
+    words:str='train', # the answer pool (`WORD_POOLS`): 'train' (`TRAIN_WORDS`), 'held_out' (`HELD_OUT_WORDS`, only in mode 'eval'), 'world' (`WORDS`), ...
     bursty:bool=True, # two or three keys, each shown several times (Chan et al. 2022); False: keys drawn independently
     ranges:str|RenderRanges='centre',
     split:str='train',
@@ -478,7 +481,7 @@ def binding_episode(
     if mode not in ('train', 'eval'): raise ValueError(f"mode must be 'train' or 'eval', got {mode!r}")
     if words not in WORD_POOLS: raise ValueError(f"words must be one of {tuple(WORD_POOLS)}, got {words!r}")
     if mode == 'train' and key in HELD_OUT_KEYS: raise ValueError(f"the key {key!r} is held out of training")
-    if mode == 'train' and words == 'held_out': raise ValueError("held-out words are never drawn in training")
+    if mode == 'train' and words in HELD_OUT_POOLS: raise ValueError("held-out words are never drawn in training")
     if k < (mode == 'train'): raise ValueError(f"a training episode needs at least one demonstration, got k={k}")
     rng = _rng('binding', seed, ranges, split, index, k, list(BINDING_KEYS).index(key), int(bursty), mode == 'train',
                list(WORD_POOLS).index(words), 0 if once_at is None else once_at + 1)

@@ -35,7 +35,7 @@ def cell_markdown(cell) -> list:
     return parts
 
 DEMO_REPORT = ROOT/'reports'/'demo'
-RENDERERS = dict(report_summary='text/markdown', report_tables='text/markdown', samples_alt='text/plain',
+RENDERERS = dict(report_summary='text/markdown', report_tables='text/markdown', samples_alt='text/plain', binding_alt='text/plain',
                  few_shot_alt='text/plain')  # what renders the demo's report, and the output it shows
 SCORE = re.compile(r'(?<![\d.])[01]\.\d\d(?!\d)')  # 0.96, 1.00: how the demo's scores are written
 
