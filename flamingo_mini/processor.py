@@ -135,6 +135,15 @@ def is_video(item) -> bool:
     "A media item that is a video: a tuple of frames, or a 4-D array or tensor (f, h, w, c) / (f, c, h, w)."
     return isinstance(item, tuple) or (isinstance(item, (np.ndarray, Tensor)) and item.ndim == 4)
 
+def _as_videos(videos) -> list:
+    "`videos=` as `images` takes them: the same layout (a list, or a list per prompt), each video a tuple of frames or a 4-D array."
+    if is_video(videos): return [videos]
+    if not isinstance(videos, list): raise ValueError(f"videos must be a video or a list of them, got {type(videos).__name__}")
+    for v in videos:
+        for x in (v if isinstance(v, list) else [v]):
+            if not is_video(x): raise ValueError(f"each video must be a tuple of frames or a 4-D array (a list holds a prompt's videos), got {type(x).__name__}")
+    return videos
+
 
 # %% ../nbs/07_processor.ipynb #07c10002
 def clip_image_processor(image_size:int=224): # the side of the square the tower sees
@@ -320,15 +329,18 @@ class FlamingoProcessor(OriginalProcessorMixin, ProcessorMixin):
                  return_tensors='pt',
                  vision_features=None, # instead of images: precomputed vision-encoder tokens, (f, v, d) or (v, d) per image, laid out like `images`
                  image_hidden_states=None, # instead of images: resampled latents (n, d) per image (`media_latents`), laid out like `images`
-                 videos=None, audio=None, # what `apply_chat_template` passes; videos go in `images` (tuples of frames)
+                 videos=None, # instead of images: each video a tuple of frames or a 4-D array, laid out like `images`
+                 audio=None, # what `apply_chat_template` may pass: refused
                  device=None) -> BatchFeature: # the original's argument: asks for the original's call (see `legacy`)
         "Model inputs for a batch of interleaved samples."
         if self._is_original_call(text, images, device): return self._original_call(text, images, device)
         if padding_side not in (None, 'left', 'right'): raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
         if padding == 'max_length' and max_length is None: raise ValueError("padding='max_length' needs max_length")
         if special_tokens not in _MARKUP: raise ValueError(f"special_tokens must be one of {list(_MARKUP)}, got {special_tokens!r}")
-        if videos is not None or audio is not None:
-            raise ValueError("FlamingoProcessor takes no audio, and videos inside `images` (a tuple of frames per video)")
+        if audio is not None: raise ValueError("FlamingoProcessor takes no audio")
+        if videos is not None:
+            if images is not None: raise ValueError("give videos or images, not both: a prompt that mixes them takes both in `images`, each video a tuple of frames")
+            images = _as_videos(videos)
         if text is None: raise ValueError("FlamingoProcessor needs text (with an <image> marker per image)")
         if not isinstance(text, (str, list, tuple)): raise ValueError(f"text must be a string or a list, got {type(text).__name__}")
         if vision_features is not None:
