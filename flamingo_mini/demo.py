@@ -352,7 +352,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
                           tasks=['captioning', f"few-shot word binding by {', '.join(episodes['keys'])} (in context)", 'digit naming'])
     report['seconds']['total'] = round(time.time() - start)
     report['budget'] = dict(minutes=minutes, threads=threads)
-    report['episodes'] = dict(episodes, ks=list(episodes['ks']), words=words, batch=episode_batch,  # what the training episodes held
+    report['episodes'] = dict(episodes, keys=list(episodes['keys']), ks=list(episodes['ks']), words=words, batch=episode_batch,  # what the training episodes held
                              long=dict(DEMO_LONG_EPISODES, ks=list(DEMO_LONG_EPISODES['ks']), batch=long_batch))  # a shared machine trains fewer steps in the same budget
     rates = [h['samples_per_s'] for h in learn.history if 'samples_per_s' in h]
     report['samples_per_s'] = round(float(np.mean(rates))) if rates else 0
