@@ -41,10 +41,10 @@ def demo_sources(processor, n_scenes:int=4000, n_digits:int|None=None, seed:int=
                 digits=(digits, FlamingoCollator(processor), bs['digits']))
 # the training episodes: words keyed by colour, from the world's first twelve nonsense words (the last four are held
 # out), the words the version-6 world's LM answers with (several keys at once did not learn in 1,500 steps: see the
-# experiments page); one to sixteen demonstrations, a quarter of those with four or more showing the query's value
-# once. `DEMO_LONG_EPISODES` is the option of a second, smaller source of long episodes (a batch pads every episode
-# to its longest): in the same budget it trained more steps but found a once-shown demonstration far less often
-DEMO_EPISODES = dict(keys=('colour',), ks=range(1, 17), p_once=0.25, words='world_train')
+# experiments page); one to eight demonstrations, a quarter of those with four or more showing the query's value once;
+# and a second, smaller source of sixteen-demonstration episodes, half of them once-shown (a batch pads every episode
+# to its longest, so long episodes get a batch of their own)
+DEMO_EPISODES = dict(keys=('colour',), ks=range(1, 9), p_once=0.25, words='world_train')
 DEMO_LONG_EPISODES = dict(ks=(16,), p_once=0.5)
 
 
@@ -286,7 +286,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
              eval_reserve:float=60., # seconds kept for evaluation and saving (they take about 40)
              episode_batch:int=16, # in-context episodes per step (with 32 scenes and 16 digits)
              episodes:dict|None=None, # `FeatureEpisodes` options for the training episodes; default `DEMO_EPISODES`
-             long_batch:int=0, # sixteen-demonstration episodes per step in a source of their own (`DEMO_LONG_EPISODES`; 0: none)
+             long_batch:int=4, # sixteen-demonstration episodes per step in a source of their own (`DEMO_LONG_EPISODES`; 0: none)
              threads:int|None=2, # torch threads for training and evaluation
              log=print) -> dict:
     "Load (or build) the tiny world, train a Flamingo on it within the budget, evaluate, save; return the report."
