@@ -80,16 +80,36 @@ def scene_batches(
     shapes:int|str='mixed', # objects per scene: 1, 2 or 'mixed'
     digits:int=0, # rows per batch that are training digits (drawn at random) instead of scenes
     seed:int=0,
+    ranges:str|None=None, # None: the world's renders (`make_scene`); a `tasks.RANGES` name, e.g. 'broad': varied renders of 0-3 objects and digits of the `tasks.DIGIT_RANGES` of that name
+    renders:int|None=None, # with `ranges`: draw this many scenes (and digits in proportion) once and batches from them at random; None: fresh every batch
 ) -> Iterator[dict]:
     "Endless batches of fresh training scenes (and digits): `input_ids`, `attention_mask` and `pixel_values`; `same` (b, b), which captions are equal; and the `attribute_targets`, `slots` (b, 5, 3) and `digit` (b,)."
     if not 0 <= digits <= batch_size: raise ValueError(f"digits must be between 0 and batch_size ({batch_size}), got {digits}")
     eos, n_scenes = tokenizer.eos_token_id, batch_size - digits
-    pool = digits_dataset('train') if digits else None
+    if ranges is not None:
+        from flamingo_mini.tasks import DIGIT_RANGES, RANGES, make_digit, make_varied_scene
+        if ranges not in RANGES or ranges not in DIGIT_RANGES:
+            raise ValueError(f"ranges must name both a tasks.RANGES and a tasks.DIGIT_RANGES entry, got {ranges!r}")
+    pool = digits_dataset('train') if digits and ranges is None else None
+    if renders is not None:  # a varied render costs about 10 ms of Python: a fixed pool keeps the steps fast
+        if ranges is None: raise ValueError("renders (a fixed pool of varied renders) needs ranges")
+        kept = [make_varied_scene(i, ranges=ranges, split='train', seed=seed) for i in range(renders)]
+        kept_digits = [make_digit(j, ranges, 'train', seed) for j in range(max(1, renders * digits // max(n_scenes, 1)))]
     for step in itertools.count():
-        scenes = [make_scene(i, 'train', shapes, seed) for i in range(step * n_scenes, (step + 1) * n_scenes)]
-        rows = np.random.default_rng([seed, step]).integers(len(pool), size=digits) if digits else []
-        labels = [pool[int(i)]['label'] for i in rows]
-        images = [s.image for s in scenes] + [pool[int(i)]['image'] for i in rows]
+        indices = range(step * n_scenes, (step + 1) * n_scenes)
+        if renders is not None:
+            rng = np.random.default_rng([seed, 7, step])
+            scenes = [kept[i] for i in rng.integers(len(kept), size=n_scenes)]
+            drawn = [(d.image, d.label) for d in (kept_digits[i] for i in rng.integers(len(kept_digits), size=digits))]
+        elif ranges is None:
+            scenes = [make_scene(i, 'train', shapes, seed) for i in indices]
+            rows = np.random.default_rng([seed, step]).integers(len(pool), size=digits) if digits else []
+            drawn = [(pool[int(i)]['image'], pool[int(i)]['label']) for i in rows]
+        else:  # a varied scene's caption follows `tasks.scene_caption`: 'nothing' when it is empty
+            scenes = [make_varied_scene(i, ranges=ranges, split='train', seed=seed) for i in indices]
+            drawn = [(d.image, d.label) for d in (make_digit(step * digits + j, ranges, 'train', seed) for j in range(digits))]
+        labels = [l for _, l in drawn]
+        images = [s.image for s in scenes] + [im for im, _ in drawn]
         captions = [s.caption for s in scenes] + [f'the digit {l}' for l in labels]
         targets = [attribute_targets(s.objects) for s in scenes] + [attribute_targets([], l) for l in labels]
         input_ids, mask = _pad_rows([tokenizer(c)['input_ids'] + [eos] for c in captions], eos)
@@ -144,6 +164,8 @@ def pretrain_vision(
     shapes:int|str='mixed', # objects per training scene
     digits:int|None=None, # of each batch, training digits instead of scenes (None: an eighth)
     attribute_weight:float=1., # weight of the supervised `AttributeHeads` beside the contrastive loss (0: CLIP alone)
+    ranges:str|None=None, # None: the world's renders; 'broad': varied renders and digit styles (`scene_batches`)
+    renders:int|None=None, # with `ranges`: a fixed pool of this many varied renders (`scene_batches`); None: fresh ones
     seed:int=0,
     threads:int|None=2, # torch threads (None: leave torch's setting)
     log_every:int=0, # print the mean loss every this many steps (0: silent)
@@ -154,7 +176,7 @@ def pretrain_vision(
     model = _CLIPWithHeads(clip, attribute_weight)
     digits = batch_size // 8 if digits is None else digits
     batches = scene_batches(tokenizer, world_image_processor(clip.config.vision_config.image_size), batch_size,
-                            shapes, digits, seed)
+                            shapes, digits, seed, ranges, renders)
     with torch_threads(threads): _fit(model, batches, steps, lr, log_every, 'CLIP', _vision_loss)
     return clip.eval()
 

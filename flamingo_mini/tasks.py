@@ -38,7 +38,10 @@ class RenderRanges:
 RANGES = dict(
     centre=RenderRanges(),  # holds the shipped world's renders: background (12, 12, 24), radii 5-6 and 10-11
     outside=RenderRanges(background=((70., 200.),), tint=((15., 40.),), brightness=((0.55, 0.8), (1.2, 1.4)),
-                         contrast=((0.5, 0.8), (1.2, 1.5)), radius=((3., 4.5), (12., 14.))))
+                         contrast=((0.5, 0.8), (1.2, 1.5)), radius=((3., 4.5), (12., 14.))),
+    # both and everything between: what a tower trained for varied renders sees (`pretrain_vision(ranges='broad')`)
+    broad=RenderRanges(background=((0., 200.),), tint=((0., 40.),), brightness=((0.55, 1.4),), contrast=((0.5, 1.5),),
+                       radius=((3., 14.),)))
 SIZE_SPLIT = 8.  # radius in pixels: below is 'small', from it on 'big'
 MULTI_OBJECT_RADIUS = 11.  # objects at neighbouring places stay apart up to this radius
 MIN_CONTRAST = 90  # after lighting, some channel of every object's colour differs this much from the background
@@ -192,7 +195,8 @@ class DigitRanges:
     p_coloured:float = 0. # ink of one of the world's colours
 
 DIGIT_RANGES = dict(centre=DigitRanges(),
-                    outside=DigitRanges(styles=('sklearn', 'printed'), scale=((0.4, 0.7),), p_inverted=0.5, p_coloured=0.5))
+                    outside=DigitRanges(styles=('sklearn', 'printed'), scale=((0.4, 0.7),), p_inverted=0.5, p_coloured=0.5),
+                    broad=DigitRanges(styles=('sklearn', 'printed'), scale=((0.4, 1.),), p_inverted=0.5, p_coloured=0.5))
 
 @functools.cache
 def _sklearn_digits(split:str) -> tuple[np.ndarray, np.ndarray]:
