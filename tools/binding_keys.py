@@ -1,0 +1,88 @@
+"""Binding by several keys at once (issue #21, Deliver 2): Flamingo layers trained on episodes keyed by one or more
+attributes, measured per key, on a demonstration shown once among 16, on the original colour episodes and on captions.
+
+The demo's recipe (its scene and digit sources, DEMO_FLAMINGO, the shipped tiny world, `_demo_config`) with one episode
+source, `FeatureEpisodes(keys=..., ks=1..kmax, p_once=..., words=...)`, for `--steps` steps; one run a call, its JSON
+written to `--out`. `--gather` puts runs together into reports/experiments/binding_keys.json (rendered on the
+experiments page):
+
+    python tools/binding_keys.py --name e2 --keys colour --kmax 16 --p-once 0.25 --out /tmp/e2.json   # about 17 min, 1 thread
+    python tools/binding_keys.py --gather /tmp/e5.json --report reports/experiments/binding_keys.json
+
+The committed file's first four runs (e1-e4) were made with a scratch script of the same settings before this one was
+written down; this script records the same arguments and measures with the same functions, and the runs it added
+say so (their `script`); e2r is e2 made again with it.
+"""
+from __future__ import annotations
+import argparse, json, time
+from pathlib import Path
+
+def run(args) -> dict:
+    import torch
+    from flamingo_mini.core import torch_threads
+    from flamingo_mini.demo import (DEMO_FLAMINGO, _demo_config, _episode_source, demo_sources, evaluate_binding,
+                                    evaluate_captions, evaluate_digits, evaluate_icl, evaluate_once)
+    from flamingo_mini.features import FeatureCollator, cache_vision_features
+    from flamingo_mini.model import FlamingoModel
+    from flamingo_mini.processor import FlamingoProcessor
+    from flamingo_mini.tasks import WORD_POOLS
+    from flamingo_mini.train import Learner
+    from flamingo_mini.world import shipped_world_dir
+    lm, vision = str(shipped_world_dir()/'lm'), str(shipped_world_dir()/'vision')
+    processor = FlamingoProcessor.from_pretrained_parts(lm, vision)
+    torch.manual_seed(args.seed)
+    model = FlamingoModel.from_pretrained_parts(lm, vision, **DEMO_FLAMINGO)
+    keys = tuple(args.keys.split(','))
+    start = time.time()
+    with torch_threads(args.threads):
+        sources = demo_sources(processor, seed=args.seed)
+        for name, (ds, c, bs) in list(sources.items()):
+            sources[name] = (cache_vision_features(ds, model, processor, image_column=c.image_column), FeatureCollator.from_collator(c), bs)
+        sources['episodes'] = _episode_source(sources['scenes'][0], processor, args.episode_batch, args.seed, keys=keys,
+                                              words=WORD_POOLS[args.words], ks=range(1, args.kmax + 1), p_once=args.p_once)
+        data = time.time() - start
+        learn = Learner(model, sources, _demo_config(args.steps, args.seed, 25),
+                        weights=dict(scenes=1., episodes=args.ep_weight, digits=0.5))
+        while learn.step < args.steps:
+            learn.fit(steps=min(100, args.steps - learn.step), progress=False)
+            print(f"step {learn.step}: loss {learn.history[-1]['loss']:.3f} ({time.time() - start:.0f} s)", flush=True)
+        train = time.time() - start - data
+        model.eval()
+        with torch.no_grad():
+            n = args.eval_n
+            report = dict(binding=evaluate_binding(model, processor, words=args.words, n=n, seed=args.seed),
+                          once=evaluate_once(model, processor, key=keys[0], words=args.words, n=max(1, n // 10), seed=args.seed),
+                          icl=evaluate_icl(model, processor, n=n, seed=args.seed),
+                          captions={k: {m: v[m] for m in ('exact', 'shape')} for k, v in evaluate_captions(model, processor, n, args.seed).items()},
+                          digits=evaluate_digits(model, processor, n))
+            if args.held_out:  # answer words never used in training: the generalisation test
+                report['binding_held_out'] = evaluate_binding(model, processor, keys=keys, words=args.held_out, n=n, seed=args.seed)
+                report['once_held_out'] = evaluate_once(model, processor, key=keys[0], words=args.held_out, n=max(1, n // 10), seed=args.seed)
+    return dict(what=args.what, args={k: v for k, v in vars(args).items() if k not in ('gather', 'report')}, steps=args.steps,
+                seconds=dict(data=round(data), train=round(train), eval=round(time.time() - start - data - train)), **report)
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--name', default='run'); ap.add_argument('--what', default='')
+    ap.add_argument('--keys', default='colour'); ap.add_argument('--kmax', type=int, default=8)
+    ap.add_argument('--p-once', type=float, default=0.); ap.add_argument('--words', default='world')
+    ap.add_argument('--held-out', default='', help="a tasks.WORD_POOLS name of never-trained words to measure too, e.g. world_held_out")
+    ap.add_argument('--steps', type=int, default=1500); ap.add_argument('--episode-batch', type=int, default=16)
+    ap.add_argument('--ep-weight', type=float, default=1.); ap.add_argument('--eval-n', type=int, default=60)
+    ap.add_argument('--threads', type=int, default=1); ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--out'); ap.add_argument('--gather', nargs='*', help='run files to add to --report')
+    ap.add_argument('--report', help='the gathered runs, e.g. reports/experiments/binding_keys.json')
+    args = ap.parse_args(argv)
+    if args.gather:  # added to the report's runs (a report that exists keeps its runs), each marked with this script
+        path = Path(args.report)
+        report = json.loads(path.read_text()) if path.exists() else dict(what=__doc__.split('\n\n')[0], runs={})
+        for p in args.gather:
+            run = json.loads(Path(p).read_text())
+            report['runs'][run['args']['name']] = dict(run, script='tools/binding_keys.py')
+        path.write_text(json.dumps(report, indent=1))
+        return
+    report = run(args)
+    Path(args.out).write_text(json.dumps(report, indent=1))
+    print(json.dumps(dict(binding={k: v[8]['accuracy'] for k, v in report['binding'].items()}, once=report['once']['mean'])))
+
+if __name__ == '__main__': main()
