@@ -160,7 +160,8 @@ def main(argv=None):
         from flamingo_mini.world import shipped_world_dir
         runs = [json.loads(Path(p).read_text()) for p in args.runs]
         shipped = json.loads((shipped_world_dir()/'build.json').read_text())
-        out = dict(shipped_retrieval=shipped['clip_retrieval'], what=__doc__.split('\n\n')[0], script='tools/perception.py', tower=json.loads(Path(args.tower).read_text()),
+        out = dict(machine='the shared 2-core machine: each Flamingo run and the tower on one thread, with another training job beside it',
+                   shipped_retrieval=shipped['clip_retrieval'], what=__doc__.split('\n\n')[0], script='tools/perception.py', tower=json.loads(Path(args.tower).read_text()),
                    ranges={name: repr(r) for name, r in __import__('flamingo_mini.tasks', fromlist=['RANGES']).RANGES.items()},
                    runs=runs)
         Path(args.out).write_text(json.dumps(out, indent=1))
