@@ -141,7 +141,7 @@ def main(argv=None):
     f = sub.add_parser('flamingo'); f.add_argument('--vision', default='shipped'); f.add_argument('--steps', type=int, default=1500)
     f.add_argument('--threads', type=int, default=2); f.add_argument('--n', type=int, default=100)
     f.add_argument('--report', required=True)
-    r = sub.add_parser('render'); r.add_argument('--tower', required=True); r.add_argument('--runs', nargs='+', required=True)
+    r = sub.add_parser('render'); r.add_argument('--tower', nargs='+', required=True); r.add_argument('--runs', nargs='+', required=True)
     r.add_argument('--out', default='reports/experiments/perception.json')
     args = ap.parse_args(argv)
     if args.step == 'tower':
@@ -154,14 +154,16 @@ def main(argv=None):
         results = measure(model, processor, args.n, threads=args.threads)
         seconds['eval'] = round(time.time() - start)
         report = dict(vision=args.vision, steps=args.steps, threads=args.threads, seconds=seconds, results=results)
+        stamp = Path(args.vision).parent/'tower.json'  # a candidate from the `tower` step: its settings
+        if args.vision != 'shipped' and stamp.exists(): report['tower_steps'] = json.loads(stamp.read_text())['settings']['steps']
         Path(args.report).write_text(json.dumps(report, indent=1))
         print(json.dumps({k: v.get('exact', v.get('accuracy')) for k, v in results.items()}, indent=1))
     else:
         from flamingo_mini.world import shipped_world_dir
         runs = [json.loads(Path(p).read_text()) for p in args.runs]
         shipped = json.loads((shipped_world_dir()/'build.json').read_text())
-        out = dict(machine='the shared 2-core machine: each Flamingo run and the tower on one thread, with another training job beside it',
-                   shipped_retrieval=shipped['clip_retrieval'], what=__doc__.split('\n\n')[0], script='tools/perception.py', tower=json.loads(Path(args.tower).read_text()),
+        out = dict(machine='the shared 2-core machine, each Flamingo run and each tower on one thread, most of them with another training job beside it',
+                   shipped_retrieval=shipped['clip_retrieval'], what=__doc__.split('\n\n')[0], script='tools/perception.py', towers=[json.loads(Path(t).read_text()) for t in args.tower],
                    ranges={name: repr(r) for name, r in __import__('flamingo_mini.tasks', fromlist=['RANGES']).RANGES.items()},
                    runs=runs)
         Path(args.out).write_text(json.dumps(out, indent=1))
