@@ -322,7 +322,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
                                               **(episodes | DEMO_LONG_EPISODES))
         prepared = time.time() - start - built
         # the gates start open and learn at the common rate (see "Why the gates start open" on the demo page)
-        learn = Learner(model, sources, _demo_config(10**6, seed, 25), weights=dict(scenes=1., episodes=1., digits=0.5, long=1.) if long_batch else dict(scenes=1., episodes=1., digits=0.5))
+        learn = Learner(model, sources, _demo_config(10**6, seed, 25), weights=dict(scenes=1., episodes=1., digits=0.5) | (dict(long=1.) if long_batch else {}))
         log(f'world ready in {built:.0f} s, data in {prepared:.0f} s; training for '
             f'{minutes * 60 - (time.time() - start) - eval_reserve:.0f} s')
         while time.time() - start < minutes * 60 - eval_reserve:
@@ -351,9 +351,9 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
                           training_steps=learn.step, evaluation={k: report[k] for k in ('captions', 'digits', 'icl', 'binding', 'once', 'rices')},
                           tasks=['captioning', f"few-shot word binding by {', '.join(episodes['keys'])} (in context)", 'digit naming'])
     report['seconds']['total'] = round(time.time() - start)
-    report['budget'] = dict(minutes=minutes, threads=threads)
+    report['budget'] = dict(minutes=minutes, threads=threads)  # a shared machine trains fewer steps in the same budget
     report['episodes'] = dict(episodes, keys=list(episodes['keys']), ks=list(episodes['ks']), words=words, batch=episode_batch,  # what the training episodes held
-                             long=dict(DEMO_LONG_EPISODES, ks=list(DEMO_LONG_EPISODES['ks']), batch=long_batch))  # a shared machine trains fewer steps in the same budget
+                             long=dict(DEMO_LONG_EPISODES, ks=list(DEMO_LONG_EPISODES['ks']), batch=long_batch))
     rates = [h['samples_per_s'] for h in learn.history if 'samples_per_s' in h]
     report['samples_per_s'] = round(float(np.mean(rates))) if rates else 0
     (out/'report.json').write_text(json.dumps(report, indent=1))

@@ -5,7 +5,6 @@
 # %% ../nbs/09a_tasks.ipynb #t0000003
 from __future__ import annotations
 import functools, zlib
-from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
 import numpy as np
@@ -15,6 +14,7 @@ from .metrics import exact_match, vqa_accuracy
 from .processor import few_shot_prompt
 from .world import COLOURS, SHAPES, POSITIONS, SIZES, IMAGE_SIZE, PALETTE, CENTRES, WORDS
 from .world import COMP_PAIRS, TRAIN_PAIRS, WorldObject, demo_text, make_caption, parse_caption, shape_coverage
+from .world import _blind_scores
 
 # %% auto #0
 __all__ = ['RANGES', 'SIZE_SPLIT', 'MULTI_OBJECT_RADIUS', 'MIN_CONTRAST', 'MIN_GAP', 'EMPTY_CAPTION', 'DIGIT_RANGES',
@@ -499,17 +499,9 @@ def binding_episode(
     return dict(texts=texts, images=images, answer=mapping[query], words=[mapping[v] for v in demos], values=image_values, key=key)
 
 def binding_baselines(episodes) -> dict:
-    "Accuracies of image-blind strategies on binding episodes (rows with `words`, the demonstrations' words, and `answer`), and chance."
-    scores, n = Counter(), 0
-    for e in episodes:
-        counts = Counter(e['words'])
-        top = [w for w, c in counts.items() if c == max(counts.values())] if counts else []
-        scores['random_context'] += (e['answer'] in counts) / max(len(counts), 1)
-        scores['most_frequent'] += (e['answer'] in top) / max(len(top), 1)
-        scores['last'] += bool(e['words']) and e['words'][-1] == e['answer']
-        n += 1
-    if n == 0: raise ValueError("no episodes to score")
-    return {name: scores[name] / n for name in ('random_context', 'most_frequent', 'last')}
+    "Accuracies of image-blind strategies on binding episodes (rows with `words`, the demonstrations' words, and `answer`), as `world.episode_baselines` scores them."
+    scores = _blind_scores((e['words'], e['answer']) for e in episodes)
+    return {name: scores[name] for name in ('random_context', 'most_frequent', 'last')}
 
 def binding_prompt(episode:dict) -> list:
     "The episode as one interleaved sample for `FlamingoProcessor`: images and texts in order, the query's text empty."

@@ -279,14 +279,11 @@ def _context_words(episode:dict) -> list[str]:
     text = episode['text'] if 'text' in episode else ''.join(t for t in episode['texts'] if t is not None)
     return _DEMO_WORD.findall(text)
 
-def episode_baselines(episodes:Iterable[dict]) -> dict:
-    "Accuracies of image-blind strategies on `episodes` (rows with `texts` or `text`, and `answer`)."
-    if isinstance(episodes, Dataset):  # skip decoding the images
-        episodes = episodes.select_columns([c for c in ('texts', 'text', 'answer') if c in episodes.column_names])
+def _blind_scores(pairs:Iterable[tuple[list, str]]) -> dict:
+    "Accuracies of image-blind strategies on (context words, answer) pairs: a random word of the context, its most frequent word, its last word; and how often the answer is in the context."
     scores = Counter()
     n = 0
-    for episode in episodes:
-        words, answer = _context_words(episode), episode['answer']
+    for words, answer in pairs:
         counts = Counter(words)
         top = [w for w, c in counts.items() if c == max(counts.values())]
         scores['random_context'] += (answer in counts) / max(len(counts), 1)
@@ -295,8 +292,13 @@ def episode_baselines(episodes:Iterable[dict]) -> dict:
         scores['in_context'] += answer in counts
         n += 1
     if n == 0: raise ValueError("no episodes to score")
-    return dict(chance=1 / len(WORDS), **{name: scores[name] / n for name in
-                                          ('random_context', 'most_frequent', 'last', 'in_context')})
+    return {name: scores[name] / n for name in ('random_context', 'most_frequent', 'last', 'in_context')}
+
+def episode_baselines(episodes:Iterable[dict]) -> dict:
+    "Accuracies of image-blind strategies on `episodes` (rows with `texts` or `text`, and `answer`)."
+    if isinstance(episodes, Dataset):  # skip decoding the images
+        episodes = episodes.select_columns([c for c in ('texts', 'text', 'answer') if c in episodes.column_names])
+    return dict(chance=1 / len(WORDS), **_blind_scores((_context_words(e), e['answer']) for e in episodes))
 
 # %% ../nbs/09_world.ipynb #26bef7ba
 def text_episode(
