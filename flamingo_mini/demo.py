@@ -15,15 +15,17 @@ from datasets import concatenate_datasets
 from .core import *
 from .world import (episodes_dataset, parse_caption, scenes_dataset, digits_dataset, demo_text, WORDS,
                                  episode_baselines)
-from .tasks import BINDING_KEYS, HELD_OUT_KEYS, WORD_POOLS, binding_plan, binding_episode, binding_baselines
+from .tasks import (BINDING_KEYS, HELD_OUT_KEYS, WORD_POOLS, DigitRanges, binding_plan, binding_episode,
+                                 binding_baselines, make_digit, make_varied_scene, parse_scene_caption)
 from .data import FlamingoCollator, prepare_dataset
 
 # %% auto #0
-__all__ = ['DEMO_FLAMINGO', 'DEMO_EPISODES', 'DEMO_LONG_EPISODES', 'ATTRIBUTES', 'demo_sources', 'FeatureEpisodes',
-           'caption_accuracy', 'caption_images', 'evaluate_captions', 'evaluate_digits', 'evaluate_icl',
-           'evaluate_binding', 'evaluate_once', 'evaluate_rices', 'train_in_context', 'demo_figure', 'run_demo',
-           'format_report', 'read_report', 'report_summary', 'report_tables', 'plot_few_shot', 'Picture', 'samples_alt',
-           'few_shot_alt', 'plot_binding', 'binding_alt']
+__all__ = ['DEMO_FLAMINGO', 'DEMO_EPISODES', 'DEMO_LONG_EPISODES', 'DEMO_VARIED', 'DEMO_WEIGHTS', 'ATTRIBUTES',
+           'PERCEPTION_SCENES', 'PERCEPTION_DIGITS', 'demo_sources', 'FeatureEpisodes', 'caption_accuracy',
+           'caption_images', 'evaluate_captions', 'evaluate_digits', 'evaluate_perception', 'evaluate_icl',
+           'evaluate_binding', 'evaluate_once', 'evaluate_rices', 'training_sources', 'train_in_context', 'demo_figure',
+           'run_demo', 'format_report', 'read_report', 'report_summary', 'report_tables', 'plot_few_shot', 'Picture',
+           'samples_alt', 'few_shot_alt', 'plot_binding', 'binding_alt']
 
 # %% ../nbs/18_demo.ipynb #e8d9ad95
 DEMO_FLAMINGO = dict(xattn_every=1, xattn_dim_head=32, xattn_heads=4, xattn_ff_mult=2, xattn_act='sqrelu', xattn_gate_init=1.,
@@ -47,6 +49,13 @@ def demo_sources(processor, n_scenes:int=4000, n_digits:int|None=None, seed:int=
 DEMO_EPISODES = dict(keys=('colour',), ks=range(1, 9), p_once=0.25, words='world_train')
 DEMO_LONG_EPISODES = dict(ks=(16,), p_once=0.5)
 
+# captions of varied renders (zero to three objects, any background, lighting and size: `tasks.RANGES['broad']`) and
+# as many digits of every style (`tasks.DIGIT_RANGES['broad']`): none in the demo. With them the demo's two-thread budget
+# trains about a third fewer steps, and in-context binding was not learned within it, on the shipped tower or on one
+# trained on varied renders (see "The demo's recipe on a tower trained on varied renders" on the experiments page)
+DEMO_VARIED = 0
+# the loss weight of each source's batch in a step
+DEMO_WEIGHTS = dict(scenes=1., digits=0.5, varied=1., styled_digits=0.5, episodes=1., long=1.)
 
 # %% ../nbs/18_demo.ipynb #53d8ad6a
 class FeatureEpisodes:
@@ -146,6 +155,47 @@ def evaluate_digits(model, processor, n:int|None=None) -> dict:
     digit = lambda t: next((int(w) for w in t.split() if w.isdigit()), None)
     return dict(accuracy=float(np.mean([digit(p) == l for p, l in zip(preds, ds['label'])])), n=len(ds))
 
+# held-out renders beyond the world's own (issue #21): name -> (what, objects, ranges, split); ranges None is the world's
+# own renders (`world.scenes_dataset`)
+PERCEPTION_SCENES = dict(
+    single_outside=("one object drawn outside the centre ranges (tasks.RANGES['outside']: background grey 70-200, "
+                    "tint 15-40, brightness 0.55-0.8 or 1.2-1.4, contrast 0.5-0.8 or 1.2-1.5, radius 3-4.5 or 12-14 px)",
+                    1, 'outside', 'test'),
+    empty=("no object, to be captioned 'nothing', outside the centre ranges", 0, 'outside', 'test'),
+    three=("three objects, centre ranges", 3, 'centre', 'test'),
+    novel_pairs=("two objects whose colour-shape pairs were never trained (world.COMP_PAIRS), centre ranges", 2, 'centre', 'comp'))
+# name -> (what, `tasks.DigitRanges` or a `tasks.DIGIT_RANGES` name)
+PERCEPTION_DIGITS = dict(
+    printed=("printed digits (PIL's font), full scale, light ink on dark", DigitRanges(styles=('printed',))),
+    styled=("tasks.DIGIT_RANGES['outside']: handwritten or printed at 0.4-0.7 scale, half inverted, half in coloured ink",
+            'outside'))
+
+def _scene_exact(prediction:str, caption:str) -> bool:
+    try: return parse_scene_caption(prediction) == parse_scene_caption(caption)
+    except ValueError: return False
+
+def evaluate_perception(model, processor, n:int=100, seed:int=0, scenes:dict|None=None, digits:dict|None=None) -> dict:
+    "Exact captions of held-out renders outside the world's own (`PERCEPTION_SCENES`) and digits of other styles (`PERCEPTION_DIGITS`), each with its constant-answer baseline."
+    report = {}
+    for name, (what, objects, ranges, split) in (PERCEPTION_SCENES if scenes is None else scenes).items():
+        if ranges is None:
+            ds = scenes_dataset(n, split, shapes=objects or 1, seed=seed)
+            images, truths = ds['image'], list(ds['caption'])
+        else:
+            rendered = [make_varied_scene(i, objects, ranges, split, seed + 100) for i in range(n)]
+            images, truths = [s.image for s in rendered], [s.caption for s in rendered]
+        preds = [p.strip() for p in caption_images(model, processor, images, max_new_tokens=40)]
+        common = max(truths.count(t) for t in set(truths)) / n  # the best one caption said for every image
+        report[name] = dict(what=what, exact=float(np.mean([_scene_exact(p, t) for p, t in zip(preds, truths)])),
+                            most_frequent=common, n=n, examples=[list(pair) for pair in zip(truths[:3], preds[:3])])
+    for name, (what, ranges) in (PERCEPTION_DIGITS if digits is None else digits).items():
+        drawn = [make_digit(i, ranges, 'test', seed + 200, label=i % 10) for i in range(n)]
+        preds = caption_images(model, processor, [d.image for d in drawn], max_new_tokens=6)
+        named = [next((int(w) for w in p.split() if w.isdigit()), None) for p in preds]
+        report[f'digits_{name}'] = dict(what=what, accuracy=float(np.mean([g == d.label for g, d in zip(named, drawn)])),
+                                        chance=0.1, n=n)
+    return report
+
 # %% ../nbs/18_demo.ipynb #5b7f6c1e
 def evaluate_icl(model, processor, ks=(0, 2, 4, 8), n:int=200, ways:int=3, seed:int=0, key:str='colour') -> dict:
     "Accuracy on held-out in-context episodes for each number of shots, with the heuristic baselines."
@@ -217,6 +267,39 @@ def _episode_source(scenes, processor, batch_size:int, seed:int, digits=None, **
     return (FeatureEpisodes.from_scenes(scenes, digits=digits, seed=seed, **episodes),
             FeatureCollator(processor, texts_column='texts', images_column='image_features'), batch_size)
 
+def training_sources(model, processor, seed:int=0,
+                     episodes:dict|None=None, # `FeatureEpisodes` options; default `DEMO_EPISODES` ('words' a `tasks.WORD_POOLS` name)
+                     episode_batch:int=16, # in-context episodes per step
+                     long_batch:int=4, # sixteen-demonstration episodes per step in a source of their own (`DEMO_LONG_EPISODES`; 0: none)
+                     varied:int=DEMO_VARIED, # captioned varied renders, and as many digits of every style (`tasks.RANGES['broad']`; 0: none)
+                     weights:dict|None=None, # loss weights, over `DEMO_WEIGHTS`
+                     log=print) -> tuple[dict, dict]:
+    "The demo's training mixture, every image encoded once by the frozen tower: (sources, weights) for `Learner`."
+    from datasets import Dataset
+    from flamingo_mini.features import cache_vision_features, FeatureCollator
+    from flamingo_mini.tasks import make_digit, task_dataset
+    sources = demo_sources(processor, seed=seed)
+    if varied:
+        digits = [make_digit(i, 'broad', 'train', seed) for i in range(varied)]
+        sources['varied'] = (prepare_dataset(task_dataset('caption', varied, ranges='broad', seed=seed), ['image']),
+                             FlamingoCollator(processor), 32)
+        sources['styled_digits'] = (prepare_dataset(Dataset.from_dict(dict(
+            image=[d.image for d in digits], caption=[f'the digit {d.label}' for d in digits])), ['image']),
+                                    FlamingoCollator(processor), 16)
+    # The vision tower is frozen: the images, seen for several epochs, are encoded once, and the episodes are assembled
+    # from the single-shape scenes' features (`FeatureEpisodes`), so no training step runs the vision tower.
+    for name, (ds, c, bs) in list(sources.items()):
+        log(f'encoding the {name} images once ...')
+        sources[name] = (cache_vision_features(ds, model, processor, image_column=c.image_column),
+                         FeatureCollator.from_collator(c), bs)
+    episodes = DEMO_EPISODES | (episodes or {})
+    pool = dict(words=WORD_POOLS[episodes.pop('words')], digits=sources['digits'][0] if 'digit' in episodes['keys'] else None)
+    sources['episodes'] = _episode_source(sources['scenes'][0], processor, episode_batch, seed, **pool, **episodes)
+    if long_batch:
+        sources['long'] = _episode_source(sources['scenes'][0], processor, long_batch, seed + 1, **pool,
+                                          **(episodes | DEMO_LONG_EPISODES))
+    return sources, {k: w for k, w in (DEMO_WEIGHTS | (weights or {})).items() if k in sources}
+
 def _demo_config(steps:int, seed:int, log_every:int):
     "The demo's optimisation: a constant rate after warm-up; the gates start open and learn at the common rate."
     from flamingo_mini.train import TrainConfig
@@ -255,7 +338,6 @@ def train_in_context(lm:str, # the frozen LM's folder (with its tokenizer)
                 print(f"step {learn.step}: loss {learn.history[-1]['loss']:.3f}", flush=True)
     return model.eval(), processor, learn
 
-
 # %% ../nbs/18_demo.ipynb #d0b6b23d
 def demo_figure(model, processor, images:list, path:str|Path|None=None, max_new_tokens:int=24):
     "A figure of `images` with the model's captions and, for each, where its caption's tokens looked; and the gates."
@@ -287,6 +369,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
              episode_batch:int=16, # in-context episodes per step (with 32 scenes and 16 digits)
              episodes:dict|None=None, # `FeatureEpisodes` options for the training episodes; default `DEMO_EPISODES`
              long_batch:int=4, # sixteen-demonstration episodes per step in a source of their own (`DEMO_LONG_EPISODES`; 0: none)
+             varied:int=DEMO_VARIED, # captioned varied renders and styled digits (`training_sources`; 0: none)
              threads:int|None=2, # torch threads for training and evaluation
              log=print) -> dict:
     "Load (or build) the tiny world, train a Flamingo on it within the budget, evaluate, save; return the report."
@@ -294,7 +377,6 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
     from flamingo_mini.processor import FlamingoProcessor
     from flamingo_mini.pretrain import build_tiny_world
     from flamingo_mini.train import Learner
-    from flamingo_mini.features import cache_vision_features, FeatureCollator
     start = time.time()
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     log('loading the tiny world (tokenizer, LM, vision encoder; built first if a world_dir is given) ...')
@@ -303,26 +385,14 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
     processor = FlamingoProcessor.from_pretrained_parts(paths['lm'], paths['vision'])
     torch.manual_seed(seed)
     model = FlamingoModel.from_pretrained_parts(paths['lm'], paths['vision'], **DEMO_FLAMINGO)
+    episodes = DEMO_EPISODES | (episodes or {})
+    words = episodes['words']
+    held_out = 'held_out' if words == 'train' else 'world_held_out'  # the never-trained words of the evaluation
     with torch_threads(threads):
-        sources = demo_sources(processor, seed=seed)
-        # The vision tower is frozen: the scenes and digits, seen for several epochs, are encoded once, and the
-        # episodes are assembled from the single-shape scenes' features (`FeatureEpisodes`), so no training step
-        # runs the vision tower.
-        for name, (ds, c, bs) in list(sources.items()):
-            log(f'encoding the {name} images once ...')
-            sources[name] = (cache_vision_features(ds, model, processor, image_column=c.image_column),
-                             FeatureCollator.from_collator(c), bs)
-        episodes = DEMO_EPISODES | (episodes or {})
-        words = episodes.pop('words')
-        held_out = 'held_out' if words == 'train' else 'world_held_out'  # the never-trained words of the evaluation
-        pool = dict(words=WORD_POOLS[words], digits=sources['digits'][0] if 'digit' in episodes['keys'] else None)
-        sources['episodes'] = _episode_source(sources['scenes'][0], processor, episode_batch, seed, **pool, **episodes)
-        if long_batch:
-            sources['long'] = _episode_source(sources['scenes'][0], processor, long_batch, seed + 1, **pool,
-                                              **(episodes | DEMO_LONG_EPISODES))
+        sources, weights = training_sources(model, processor, seed, episodes, episode_batch, long_batch, varied, log=log)
         prepared = time.time() - start - built
         # the gates start open and learn at the common rate (see "Why the gates start open" on the demo page)
-        learn = Learner(model, sources, _demo_config(10**6, seed, 25), weights=dict(scenes=1., episodes=1., digits=0.5) | (dict(long=1.) if long_batch else {}))
+        learn = Learner(model, sources, _demo_config(10**6, seed, 25), weights=weights)
         log(f'world ready in {built:.0f} s, data in {prepared:.0f} s; training for '
             f'{minutes * 60 - (time.time() - start) - eval_reserve:.0f} s')
         while time.time() - start < minutes * 60 - eval_reserve:
@@ -338,6 +408,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
             report = dict(steps=learn.step, seconds=dict(world=round(built), data=round(prepared), training=round(trained)),
                           captions=evaluate_captions(model, processor, eval_n, seed),
                           digits=evaluate_digits(model, processor, eval_n),
+                          perception=evaluate_perception(model, processor, eval_n // 2, seed),
                           icl=evaluate_icl(model, processor, n=eval_n, seed=seed),
                           binding=dict(train_words=evaluate_binding(model, processor, words=words, n=eval_n // 4, seed=seed),
                                        held_out_words=evaluate_binding(model, processor, keys=episodes['keys'], words=held_out,
@@ -348,9 +419,10 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
             report['figure_captions'] = demo_figure(model, processor, samples, out/'samples.png')
     # the model card records what the checkpoint is: data, steps, results, tasks, and the prompt format (processor)
     model.save_pretrained(out, training_data='the flamingo_mini tiny world (scenes, episodes, digits)', processor=processor,
-                          training_steps=learn.step, evaluation={k: report[k] for k in ('captions', 'digits', 'icl', 'binding', 'once', 'rices')},
+                          training_steps=learn.step, evaluation={k: report[k] for k in ('captions', 'digits', 'perception', 'icl', 'binding', 'once', 'rices')},
                           tasks=['captioning', f"few-shot word binding by {', '.join(episodes['keys'])} (in context)", 'digit naming'])
     report['seconds']['total'] = round(time.time() - start)
+    report['varied'] = varied  # captioned varied renders and styled digits in the mixture (`training_sources`)
     report['budget'] = dict(minutes=minutes, threads=threads)  # a shared machine trains fewer steps in the same budget
     report['episodes'] = dict(episodes, keys=list(episodes['keys']), ks=list(episodes['ks']), words=words, batch=episode_batch,  # what the training episodes held
                              long=dict(DEMO_LONG_EPISODES, ks=list(DEMO_LONG_EPISODES['ks']), batch=long_batch))
@@ -372,6 +444,9 @@ def format_report(report:dict) -> str:
         lines.append(f"  {name:<29}{r['exact']:6.2f}{r['colour']:8.2f}{r['shape']:7.2f}{r['position']:10.2f}{r['size']:6.2f}")
     lines.append(f"  chance per attribute: colour {1/6:.2f}, shape {1/6:.2f}, position {1/5:.2f}, size 0.50")
     lines.append(f"digits (real images, held out): accuracy {report['digits']['accuracy']:.2f} (chance 0.10)")
+    for name, r in report.get('perception', {}).items():
+        if 'exact' in r: lines.append(f"{name} ({r['what']}): exact {r['exact']:.2f} (one caption for all {r['most_frequent']:.2f})")
+        else: lines.append(f"{name} ({r['what']}): accuracy {r['accuracy']:.2f} (chance {r['chance']:.2f})")
     lines.append('in-context learning (fresh word-colour maps)   k  accuracy  chance  most-frequent  last-demo')
     for k, r in sorted(report['icl'].items(), key=lambda kv: int(kv[0])):
         lines.append(f"  {'':<44}{int(k):>2}{r['accuracy']:10.2f}{r['chance']:8.2f}{r['most_frequent']:15.2f}{r['last']:11.2f}")
@@ -420,7 +495,21 @@ def report_summary(report:dict) -> str:
             f"for copying the most frequent word; single-shape scenes named exactly {single['exact']:.2f} (colour, shape, "
             f"position and size {min(attributes):.2f}-{max(attributes):.2f}), two-shape scenes {captions['double']['exact']:.2f}, "
             f"colour-shape pairs never seen in training {captions['compositional']['exact']:.2f}; real digits "
-            f"{report['digits']['accuracy']:.2f} (chance 0.10).{_binding_summary(report)}")
+            f"{report['digits']['accuracy']:.2f} (chance 0.10).{_perception_summary(report)}{_binding_summary(report)}")
+
+_PERCEPTION_TITLES = dict(single_outside='one shape drawn outside the training renders\' centre ranges',
+                          empty='empty scenes ("nothing")', three='three shapes', novel_pairs='two never-trained colour-shape pairs',
+                          digits_printed='printed digits', digits_styled='digits scaled down, inverted or in colour')
+
+def _perception_summary(report:dict) -> str:
+    "The sentence on renders beyond the world's own (empty for reports without them)."
+    p = report.get('perception')
+    if not p: return ''
+    scenes = ', '.join(f"{_PERCEPTION_TITLES.get(k, k)} {r['exact']:.2f} ({r['most_frequent']:.2f})" for k, r in p.items() if 'exact' in r)
+    digits = ', '.join(f"{_PERCEPTION_TITLES.get(k, k)} {r['accuracy']:.2f} (chance {r['chance']:.2f})" for k, r in p.items() if 'accuracy' in r)
+    trained = 'renders like these in its training' if report.get('varied') else 'no such renders in its training'
+    return (f" Beyond the world's own renders ({trained}), captions exact, beside the best single caption for the whole set: "
+            f"{scenes}; {digits}.")
 
 def _binding_summary(report:dict) -> str:
     "The sentence on binding by other keys, words never trained and a demonstration shown once (empty for reports without them)."
@@ -443,7 +532,14 @@ def report_tables(report:dict) -> str:
     for name, title in (('single', 'single shape'), ('double', 'two shapes'), ('compositional', 'unseen colour-shape pairs')):
         r = report['captions'][name]
         rows.append(f"| {title} | {r['exact']:.2f} | " + ' | '.join(f'{r[a]:.2f}' for a in ATTRIBUTES) + ' |')
-    rows += ['| chance | | 0.17 | 0.17 | 0.20 | 0.50 |', '',
+    rows += ['| chance | | 0.17 | 0.17 | 0.20 | 0.50 |']
+    if report.get('perception'):
+        measured = f" (measured {report['perception_measured']})" if 'perception_measured' in report else ''
+        rows += ['', f'Held-out renders beyond the world\'s own{measured}; `demo.PERCEPTION_SCENES` and `PERCEPTION_DIGITS` say how each is drawn.', '',
+                 '| held-out renders beyond the world\'s own | exact caption / digit named | one caption for all / chance | n |', '|---|---|---|---|']
+        rows += [f"| {r['what']} | {r.get('exact', r.get('accuracy')):.2f} | {r.get('most_frequent', r.get('chance')):.2f} | {r['n']} |"
+                 for r in report['perception'].values()]
+    rows += ['',
              f"Real digits, held out ({report['digits']['n']} images): accuracy {report['digits']['accuracy']:.2f} (chance 0.10).", '',
              '| in-context, k shots | accuracy | most frequent word | last demonstration\'s word | chance |', '|---|---|---|---|---|']
     rows += [f"| {k} | {r['accuracy']:.2f} | {r['most_frequent']:.2f} | {r['last']:.2f} | {r['chance']:.2f} |"

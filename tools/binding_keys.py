@@ -11,7 +11,8 @@ experiments page):
 
 The committed file's first four runs (e1-e4) were made with a scratch script of the same settings before this one was
 written down; this script records the same arguments and measures with the same functions, and the runs it added
-say so (their `script`); e2r is e2 made again with it.
+say so (their `script`); e2r is e2 made again with it. All of them ran on the version-6 world; since version 7 the
+shipped tower differs, so a run now records the world version it used (`world_version`).
 """
 from __future__ import annotations
 import argparse, json, time
@@ -20,12 +21,10 @@ from pathlib import Path
 def run(args) -> dict:
     import torch
     from flamingo_mini.core import torch_threads
-    from flamingo_mini.demo import (DEMO_FLAMINGO, _demo_config, _episode_source, demo_sources, evaluate_binding,
-                                    evaluate_captions, evaluate_digits, evaluate_icl, evaluate_once)
-    from flamingo_mini.features import FeatureCollator, cache_vision_features
+    from flamingo_mini.demo import (DEMO_FLAMINGO, _demo_config, training_sources, evaluate_binding, evaluate_captions,
+                                    evaluate_digits, evaluate_icl, evaluate_once)
     from flamingo_mini.model import FlamingoModel
     from flamingo_mini.processor import FlamingoProcessor
-    from flamingo_mini.tasks import WORD_POOLS
     from flamingo_mini.train import Learner
     from flamingo_mini.world import shipped_world_dir
     lm, vision = str(shipped_world_dir()/'lm'), str(shipped_world_dir()/'vision')
@@ -35,14 +34,12 @@ def run(args) -> dict:
     keys = tuple(args.keys.split(','))
     start = time.time()
     with torch_threads(args.threads):
-        sources = demo_sources(processor, seed=args.seed)
-        for name, (ds, c, bs) in list(sources.items()):
-            sources[name] = (cache_vision_features(ds, model, processor, image_column=c.image_column), FeatureCollator.from_collator(c), bs)
-        sources['episodes'] = _episode_source(sources['scenes'][0], processor, args.episode_batch, args.seed, keys=keys,
-                                              words=WORD_POOLS[args.words], ks=range(1, args.kmax + 1), p_once=args.p_once)
+        # the demo's scenes and digits (`demo.training_sources`) and one episode source, none of the varied renders
+        episodes = dict(keys=keys, words=args.words, ks=range(1, args.kmax + 1), p_once=args.p_once)
+        sources, weights = training_sources(model, processor, args.seed, episodes, args.episode_batch, long_batch=0,
+                                            varied=0, weights=dict(episodes=args.ep_weight), log=lambda *a: None)
         data = time.time() - start
-        learn = Learner(model, sources, _demo_config(args.steps, args.seed, 25),
-                        weights=dict(scenes=1., episodes=args.ep_weight, digits=0.5))
+        learn = Learner(model, sources, _demo_config(args.steps, args.seed, 25), weights=weights)
         while learn.step < args.steps:
             learn.fit(steps=min(100, args.steps - learn.step), progress=False)
             print(f"step {learn.step}: loss {learn.history[-1]['loss']:.3f} ({time.time() - start:.0f} s)", flush=True)
@@ -58,7 +55,8 @@ def run(args) -> dict:
             if args.held_out:  # answer words never used in training: the generalisation test
                 report['binding_held_out'] = evaluate_binding(model, processor, keys=keys, words=args.held_out, n=n, seed=args.seed)
                 report['once_held_out'] = evaluate_once(model, processor, key=keys[0], words=args.held_out, n=max(1, n // 10), seed=args.seed)
-    return dict(what=args.what, args={k: v for k, v in vars(args).items() if k not in ('gather', 'report')}, steps=args.steps,
+    version = json.loads((shipped_world_dir()/'build.json').read_text())['settings']['version']
+    return dict(what=args.what, world_version=version, args={k: v for k, v in vars(args).items() if k not in ('gather', 'report')}, steps=args.steps,
                 seconds=dict(data=round(data), train=round(train), eval=round(time.time() - start - data - train)), **report)
 
 def main(argv=None):
