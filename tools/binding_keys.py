@@ -75,8 +75,8 @@ def main(argv=None):
         path = Path(args.report)
         report = json.loads(path.read_text()) if path.exists() else dict(what=__doc__.split('\n\n')[0], runs={})
         for p in args.gather:
-            run = json.loads(Path(p).read_text())
-            report['runs'][run['args']['name']] = dict(run, script='tools/binding_keys.py')
+            made = json.loads(Path(p).read_text())
+            report['runs'][made['args']['name']] = dict(made, script='tools/binding_keys.py')
         path.write_text(json.dumps(report, indent=1))
         return
     report = run(args)
