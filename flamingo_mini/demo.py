@@ -16,7 +16,8 @@ from .core import *
 from .world import (episodes_dataset, parse_caption, scenes_dataset, digits_dataset, demo_text, WORDS,
                                  episode_baselines)
 from .tasks import (BINDING_KEYS, HELD_OUT_KEYS, WORD_POOLS, DigitRanges, binding_plan, binding_episode,
-                                 binding_baselines, make_digit, make_varied_scene, parse_scene_caption)
+                                 binding_baselines, make_digit, make_varied_scene, parse_scene_caption,
+                                 task_dataset)
 from .data import FlamingoCollator, prepare_dataset
 
 # %% auto #0
@@ -147,13 +148,16 @@ def evaluate_captions(model, processor, n:int=200, seed:int=0) -> dict:
         report[name] = caption_accuracy(preds, ds['caption']) | dict(examples=list(zip(ds['caption'][:3], preds[:3])))
     return report
 
+def _named_digit(text:str) -> int|None:
+    "The first digit a caption names (None if it names none)."
+    return next((int(w) for w in text.split() if w.isdigit()), None)
+
 def evaluate_digits(model, processor, n:int|None=None) -> dict:
     "Accuracy on held-out digits: the caption must name the right digit."
     ds = digits_dataset('test')
     if n: ds = ds.select(range(min(n, len(ds))))
     preds = caption_images(model, processor, ds['image'], max_new_tokens=6)
-    digit = lambda t: next((int(w) for w in t.split() if w.isdigit()), None)
-    return dict(accuracy=float(np.mean([digit(p) == l for p, l in zip(preds, ds['label'])])), n=len(ds))
+    return dict(accuracy=float(np.mean([_named_digit(p) == l for p, l in zip(preds, ds['label'])])), n=len(ds))
 
 # held-out renders beyond the world's own (issue #21): name -> (what, objects, ranges, split); ranges None is the world's
 # own renders (`world.scenes_dataset`)
@@ -191,8 +195,7 @@ def evaluate_perception(model, processor, n:int=100, seed:int=0, scenes:dict|Non
     for name, (what, ranges) in (PERCEPTION_DIGITS if digits is None else digits).items():
         drawn = [make_digit(i, ranges, 'test', seed + 200, label=i % 10) for i in range(n)]
         preds = caption_images(model, processor, [d.image for d in drawn], max_new_tokens=6)
-        named = [next((int(w) for w in p.split() if w.isdigit()), None) for p in preds]
-        report[f'digits_{name}'] = dict(what=what, accuracy=float(np.mean([g == d.label for g, d in zip(named, drawn)])),
+        report[f'digits_{name}'] = dict(what=what, accuracy=float(np.mean([_named_digit(p) == d.label for p, d in zip(preds, drawn)])),
                                         chance=0.1, n=n)
     return report
 
@@ -277,7 +280,6 @@ def training_sources(model, processor, seed:int=0,
     "The demo's training mixture, every image encoded once by the frozen tower: (sources, weights) for `Learner`."
     from datasets import Dataset
     from flamingo_mini.features import cache_vision_features, FeatureCollator
-    from flamingo_mini.tasks import make_digit, task_dataset
     sources = demo_sources(processor, seed=seed)
     if varied:
         digits = [make_digit(i, 'broad', 'train', seed) for i in range(varied)]

@@ -134,10 +134,10 @@ def demo_perception(report_path:str, n:int=100, seed:int=0, threads:int=2) -> di
     from flamingo_mini.demo import evaluate_perception
     from flamingo_mini.core import torch_threads
     from flamingo_mini.world import demo_model, demo_processor
-    report = json.loads(Path(report_path).read_text())
-    if report['steps'] != json.loads((Path(__file__).parents[1]/'flamingo_mini'/'tiny_world'/'demo'/'demo.json').read_text())['training_steps']:
+    report, model = json.loads(Path(report_path).read_text()), demo_model()
+    if report['steps'] != model.training_steps:
         raise SystemExit(f"{report_path} is not the run of the shipped demo layers (other training steps)")
-    with torch_threads(threads), torch.no_grad(): report['perception'] = evaluate_perception(demo_model(), demo_processor(), n, seed)
+    with torch_threads(threads), torch.no_grad(): report['perception'] = evaluate_perception(model, demo_processor(), n, seed)
     report['perception_measured'] = 'after the run, on the shipped demo layers, by tools/perception.py demo'
     Path(report_path).write_text(json.dumps(report, indent=1))
     return report['perception']
