@@ -52,7 +52,7 @@ DEMO_LONG_EPISODES = dict(ks=(16,), p_once=0.5)
 
 # captions of varied renders (zero to three objects, any background, lighting and size: `tasks.RANGES['broad']`) and
 # as many digits of every style (`tasks.DIGIT_RANGES['broad']`): none in the demo. With them the demo's two-thread budget
-# trains about a third fewer steps, and in-context binding was not learned within it, on the shipped tower or on one
+# trains fewer steps (reports/experiments/perception_recipe.json), and in-context binding was not learned within it, on the shipped tower or on one
 # trained on varied renders (see "The demo's recipe on a tower trained on varied renders" on the experiments page)
 DEMO_VARIED = 0
 # the loss weight of each source's batch in a step
