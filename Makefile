@@ -13,7 +13,7 @@ export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: install demo demo-report test readme check-sync docs docs-test web-test web-battery world compat core-check
+.PHONY: install demo demo-report families test readme check-sync docs docs-test web-test web-battery world compat core-check
 
 # the package with every extra (training, the tiny world, plots, the web chat): what the demo needs to run (its
 # first command installs only this); a user who only runs a model needs `pip install flamingo_mini` alone
@@ -41,6 +41,15 @@ test: install
 # default settings of pretrain.build_tiny_world; commit the result with a TINY_WORLD_VERSION change
 world: install
 	$(BIN)/python -c "from flamingo_mini.pretrain import *; build_tiny_world(embedded_world_dir(), rebuild=True, log_every=500)"
+
+# The task-family tutorial (nbs/26_families): its own LM, Flamingo layers trained on VQA, counting and video clips,
+# and their few-shot curves (about half an hour on two cores); the report is copied to reports/families and the page
+# re-rendered from it
+families: install
+	$(BIN)/python -c "from flamingo_mini.families import run_families; run_families('families-run')"
+	mkdir -p reports/families && cp families-run/report.json reports/families/
+	$(BIN)/python tools/execute_nb.py nbs/26_families.ipynb
+	$(BIN)/nbdev_clean --fname nbs/26_families.ipynb
 
 # README.md is written from nbs/index.ipynb and its stored outputs (nbdev_readme needs quarto)
 readme: install
