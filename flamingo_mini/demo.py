@@ -13,7 +13,7 @@ from .core import require_extra
 require_extra('all', 'datasets', 'accelerate', 'sklearn', 'matplotlib', by='flamingo_mini.demo')
 from datasets import concatenate_datasets
 from .core import *
-from .world import (episodes_dataset, parse_caption, scenes_dataset, digits_dataset, demo_text, WORDS,
+from .world import (episodes_dataset, parse_caption, scenes_dataset, digits_dataset, demo_text, WORDS, digit_caption,
                                  episode_baselines)
 from .tasks import (BINDING_KEYS, HELD_OUT_KEYS, WORD_POOLS, DigitRanges, binding_plan, binding_episode,
                                  binding_baselines, make_digit, make_varied_scene, parse_scene_caption,
@@ -286,7 +286,7 @@ def training_sources(model, processor, seed:int=0,
         sources['varied'] = (prepare_dataset(task_dataset('caption', varied, ranges='broad', seed=seed), ['image']),
                              FlamingoCollator(processor), 32)
         sources['styled_digits'] = (prepare_dataset(Dataset.from_dict(dict(
-            image=[d.image for d in digits], caption=[f'the digit {d.label}' for d in digits])), ['image']),
+            image=[d.image for d in digits], caption=[digit_caption(d.label) for d in digits])), ['image']),
                                     FlamingoCollator(processor), 16)
     # The vision tower is frozen: the images, seen for several epochs, are encoded once, and the episodes are assembled
     # from the single-shape scenes' features (`FeatureEpisodes`), so no training step runs the vision tower.

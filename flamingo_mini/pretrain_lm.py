@@ -14,7 +14,7 @@ from torch import Tensor
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 from .core import EOC_TOKEN, add_special_tokens_, byte_level_bpe, torch_threads
 from .world import COLOURS, POSITIONS, SHAPES, SIZES, WORDS
-from .world import episode_baselines, text_episode, world_text
+from .world import digit_caption, episode_baselines, text_episode, world_text
 from .tasks import ANSWER_WORDS, BINDING_KEYS, HELD_OUT_WORDS, TRAIN_WORDS
 
 # %% auto #0
@@ -26,7 +26,7 @@ __all__ = ['END_OF_TEXT', 'WORLD_WORDS', 'DIGIT_CAPTIONS', 'OPEN_VOCAB_KEYS', 'L
 # %% ../nbs/10a_pretrain_lm.ipynb #8112063f
 END_OF_TEXT = '<|endoftext|>'
 WORLD_WORDS = COLOURS + SHAPES + POSITIONS + SIZES + WORDS
-DIGIT_CAPTIONS = tuple(f'the digit {d}' for d in range(10))  # the captions of `digits_dataset`, the real images
+DIGIT_CAPTIONS = tuple(digit_caption(d) for d in range(10))  # the captions of `digits_dataset`, the real images
 
 def _tokenizer_corpus(n_documents:int, seed:int) -> list[str]:
     "Chunks of world text split at `<EOC>`, and each world word alone, with and without a leading space."

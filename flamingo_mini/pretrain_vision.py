@@ -15,7 +15,7 @@ from transformers import CLIPImageProcessorPil
 from .core import torch_threads
 from .processor import clip_image_processor
 from .world import COLOURS, IMAGE_SIZE, POSITIONS, SHAPES, SIZES
-from .world import digits_dataset, make_scene
+from .world import digit_caption, digits_dataset, make_scene
 from .pretrain_lm import _fit, _pad_rows
 
 
@@ -110,7 +110,7 @@ def scene_batches(
             drawn = [(d.image, d.label) for d in (make_digit(step * digits + j, ranges, 'train', seed) for j in range(digits))]
         labels = [l for _, l in drawn]
         images = [s.image for s in scenes] + [im for im, _ in drawn]
-        captions = [s.caption for s in scenes] + [f'the digit {l}' for l in labels]
+        captions = [s.caption for s in scenes] + [digit_caption(l) for l in labels]
         targets = [attribute_targets(s.objects) for s in scenes] + [attribute_targets([], l) for l in labels]
         input_ids, mask = _pad_rows([tokenizer(c)['input_ids'] + [eos] for c in captions], eos)
         yield dict(input_ids=input_ids, attention_mask=(mask != -100).long(),

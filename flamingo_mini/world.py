@@ -23,8 +23,9 @@ __all__ = ['COLOURS', 'SHAPES', 'POSITIONS', 'SIZES', 'SPLITS', 'IMAGE_SIZE', 'P
            'POSITION_JITTER', 'COLOUR_JITTER', 'PIXEL_NOISE', 'COMP_PAIRS', 'TRAIN_PAIRS', 'PLACES', 'SCENE_FEATURES',
            'WORDS', 'EPISODE_KEYS', 'EPISODE_FEATURES', 'DEMO_FROZEN_FILES', 'WorldObject', 'make_caption',
            'parse_caption', 'shape_coverage', 'Scene', 'make_scene', 'scenes_dataset', 'demo_text', 'make_episode',
-           'episodes_dataset', 'episode_baselines', 'text_episode', 'world_text', 'digits_dataset', 'shipped_world_dir',
-           'frozen_parts_hashes', 'demo_reference_inputs', 'demo_processor', 'demo_model', 'ship_demo']
+           'episodes_dataset', 'episode_baselines', 'text_episode', 'world_text', 'digit_caption', 'digits_dataset',
+           'shipped_world_dir', 'frozen_parts_hashes', 'demo_reference_inputs', 'demo_processor', 'demo_model',
+           'ship_demo']
 
 # %% ../nbs/09_world.ipynb #4d1b0aac
 COLOURS = ('red', 'green', 'blue', 'yellow', 'purple', 'white')
@@ -343,6 +344,10 @@ def world_text(
     return (document(i) for i in range(n))
 
 # %% ../nbs/09_world.ipynb #5cecd699
+def digit_caption(label:int) -> str:
+    "The caption of a digit image: 'the digit 7' (the real digits', the printed and styled ones', the LM's text)."
+    return f'the digit {int(label)}'
+
 def digits_dataset(
     split:str='train', # 'train' (1,438 digits) or 'test' (359)
     size:int=IMAGE_SIZE, # side of the upscaled image
@@ -361,7 +366,7 @@ def digits_dataset(
     images = [Image.fromarray((digits.images[i] * 255 / 16).round().astype(np.uint8))
               .resize((size, size), Image.Resampling.BILINEAR).convert('RGB') for i in chosen]
     labels = [int(digits.target[i]) for i in chosen]
-    return Dataset.from_dict(dict(image=images, caption=[f'the digit {l}' for l in labels], label=labels),
+    return Dataset.from_dict(dict(image=images, caption=[digit_caption(l) for l in labels], label=labels),
                              features=Features(dict(image=ImageFeature(), caption=Value('string'), label=Value('int64'))))
 
 # %% ../nbs/09_world.ipynb #a5a7a42f
