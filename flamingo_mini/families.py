@@ -19,7 +19,7 @@ __all__ = ['FAMILY_FRAMES', 'TUTORIAL_FAMILIES', 'GROUPS', 'FAMILIES_RECIPE', 'F
            'family_answer', 'FamilyMedia', 'family_stub', 'training_sample', 'resolve_media', 'family_documents',
            'family_tokenizer', 'family_lm_batches', 'pretrain_family_lm', 'encode_family', 'FamilyEpisodes',
            'family_prompts', 'evaluate_family', 'blind_baseline', 'run_families', 'read_families_report',
-           'families_table', 'families_targets', 'plot_families']
+           'families_table', 'families_targets', 'shot_gains', 'plot_families']
 
 # %% ../nbs/26_families.ipynb #fam00007
 FAMILY_FRAMES = 4  # frames of every clip in this tutorial (`tasks.video_example` makes 4 to 8)
@@ -305,9 +305,9 @@ def read_families_report(path:str|Path) -> dict:
         for selection in ('random', 'rices'): family[selection] = {int(k): v for k, v in family[selection].items()}
     return report
 
-def families_table(report:dict) -> str:
-    "Each family's score at every number of shots, random and RICES demonstrations, beside the blind baseline (Markdown)."
-    rows = ['| family | metric | demonstrations | ' + ' | '.join(f'{k} shots' for k in (0, 4, 8, 16, 32)) + ' | blind |',
+def families_table(report:dict, baseline:str='blind') -> str:
+    "Each family's score at every number of shots, random and RICES demonstrations, beside the baseline (Markdown)."
+    rows = ['| family | metric | demonstrations | ' + ' | '.join(f'{k} shots' for k in (0, 4, 8, 16, 32)) + f' | {baseline} |',
             '|---|---|---|' + '---|' * 6]
     for family, res in report['results'].items():
         metric = _metric(family)
@@ -332,6 +332,15 @@ def families_targets(report:dict) -> str:
         rows.append(f"| {FAMILY_TITLES[family]} | {f'{target:.2f}' if target is not None else '-'}{verdict} | {at8['random']:.2f} | {at8['rices']:.2f} "
                     f"| {res['random'][0][metric]:.2f} | {res['baseline'][metric]:.2f} | {', '.join(f'{g}: {v:.2f}' for g, v in by.items())} |")
     return '\n'.join(rows)
+
+def shot_gains(report:dict) -> dict:
+    "Per family: the score at 8 shots less that at 0 (random demonstrations), and RICES less random at 8 shots."
+    out = {}
+    for family, res in report['results'].items():
+        m = _metric(family)
+        out[family] = dict(eight_minus_zero=round(res['random'][8][m] - res['random'][0][m], 3),
+                           rices_minus_random=round(res['rices'][8][m] - res['random'][8][m], 3))
+    return out
 
 def plot_families(report:dict, path:str|Path|None=None):
     "Score against shots for each family, random and RICES demonstrations, and the blind baseline's score."
