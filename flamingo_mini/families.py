@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Sequence
 import numpy as np
 import torch
-from .core import EOC_TOKEN, MEDIA_TOKEN, byte_level_bpe, torch_threads
+from .core import EOC_TOKEN, MEDIA_TOKEN, byte_level_bpe, require_extra, torch_threads
+require_extra('all', 'datasets', 'accelerate', 'matplotlib', by='flamingo_mini.families')
 from .tasks import (compare_example, count_example, make_varied_scene, score_task,
                                  task_prompt, video_example, vqa_example)
 from .pretrain_lm import END_OF_TEXT, _fit, _lm_loss, _pad_rows, add_eoc_token, world_lm_config
