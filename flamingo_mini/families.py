@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from .core import EOC_TOKEN, MEDIA_TOKEN, byte_level_bpe, require_extra, torch_threads
 require_extra('all', 'datasets', 'accelerate', 'matplotlib', by='flamingo_mini.families')
-from .tasks import (compare_example, count_example, make_varied_scene, score_task,
+from .tasks import (FAMILIES, compare_example, count_example, make_varied_scene, score_task,
                                  task_prompt, video_example, vqa_example)
 from .pretrain_lm import END_OF_TEXT, _fit, _lm_loss, _pad_rows, add_eoc_token, world_lm_config
 
@@ -36,7 +36,7 @@ def family_example(family:str, # one of `tasks.FAMILIES`
     if family == 'count': return count_example(index, split=split, seed=seed)
     if family == 'video': return video_example(index, frames=FAMILY_FRAMES, split=split, seed=seed)
     if family == 'compare': return compare_example(index, split=split, seed=seed)
-    raise ValueError(f"unknown family {family!r}; choose one of {('caption', 'vqa', 'count', 'video', 'compare')}")
+    raise ValueError(f"unknown family {family!r}; choose one of {FAMILIES}")
 
 def family_answer(family:str, example:dict) -> str:
     "What a demonstration of `example` shows after its prompt: the caption, or the first answer."
@@ -120,14 +120,14 @@ def pretrain_family_lm(tokenizer, # from `family_tokenizer`; `<EOC>` is added to
     return model.eval()
 
 # %% ../nbs/26_families.ipynb #fam00015
-def _media_of(family:str, example:dict) -> list:
+def _media_of(example:dict) -> list:
     return list(example['images'] if 'images' in example else example['frames'] if 'frames' in example else [example['image']])
 
 @torch.no_grad()
 def encode_family(model, processor, family:str, examples:Sequence[dict], batch_size:int=256) -> tuple[list, torch.Tensor]:
     "The frozen tower's tokens of each example's media ((v, d); a clip (f, v, d); two images a pair) and pooled (n, d) features for RICES."
     from flamingo_mini.evaluate import _pool
-    images = [im for e in examples for im in _media_of(family, e)]
+    images = [im for e in examples for im in _media_of(e)]
     per = len(images) // len(examples)
     if per * len(examples) != len(images): raise ValueError(f"the {family} examples hold different numbers of images")
     tokens, pooled = [], []
@@ -290,7 +290,7 @@ def run_families(out:str|Path='families-run', # folder for the LM, the checkpoin
     seconds['total'] = round(time.time() - start)
     report = dict(recipe=dict(r, ks=list(r['ks']), lm_ks=list(r['lm_ks']), long=dict(r['long'], ks=list(r['long']['ks'])), shots={f: list(s) for f, s in r['shots'].items()}), seed=seed,
                   threads=threads, frames=FAMILY_FRAMES, seconds=seconds, results=results,
-                  lm=dict(vocabulary=len(tokenizer), positions=lm.config.n_positions, final_loss=None),
+                  lm=dict(vocabulary=len(tokenizer), positions=lm.config.n_positions),
                   losses=[round(h['loss'], 4) for h in learn.history])
     (out/'report.json').write_text(json.dumps(report, indent=1))
     return report
