@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Sequence
 import numpy as np
 import torch
-from .core import EOC_TOKEN, MEDIA_TOKEN, byte_level_bpe, require_extra, torch_threads
+from .core import EOC_TOKEN, byte_level_bpe, require_extra, torch_threads
 require_extra('all', 'datasets', 'accelerate', 'matplotlib', by='flamingo_mini.families')
-from .tasks import (FAMILIES, compare_example, count_example, make_varied_scene, score_task,
+from .tasks import (FAMILIES, _media, compare_example, count_example, make_varied_scene, score_task,
                                  task_prompt, video_example, vqa_example)
 from .pretrain_lm import END_OF_TEXT, _fit, _lm_loss, _pad_rows, add_eoc_token, world_lm_config
 
@@ -120,14 +120,11 @@ def pretrain_family_lm(tokenizer, # from `family_tokenizer`; `<EOC>` is added to
     return model.eval()
 
 # %% ../nbs/26_families.ipynb #fam00015
-def _media_of(example:dict) -> list:
-    return list(example['images'] if 'images' in example else example['frames'] if 'frames' in example else [example['image']])
-
 @torch.no_grad()
 def encode_family(model, processor, family:str, examples:Sequence[dict], batch_size:int=256) -> tuple[list, torch.Tensor]:
     "The frozen tower's tokens of each example's media ((v, d); a clip (f, v, d); two images a pair) and pooled (n, d) features for RICES."
     from flamingo_mini.evaluate import _pool
-    images = [im for e in examples for im in _media_of(e)]
+    images = [im for e in examples for m in _media(e) for im in (m if isinstance(m, tuple) else [m])]  # a clip's frames
     per = len(images) // len(examples)
     if per * len(examples) != len(images): raise ValueError(f"the {family} examples hold different numbers of images")
     tokens, pooled = [], []
@@ -188,11 +185,12 @@ def evaluate_family(model, processor, family:str,
                     shots=(0, 4, 8, 16, 32), selection:str='random', seed:int=0, batch_size:int=16,
                     zero_shot_demos:int=2, max_new_tokens:int|None=None) -> dict:
     "Score of each number of shots: `score_task`'s metrics and the first predictions."
-    from flamingo_mini.evaluate import RicesIndex, random_demonstrations
+    from flamingo_mini.evaluate import RicesIndex, VisionTokens, _prompt_inputs, random_demonstrations
     if selection not in ('random', 'rices'): raise ValueError(f"selection must be 'random' or 'rices', got {selection!r}")
     max_new_tokens = max_new_tokens or (12 if family in ('caption', 'video') else 4)
     index = RicesIndex(support_features[1]) if selection == 'rices' else None
-    features = dict(q=query_features[0], s=support_features[0])
+    features = {pool: [VisionTokens(t) if not isinstance(t, tuple) else tuple(map(VisionTokens, t)) for t in tokens]  # the harness's encoded media
+                for pool, tokens in (('q', query_features[0]), ('s', support_features[0]))}
     results = {}
     for k in shots:
         n = zero_shot_demos if k == 0 else k
@@ -201,9 +199,7 @@ def evaluate_family(model, processor, family:str,
         prompts = family_prompts(family, queries, support, picks, text_only=k == 0)
         predictions = []
         for start in range(0, len(prompts), batch_size):
-            batch = [resolve_media(p, features) for p in prompts[start:start + batch_size]]
-            inputs = processor(text=[''.join(x if isinstance(x, str) else MEDIA_TOKEN for x in p) for p in batch],
-                               vision_features=[[x for x in p if not isinstance(x, str)] for p in batch], padding_side='left')
+            inputs = _prompt_inputs(processor, [resolve_media(p, features) for p in prompts[start:start + batch_size]])
             predictions += model.generate_texts(processor, inputs, max_new_tokens, stops=['question:', 'answer:'])
         results[k] = dict(score_task(family, predictions, queries), predictions=predictions[:4])
         key = GROUPS.get(family)
