@@ -157,6 +157,6 @@ def fsdp_train_losses(rank:int, world:int, port:int|None=None, steps:int=4, out:
             losses.append(float(total))
     weight = model._xattn_layers[0].xattn_block.attn.to_kv.weight
     result = dict(losses=losses, sharded=type(weight).__name__ == 'DTensor' and weight.to_local().shape[0] < weight.shape[0])
-    if world > 1: dist.destroy_process_group()
+    if world > 1: dist.barrier(); dist.destroy_process_group()  # both done before either tears gloo down (an abort under load otherwise)
     if out is not None and rank == 0: (Path(out)/'losses.json').write_text(json.dumps(result))
     return result
