@@ -131,7 +131,8 @@ def tiny_flamingo(family:str='gpt2', seed:int=0, **config_kwargs):
     return FlamingoModel(config, lm=lm, vision_encoder=vision).eval()
 
 # %% ../nbs/04_testing.ipynb #a1e0d010
-def fsdp_train_losses(rank:int, world:int, port:int|None=None, steps:int=4, out:str|None=None) -> dict:
+def fsdp_train_losses(rank:int, world:int, port:int|None=None, steps:int=4, out:str|None=None,
+                      hard_exit:bool=False) -> dict: # end the process once done (spawned workers: gloo's threads can abort the interpreter's teardown)
     "The global loss of each of `steps` training steps of a tiny Flamingo, sharded over `world` gloo processes if > 1."
     import os, torch.distributed as dist
     if world > 1:
@@ -157,6 +158,7 @@ def fsdp_train_losses(rank:int, world:int, port:int|None=None, steps:int=4, out:
             losses.append(float(total))
     weight = model._xattn_layers[0].xattn_block.attn.to_kv.weight
     result = dict(losses=losses, sharded=type(weight).__name__ == 'DTensor' and weight.to_local().shape[0] < weight.shape[0])
-    if world > 1: dist.barrier(); dist.destroy_process_group()  # both done before either tears gloo down (an abort under load otherwise)
+    if world > 1: dist.destroy_process_group()
     if out is not None and rank == 0: (Path(out)/'losses.json').write_text(json.dumps(result))
+    if hard_exit: os._exit(0)  # everything is written; skip the teardown where gloo's threads have aborted (SIGABRT)
     return result
