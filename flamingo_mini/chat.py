@@ -89,9 +89,12 @@ class Chat:
     "A conversation with a Flamingo model that reuses its cache between turns, and drops its oldest turns to fit the context."
     def __init__(self, model, processor, max_new_tokens:int=32, user:str='User:', assistant:str='Assistant:',
                  summary:dict|None=None, # what the chat says about its model; default: `model_summary(model)`
+                 template:str|None=None, # a turn's text after its images, '{message}' the message, each reply closed by <EOC>: e.g. the task families' ' question: {message} answer:'; None: user and assistant lines
                  **generate_kwargs): # e.g. do_sample=True, top_p=0.9, max_time=10 (seconds a reply may take)
+        if template is not None and '{message}' not in template: raise ValueError(f"template {template!r} has no '{{message}}' for the message")
         self.model, self.processor = model.eval(), processor
-        self.max_new_tokens, self.user, self.assistant = max_new_tokens, user, assistant
+        self.max_new_tokens, self.user, self.assistant, self.template = max_new_tokens, user, assistant, template
+        self.eoc = processor.tokenizer.convert_tokens_to_ids(EOC_TOKEN)
         self.generate_kwargs = dict(do_sample=False) | generate_kwargs
         self.context = getattr(model.config.text_config, 'max_position_embeddings', None) or \
                        getattr(model.config.text_config, 'n_positions', None)
@@ -102,32 +105,51 @@ class Chat:
         "Forget the conversation."
         self.ids, self.cache, self.turns, self.history, self.dropped = None, None, [], [], 0
 
-    def _fit(self, new:int) -> int:
-        "How many of the oldest turns to drop so that `new` more tokens and a whole reply fit the context."
+    def _fit(self, new:int, reply:bool=True) -> int:
+        "How many of the oldest turns to drop so that `new` more tokens (and a whole reply, if one is to come) fit the context."
         if not self.context: return 0
-        room = self.context - self.max_new_tokens
+        room = self.context - (self.max_new_tokens if reply else 0)
         if new > room:
             raise ValueError(f"this message is {new} tokens, and the model's context of {self.context} holds {room} "
-                             f"besides a reply of {self.max_new_tokens}: shorten it")
-        used, drop = sum(len(ids) for ids, _ in self.history), 0
-        while used + new > room: used -= len(self.history[drop][0]); drop += 1
+                             + (f"besides a reply of {self.max_new_tokens}: shorten it" if reply else "tokens: shorten it"))
+        used, drop = sum(ids.shape[-1] for ids, _ in self.history), 0
+        while used + new > room: used -= self.history[drop][0].shape[-1]; drop += 1
         return drop
 
+    def _turn(self, text:str, images:list) -> str:
+        "The text of a new turn (images first), as the conversation so far continues it."
+        if self.template is None:
+            if images and MEDIA_TOKEN not in text: text = MEDIA_TOKEN * len(images) + text
+            return f"{'' if self.ids is None else chr(10)}{self.user} {text}\n{self.assistant}"
+        if MEDIA_TOKEN in text: raise ValueError(f"with a template the images come first: attach them instead of writing {MEDIA_TOKEN}")
+        return MEDIA_TOKEN * len(images) + self.template.replace('{message}', text)
+
     @torch.no_grad()
-    def say(self, text:str, images:list|None=None) -> str:
-        "Add a user turn (with optional images) and return the model's reply."
+    def say(self, text:str, images:list|None=None,
+            answer:str|None=None): # a demonstration: this answer is written as a reply would be, nothing is generated
+        "Add a user turn (with optional images) and return the model's reply (or `answer`)."
         images = [load_image(im) for im in (images or [])]  # an unreadable file fails here, before any state changes
-        if images and MEDIA_TOKEN not in text: text = MEDIA_TOKEN * len(images) + text
-        turn = f"{'' if self.ids is None else chr(10)}{self.user} {text}\n{self.assistant}"
+        turn = self._turn(text, images)
         enc = self.processor(text=turn, images=images or None, special_tokens='media')  # a typed <EOC> stays text
+        new = enc['input_ids']
+        if self.template is not None and self.ids is not None and self.ids[0, -1] != self.eoc:  # a reply cut short is closed
+            new = torch.cat([torch.tensor([[self.eoc]]), new], 1)
+        if answer is not None:  # the demonstration's answer, closed as the trained format closes it
+            said = self.processor(text=f' {answer.strip()}', special_tokens='media')['input_ids']
+            new = torch.cat([new, said, torch.tensor([[self.eoc]])], 1)
         media = {k: enc[k] for k in ('pixel_values', 'media_mask') if k in enc}
-        drop = self._fit(enc['input_ids'].shape[1])
+        drop = self._fit(new.shape[1], reply=answer is None)
         ids, cache, history = self.ids, self.cache, self.history[drop:]
-        if drop:  # the cache cannot lose its beginning: the turns kept are encoded again, with their images
+        if drop or (cache is None and ids is not None):  # the cache cannot lose its beginning (or there is none, after a demonstration): the kept turns are encoded again, with their images
             ids, cache = torch.cat([t for t, _ in history])[None] if history else None, None
             kept = [m for _, m in history if m] + ([media] if media else [])
             media = {k: torch.cat([m[k] for m in kept], 1) for k in kept[0]} if kept else {}
-        ids = enc['input_ids'] if ids is None else torch.cat([ids, enc['input_ids']], dim=1)
+        ids = new if ids is None else torch.cat([ids, new], dim=1)
+        if answer is not None:  # nothing to generate: the next turn encodes the conversation again
+            self.history = history + [(new[0], {k: enc[k] for k in ('pixel_values', 'media_mask') if k in enc})]
+            self.ids, self.cache, self.dropped = ids, None, self.dropped + drop
+            self.turns.append((text, answer.strip()))
+            return answer.strip()
         device = self.model.device
         out = self.model.generate(input_ids=ids.to(device), attention_mask=torch.ones_like(ids, device=device),
                                   max_new_tokens=self.max_new_tokens, return_dict_in_generate=True,
@@ -135,19 +157,21 @@ class Chat:
                                   pad_token_id=self.processor.tokenizer.pad_token_id,
                                   **{k: v.to(device) for k, v in media.items()}, **self.generate_kwargs)
         reply = self.processor.remove_tags(self.processor.decode(out.sequences[0, ids.shape[1]:]))
-        start = ids.shape[1] - enc['input_ids'].shape[1]
+        start = ids.shape[1] - new.shape[1]
         self.history = history + [(out.sequences[0, start:].cpu(), {k: enc[k] for k in ('pixel_values', 'media_mask') if k in enc})]
         self.ids, self.cache, self.dropped = out.sequences.cpu(), output_cache(out), self.dropped + drop
         self.turns.append((text, reply))
         return reply
 
+
 # %% ../nbs/19_chat.ipynb #836af774
 def chat_loop(chat:Chat, lines=None, out=None):
-    "Read messages (and /image, /reset, /quit commands) line by line and print the replies."
+    "Read messages (and /image, /demo, /reset, /quit commands) line by line and print the replies."
     lines, out = lines if lines is not None else sys.stdin, out or sys.stdout
     pending = []
     print(describe(chat.summary), file=out)
-    print("type a message; '/image PATH ...' attaches images (quote paths with spaces); '/reset'; '/quit'", file=out)
+    print("type a message; '/image PATH ...' attaches images (quote paths with spaces); '/demo MESSAGE => ANSWER' adds a "
+          "demonstration; '/reset'; '/quit'", file=out)
     for line in lines:
         line = line.strip()
         if not line: continue
@@ -157,11 +181,15 @@ def chat_loop(chat:Chat, lines=None, out=None):
             if line.split()[0] == '/image':
                 for path in shlex.split(line[len('/image'):]): load_image(path); pending.append(path)
                 print(f'({len(pending)} image(s) attached)', file=out); continue
-            dropped = chat.dropped
-            reply = chat.say(line, pending)
+            dropped, answer = chat.dropped, None
+            if line.split()[0] == '/demo':
+                line, sep, answer = line[len('/demo'):].rpartition('=>')
+                if not (sep and line.strip() and answer.strip()): raise ValueError("a demonstration is '/demo MESSAGE => ANSWER'")
+                line = line.strip()
+            reply = chat.say(line, pending, answer=answer)
             if chat.dropped > dropped:
                 print(f'(the oldest {chat.dropped - dropped} turn(s) were dropped to fit the context of {chat.context} tokens)', file=out)
-            print(f'assistant: {reply}', file=out)
+            print(f'assistant: {reply}' if answer is None else f'(demonstration added: {reply})', file=out)
             pending = []
         except Exception as e:  # one line, and the conversation goes on as it was
             print(f"error: {' '.join(str(e).split())}", file=out)

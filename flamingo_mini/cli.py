@@ -501,6 +501,8 @@ def _parser() -> argparse.ArgumentParser:
     t = command('chat', 'a multi-turn chat with a saved checkpoint, in the terminal')
     t.add_argument('checkpoint', help=_CHECKPOINT)
     t.add_argument('--max-new-tokens', type=POSITIVE, default=32, help=_help('longest reply, in tokens', 32))
+    t.add_argument('--questions', action='store_true', help=_help("each message is a question in the trained question format of "
+                                                                  "the task families (its images, then ' question: MESSAGE answer:')", False))
     _train_arguments(command('train', 'train a Flamingo on a dataset (also under accelerate launch or torchrun)'))
     w = command('web', 'serve a web chat with a saved checkpoint on this computer')
     w.add_argument('checkpoint', help=_CHECKPOINT)
@@ -536,7 +538,12 @@ def run(args:argparse.Namespace):
     elif args.command == 'chat':
         from flamingo_mini.chat import Chat, chat_loop, load_checkpoint, model_summary
         model, processor = load_checkpoint(args.checkpoint)
-        chat_loop(Chat(model, processor, max_new_tokens=args.max_new_tokens, summary=model_summary(model, args.checkpoint)))
+        template = None
+        if args.questions:
+            from flamingo_mini.tasks import VQA_TEMPLATE
+            template = VQA_TEMPLATE.format(question='{message}')
+        chat_loop(Chat(model, processor, max_new_tokens=args.max_new_tokens, summary=model_summary(model, args.checkpoint),
+                       template=template))
     elif args.command == 'web':
         from flamingo_mini.web import serve
         serve(args.checkpoint, host=args.host, port=args.port, max_new_tokens=args.max_new_tokens, open_browser=args.open)
