@@ -13,7 +13,7 @@ from .core import EOC_TOKEN, byte_level_bpe, require_extra, torch_threads
 require_extra('all', 'datasets', 'accelerate', 'matplotlib', by='flamingo_mini.families')
 from .tasks import (FAMILIES, _media, compare_example, count_example, make_varied_scene, score_task,
                                  task_prompt, video_example, vqa_example)
-from .pretrain_lm import END_OF_TEXT, _fit, _lm_loss, _pad_rows, add_eoc_token, world_lm_config
+from .pretrain_lm import END_OF_TEXT, _fit, _lm_loss, _pad_rows, add_eoc_token, new_world_lm
 
 # %% auto #0
 __all__ = ['FAMILY_FRAMES', 'TUTORIAL_FAMILIES', 'GROUPS', 'FAMILIES_RECIPE', 'FAMILY_TITLES', 'FAMILY_TARGETS', 'family_example',
@@ -107,13 +107,8 @@ def pretrain_family_lm(tokenizer, # from `family_tokenizer`; `<EOC>` is added to
                        lr:float=1e-3, batch_size:int=32, seed:int=0,
                        threads:int|None=2, log_every:int=0, **config): # `world_lm_config` fields (default 512 positions)
     "A small GPT-2 (the world's shape, 512 positions) pretrained on `family_documents`; in eval mode."
-    from transformers import GPT2LMHeadModel
     add_eoc_token(tokenizer)
-    config = world_lm_config(tokenizer, **(dict(n_positions=512) | config))
-    tokenizer.model_max_length = config.n_positions
-    torch.manual_seed(seed)
-    model = GPT2LMHeadModel(config)
-    model.loss_type = 'ForCausalLM'
+    model = new_world_lm(tokenizer, seed, **(dict(n_positions=512) | config))
     with torch_threads(threads):
         _fit(model, family_lm_batches(tokenizer, pools, batch_size, ks, seed=seed), steps, lr, log_every, 'LM', _lm_loss,
              decay_share=0.2)

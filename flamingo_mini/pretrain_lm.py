@@ -20,8 +20,9 @@ from .tasks import ANSWER_WORDS, BINDING_KEYS, HELD_OUT_WORDS, TRAIN_WORDS
 # %% auto #0
 __all__ = ['END_OF_TEXT', 'WORLD_WORDS', 'DIGIT_CAPTIONS', 'OPEN_VOCAB_KEYS', 'LM_V7', 'train_world_tokenizer', 'add_eoc_token',
            'world_batches', 'copy_batches', 'open_vocab_split', 'world_answer_sets', 'open_vocab_episode',
-           'open_vocab_batches', 'repeat_batches', 'world_lm_config', 'pretrain_lm', 'lm_perplexity', 'next_words',
-           'text_icl_accuracy', 'text_icl_report', 'greedy_continuations', 'open_vocab_report', 'repeat_accuracy']
+           'open_vocab_batches', 'repeat_batches', 'world_lm_config', 'new_world_lm', 'pretrain_lm', 'lm_perplexity',
+           'next_words', 'text_icl_accuracy', 'text_icl_report', 'greedy_continuations', 'open_vocab_report',
+           'repeat_accuracy']
 
 # %% ../nbs/10a_pretrain_lm.ipynb #8112063f
 END_OF_TEXT = '<|endoftext|>'
@@ -263,6 +264,16 @@ def world_lm_config(
                                 resid_pdrop=0., embd_pdrop=0., attn_pdrop=0.,
                                 bos_token_id=eos, eos_token_id=eos, pad_token_id=eos), **kwargs})
 
+def new_world_lm(tokenizer, # with `<EOC>` already added
+                 seed:int=0, **config) -> GPT2LMHeadModel: # `world_lm_config` fields
+    "A freshly initialised GPT-2 of `world_lm_config` (seeded); the tokenizer's maximum length set to its positions."
+    config = world_lm_config(tokenizer, **config)
+    tokenizer.model_max_length = config.n_positions
+    torch.manual_seed(seed)
+    model = GPT2LMHeadModel(config)
+    model.loss_type = 'ForCausalLM'  # transformers picks the loss by class name, matches none for GPT-2, and warns
+    return model
+
 def _warmup_then_decay(step:int, total:int, warmup:int=30, decay_share:float=0.3) -> float:
     "Learning-rate factor: linear warm-up, flat, then a linear decay over the last `decay_share` of the steps."
     return max(0.0, min(1.0, (step + 1) / warmup, (total - step) / max(1.0, decay_share * total)))
@@ -331,15 +342,14 @@ def pretrain_lm(
         open_vocab = sets['train']
         options = dict(keys=list(sets['keys'].values()), words=sets['train_words'], **options)
     if open_vocab and set(open_vocab) & set(held_out): raise ValueError("`open_vocab` and `held_out` share tokens")
-    config = world_lm_config(tokenizer, **config_kwargs)
-    tokenizer.model_max_length = config.n_positions
-    torch.manual_seed(seed)
     if init is not None:
         if init.config.vocab_size != len(tokenizer):
             raise ValueError(f"`init` has {init.config.vocab_size} tokens, the tokenizer {len(tokenizer)}")
-        config = init.config
-    model = copy.deepcopy(init) if init is not None else GPT2LMHeadModel(config)
-    model.loss_type = 'ForCausalLM'  # transformers picks the loss by class name, matches none for GPT-2, and warns
+        tokenizer.model_max_length = init.config.n_positions
+        torch.manual_seed(seed)
+        model = copy.deepcopy(init)
+        model.loss_type = 'ForCausalLM'
+    else: model = new_world_lm(tokenizer, seed, **config_kwargs)
     captions = world_batches(tokenizer, batch_size, p_episode=0.0, seed=seed)
     episodes = world_batches(tokenizer, batch_size, p_episode=p_episode, seed=seed + 1, answer_loss=answer_loss,
                              ways=ways, skip_words=held_out_words)
