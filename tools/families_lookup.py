@@ -1,0 +1,169 @@
+"""Why the task-family tutorial's VQA stays near 0.55 (issue #21): what the tower's tokens hold, what the frozen LM
+carries to the answer, and what Flamingo layers learn from VQA prompts alone with one change at a time.
+
+Every measurement uses a finished tutorial run (`make families` leaves `families-run/`: its LM, and the shipped tower it
+used) and the tutorial's own pieces (`family_example`, `encode_family`, `FamilyEpisodes`, `evaluate_family`,
+`DEMO_FLAMINGO`, the demo's optimiser). Parts:
+
+- `tower`: probes on the tower's tokens of VQA scenes (1-3 objects, distinct shapes) for which shapes are present:
+  a linear map of each token then the maximum over tokens, and a two-layer MLP of each token then the maximum;
+- `lm`: a linear probe on the frozen LM's hidden state at the answer position (`answer:`) of a VQA question, per
+  layer, for which shape the question names;
+- `flamingo`: Flamingo layers trained on VQA prompts only (0-4 demonstrations, batch 24) for `--steps` steps, scored at
+  4 shots (random demonstrations) on test scenes by kind of question, and on 300 training scenes: `all` (the three
+  kinds, as the tutorial), `circle` (only "is there a circle?"), `patches` (all kinds, no resampler: the cross-attention
+  reads the tower's tokens, normalised, with the resampler's patch position embeddings), `unfrozen` (all kinds, the LM
+  trained too).
+
+    python tools/families_lookup.py --run families-run --out reports/experiments/families_vqa_lookup.json   # ~25 min, 2 threads
+
+The report is rendered on the families page (nbs/26_families).
+"""
+from __future__ import annotations
+import argparse, json, time
+from pathlib import Path
+
+VARIANTS = ('all', 'circle', 'patches', 'unfrozen')
+
+def _scenes(n:int, split:str, only:str|None=None, seed:int=0) -> list[dict]:
+    "`n` VQA examples of `split` (those whose question contains `only`, when given)."
+    from flamingo_mini.tasks import vqa_example
+    if only is None: return [vqa_example(i, split=split, seed=seed) for i in range(n)]
+    out, i = [], 0
+    while len(out) < n:
+        e = vqa_example(i, split=split, seed=seed); i += 1
+        if only in e['question']: out.append(e)
+    return out
+
+def _model(run:Path, **config):
+    from flamingo_mini.demo import DEMO_FLAMINGO
+    from flamingo_mini.model import FlamingoModel
+    from flamingo_mini.processor import FlamingoProcessor
+    from flamingo_mini.world import shipped_world_dir
+    vision = str(shipped_world_dir()/'vision')
+    return (FlamingoModel.from_pretrained_parts(str(run/'lm'), vision, **(DEMO_FLAMINGO | config)),
+            FlamingoProcessor.from_pretrained_parts(str(run/'lm'), vision))
+
+def _fit_probe(probe, x, y, steps:int, loss_fn, lr:float=1e-3, batch:int|None=128):
+    "Adam on `loss_fn(probe(x), y)`: minibatches of `batch` rows (None: the whole set each step)."
+    import torch
+    opt, g = torch.optim.Adam(probe.parameters(), lr), torch.Generator().manual_seed(0)
+    for _ in range(steps):
+        idx = torch.randint(len(x), (batch,), generator=g) if batch else slice(None)
+        loss = loss_fn(probe(x[idx]), y[idx]); opt.zero_grad(); loss.backward(); opt.step()
+    return probe
+
+def tower_probe(run:Path, n_train:int=6000, n_test:int=1000) -> dict:
+    "Per-shape presence from the tower's tokens: accuracy per (scene, shape) and scenes with all six right."
+    import torch
+    from torch import nn
+    from flamingo_mini.families import encode_family
+    from flamingo_mini.tasks import SHAPES
+    torch.manual_seed(0)
+    model, processor = _model(run)
+    def data(split, n):
+        ex = _scenes(n, split)
+        x = torch.stack(encode_family(model, processor, 'vqa', ex)[0])
+        y = torch.tensor([[float(any(o == s for o in e['caption'].replace(',', ' ').split())) for s in SHAPES] for e in ex])
+        return x, y
+    (xtr, ytr), (xte, yte) = data('train', n_train), data('test', n_test)
+    d, k = xtr.shape[-1], len(SHAPES)
+    class MaxOverTokens(nn.Module):  # a score per shape from each token, then the largest over the image's tokens
+        def __init__(self, body): super().__init__(); self.body = body
+        def forward(self, x): return self.body(x).max(1).values
+    probes = dict(linear_max=nn.Sequential(nn.LayerNorm(d), nn.Linear(d, k)),
+                  mlp_max=nn.Sequential(nn.Linear(d, 256), nn.GELU(), nn.Linear(256, k)))
+    out = dict(present_share=round(ytr.mean().item(), 3), train=n_train, test=n_test)
+    for name, body in probes.items():
+        probe = _fit_probe(MaxOverTokens(body), xtr, ytr, 1500, nn.functional.binary_cross_entropy_with_logits)
+        with torch.no_grad(): right = (probe(xte) > 0).float() == yte
+        out[name] = dict(per_shape=round(right.float().mean().item(), 3), all_six=round(right.all(1).float().mean().item(), 3))
+    return out
+
+def lm_probe(run:Path, n:int=1500, n_train:int=1000) -> dict:
+    "Which shape a question names, read linearly from the LM's hidden state at `answer:`, per layer (0: embeddings)."
+    import torch
+    from transformers import AutoTokenizer, GPT2LMHeadModel
+    from flamingo_mini.tasks import SHAPES, VQA_TEMPLATE
+    torch.manual_seed(0)
+    lm, tok = GPT2LMHeadModel.from_pretrained(run/'lm').eval(), AutoTokenizer.from_pretrained(run/'lm')
+    states, labels = None, []
+    for e in _scenes(n, 'train'):
+        ids = tok(VQA_TEMPLATE.format(question=e['question']), return_tensors='pt').input_ids
+        with torch.no_grad(): hs = lm(ids, output_hidden_states=True).hidden_states
+        states = [[] for _ in hs] if states is None else states
+        for layer, h in enumerate(hs): states[layer].append(h[0, -1])
+        labels.append(SHAPES.index(e['question'].rstrip('?').split()[-1]))
+    y, out = torch.tensor(labels), {}
+    for layer, rows in enumerate(states):
+        x = torch.stack(rows); x = (x - x.mean(0)) / x.std(0).clamp(min=1e-6)
+        probe = _fit_probe(torch.nn.Linear(x.shape[1], len(SHAPES)), x[:n_train], y[:n_train], 300,
+                           torch.nn.functional.cross_entropy, lr=1e-2, batch=None)
+        with torch.no_grad(): out[layer] = round((probe(x[n_train:]).argmax(1) == y[n_train:]).float().mean().item(), 3)
+    return dict(accuracy_by_layer=out, chance=round(1 / len(SHAPES), 3), train=n_train, test=n - n_train)
+
+def flamingo_run(run:Path, variant:str, steps:int, seed:int=0, pool_size:int=20000, n_eval:int=300) -> dict:
+    "Flamingo layers trained on VQA prompts only with one change (`VARIANTS`); scores at 4 shots every quarter of the steps."
+    import torch
+    from einops import rearrange
+    from flamingo_mini.demo import _demo_config
+    from flamingo_mini.families import FamilyEpisodes, encode_family, evaluate_family
+    from flamingo_mini.features import FeatureCollator
+    from flamingo_mini.train import Learner
+    if variant not in VARIANTS: raise ValueError(f"unknown variant {variant!r}; choose from {VARIANTS}")
+    only = 'is there a circle' if variant == 'circle' else None
+    pool = _scenes(pool_size if only is None else pool_size // 6, 'train', only)
+    queries = _scenes(n_eval, 'test', only)
+    torch.manual_seed(seed)
+    config = dict(resampler_num_latents=65) if variant == 'patches' else {}
+    config |= dict(freeze_language_model=False) if variant == 'unfrozen' else {}
+    model, processor = _model(run, **config)
+    if variant == 'patches':  # no resampler: its output is the tower's tokens with patch position embeddings, normalised
+        resampler = model.resampler
+        def tokens(x, return_attn=False):
+            if x.ndim == 4: x = rearrange(x, 'b t v d -> b t 1 v d')
+            out = resampler.norm(rearrange(x + resampler.patch_pos_emb[:x.shape[3]], 'b t f v d -> b t (f v) d'))
+            return (out, []) if return_attn else out
+        resampler.forward = tokens
+    features, query_features = encode_family(model, processor, 'vqa', pool), encode_family(model, processor, 'vqa', queries)
+    train_queries, train_features = pool[:n_eval], (features[0][:n_eval], features[1][:n_eval])
+    collate = FeatureCollator(processor, texts_column='texts', images_column='image_features')
+    learn = Learner(model, {'vqa': (FamilyEpisodes('vqa', pool, features[0], range(0, 5), seed=seed), collate, 24)},
+                    _demo_config(steps, seed, 100))
+    curve, start = [], time.time()
+    for stop in range(steps // 4, steps + 1, steps // 4):
+        learn.fit(steps=stop - learn.step, progress=False)
+        model.eval()
+        point = dict(step=stop, loss=round(learn.history[-1]['loss'], 4))
+        for split, q, f in (('test', queries, query_features), ('train', train_queries, train_features)):
+            r = evaluate_family(model, processor, 'vqa', q, f, pool, features, (4,), seed=seed)[4]
+            point[split] = dict(vqa_accuracy=round(r['vqa_accuracy'], 3), by_kind={k: round(v, 3) for k, v in r['by_kind'].items()})
+        curve.append(point)
+        model.train()
+    return dict(variant=variant, steps=steps, pool=len(pool), queries=len(queries), seconds=round(time.time() - start),
+                trainable=sum(p.numel() for p in model.parameters() if p.requires_grad), curve=curve)
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--run', default='families-run', help='a finished `make families` run folder (its lm/)')
+    p.add_argument('--out', default='reports/experiments/families_vqa_lookup.json')
+    p.add_argument('--parts', default='tower,lm,' + ','.join(VARIANTS), help='which parts to run, comma-separated')
+    p.add_argument('--steps', type=int, default=1600)
+    p.add_argument('--threads', type=int, default=2)
+    args = p.parse_args(argv)
+    import torch
+    torch.set_num_threads(args.threads)
+    run, out = Path(args.run), Path(args.out)
+    report = json.loads(out.read_text()) if out.exists() else {}
+    report.update(what=__doc__.split('\n\n')[0].replace('\n', ' '), script='tools/families_lookup.py', run=str(run),
+                  threads=args.threads)
+    report.setdefault('flamingo', {})
+    for part in args.parts.split(','):
+        started = time.time()
+        if part == 'tower': report['tower'] = tower_probe(run)
+        elif part == 'lm': report['lm'] = lm_probe(run)
+        else: report['flamingo'][part] = flamingo_run(run, part, args.steps)
+        print(part, round(time.time() - started), 's', json.dumps(report.get(part) or report['flamingo'][part])[:400], flush=True)
+        out.write_text(json.dumps(report, indent=1))
+
+if __name__ == '__main__': main()
