@@ -137,7 +137,7 @@ class Chat:
         if answer is not None:  # the demonstration's answer, closed as the trained format closes it
             said = self.processor(text=f' {answer.strip()}', special_tokens='media')['input_ids']
             new = torch.cat([new, said, torch.tensor([[self.eoc]])], 1)
-        media = {k: enc[k] for k in ('pixel_values', 'media_mask') if k in enc}
+        media = turn_media = {k: enc[k] for k in ('pixel_values', 'media_mask') if k in enc}  # this turn's; `media`: what generate gets
         drop = self._fit(new.shape[1], reply=answer is None)
         ids, cache, history = self.ids, self.cache, self.history[drop:]
         if drop or (cache is None and ids is not None):  # the cache cannot lose its beginning (or there is none, after a demonstration): the kept turns are encoded again, with their images
@@ -146,7 +146,7 @@ class Chat:
             media = {k: torch.cat([m[k] for m in kept], 1) for k in kept[0]} if kept else {}
         ids = new if ids is None else torch.cat([ids, new], dim=1)
         if answer is not None:  # nothing to generate: the next turn encodes the conversation again
-            self.history = history + [(new[0], {k: enc[k] for k in ('pixel_values', 'media_mask') if k in enc})]
+            self.history = history + [(new[0], turn_media)]
             self.ids, self.cache, self.dropped = ids, None, self.dropped + drop
             self.turns.append((text, answer.strip()))
             return answer.strip()
@@ -158,7 +158,7 @@ class Chat:
                                   **{k: v.to(device) for k, v in media.items()}, **self.generate_kwargs)
         reply = self.processor.remove_tags(self.processor.decode(out.sequences[0, ids.shape[1]:]))
         start = ids.shape[1] - new.shape[1]
-        self.history = history + [(out.sequences[0, start:].cpu(), {k: enc[k] for k in ('pixel_values', 'media_mask') if k in enc})]
+        self.history = history + [(out.sequences[0, start:].cpu(), turn_media)]
         self.ids, self.cache, self.dropped = out.sequences.cpu(), output_cache(out), self.dropped + drop
         self.turns.append((text, reply))
         return reply

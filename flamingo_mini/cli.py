@@ -55,7 +55,7 @@ def caption(checkpoint:str, images:list, prompt:str='<image>', max_new_tokens:in
     key = 'frames' if clip else 'image'
     demonstrations = []
     for files, text in shots or []:
-        files = [f for f in str(files).split(',')] if clip else [files]
+        files = str(files).split(',') if clip else [files]
         if question is None: demonstrations.append({key: media(files), 'caption': text}); continue
         asked, sep, answer = text.rpartition('=')
         if not (sep and asked.strip() and answer.strip()):
