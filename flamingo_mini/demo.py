@@ -24,9 +24,9 @@ from .data import FlamingoCollator, prepare_dataset
 __all__ = ['DEMO_FLAMINGO', 'DEMO_EPISODES', 'DEMO_LONG_EPISODES', 'DEMO_VARIED', 'DEMO_WEIGHTS', 'ATTRIBUTES',
            'PERCEPTION_SCENES', 'PERCEPTION_DIGITS', 'demo_sources', 'FeatureEpisodes', 'caption_accuracy',
            'caption_images', 'evaluate_captions', 'evaluate_digits', 'evaluate_perception', 'evaluate_icl',
-           'evaluate_binding', 'evaluate_once', 'evaluate_rices', 'training_sources', 'train_in_context', 'demo_figure',
-           'run_demo', 'format_report', 'read_report', 'report_summary', 'report_tables', 'plot_few_shot', 'Picture',
-           'samples_alt', 'few_shot_alt', 'plot_binding', 'binding_alt']
+           'evaluate_binding', 'evaluate_once', 'evaluate_rices', 'training_sources', 'train_in_context',
+           'wall_clock_schedule', 'demo_figure', 'run_demo', 'format_report', 'read_report', 'report_summary',
+           'report_tables', 'plot_few_shot', 'Picture', 'samples_alt', 'few_shot_alt', 'plot_binding', 'binding_alt']
 
 # %% ../nbs/18_demo.ipynb #e8d9ad95
 DEMO_FLAMINGO = dict(xattn_every=1, xattn_dim_head=32, xattn_heads=4, xattn_ff_mult=2, xattn_act='sqrelu', xattn_gate_init=1.,
@@ -303,7 +303,7 @@ def training_sources(model, processor, seed:int=0,
     return sources, {k: w for k, w in (DEMO_WEIGHTS | (weights or {})).items() if k in sources}
 
 def _demo_config(steps:int, seed:int, log_every:int):
-    "The demo's optimisation: a constant rate after warm-up; the gates start open and learn at the common rate."
+    "The demo's optimisation: a constant rate after warm-up (`run_demo` adds a wall-clock cool-down); the gates start open and learn at the common rate."
     from flamingo_mini.train import TrainConfig
     return TrainConfig(steps=steps, lr=1e-3, gate_lr_mult=1., warmup_steps=50, schedule='constant',
                        log_every=log_every, seed=seed)
@@ -340,6 +340,13 @@ def train_in_context(lm:str, # the frozen LM's folder (with its tokenizer)
                 print(f"step {learn.step}: loss {learn.history[-1]['loss']:.3f}", flush=True)
     return model.eval(), processor, learn
 
+def wall_clock_schedule(optimizer, warmup_steps:int, deadline:float, cooldown:float, clock=time.time):
+    "Warm up over `warmup_steps`, hold the rate, then lower it linearly to zero over the last `cooldown` seconds before `deadline` (a `clock()` time)."
+    def factor(step:int) -> float:
+        left = deadline - clock()
+        return (step / warmup_steps if step < warmup_steps else 1.) * (min(1., max(0., left / cooldown)) if cooldown > 0 else 1.)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
 # %% ../nbs/18_demo.ipynb #d0b6b23d
 def demo_figure(model, processor, images:list, path:str|Path|None=None, max_new_tokens:int=24):
     "A figure of `images` with the model's captions and, for each, where its caption's tokens looked; and the gates."
@@ -368,6 +375,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
              world_dir:str|None=None, # where to build the tiny world's parts (default: use the copy shipped in the package)
              eval_n:int=200, # held-out samples per evaluation
              eval_reserve:float=60., # seconds kept for evaluation and saving (they take about 40)
+             cooldown:float=0.25, # share of the training time at its end over which the learning rate falls to zero (`wall_clock_schedule`)
              episode_batch:int=16, # in-context episodes per step (with 32 scenes and 16 digits)
              episodes:dict|None=None, # `FeatureEpisodes` options for the training episodes; default `DEMO_EPISODES`
              long_batch:int=4, # sixteen-demonstration episodes per step in a source of their own (`DEMO_LONG_EPISODES`; 0: none)
@@ -395,9 +403,12 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
         prepared = time.time() - start - built
         # the gates start open and learn at the common rate (see "Why the gates start open" on the demo page)
         learn = Learner(model, sources, _demo_config(10**6, seed, 25), weights=weights)
+        deadline = start + minutes * 60 - eval_reserve
+        learn.scheduler = wall_clock_schedule(learn.optimizer, learn.config.warmup_steps, deadline,
+                                              cooldown * (deadline - time.time()))
         log(f'world ready in {built:.0f} s, data in {prepared:.0f} s; training for '
-            f'{minutes * 60 - (time.time() - start) - eval_reserve:.0f} s')
-        while time.time() - start < minutes * 60 - eval_reserve:
+            f'{deadline - time.time():.0f} s, the learning rate falling to zero over the last {cooldown:.0%}')
+        while time.time() < deadline:
             learn.fit(steps=25, progress=False)  # in chunks, to stop on time; a line of progress every 100 steps
             if learn.step % 100 == 0:
                 h = learn.history[-1]
@@ -425,7 +436,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
                           tasks=['captioning', f"few-shot word binding by {', '.join(episodes['keys'])} (in context)", 'digit naming'])
     report['seconds']['total'] = round(time.time() - start)
     report['varied'] = varied  # captioned varied renders and styled digits in the mixture (`training_sources`)
-    report['budget'] = dict(minutes=minutes, threads=threads)  # a shared machine trains fewer steps in the same budget
+    report['budget'] = dict(minutes=minutes, threads=threads, cooldown=cooldown)  # a shared machine trains fewer steps in the same budget
     report['episodes'] = dict(episodes, keys=list(episodes['keys']), ks=list(episodes['ks']), words=words, batch=episode_batch,  # what the training episodes held
                              long=dict(DEMO_LONG_EPISODES, ks=list(DEMO_LONG_EPISODES['ks']), batch=long_batch))
     rates = [h['samples_per_s'] for h in learn.history if 'samples_per_s' in h]
