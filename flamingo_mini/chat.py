@@ -12,7 +12,7 @@ from .compat import cache_kwarg, output_cache
 from .processor import load_image
 
 # %% auto #0
-__all__ = ['DEMO_CHECKPOINT', 'load_checkpoint', 'model_summary', 'describe', 'Chat', 'chat_loop']
+__all__ = ['DEMO_CHECKPOINT', 'load_checkpoint', 'model_summary', 'describe', 'Chat', 'parse_demo', 'chat_loop']
 
 # %% ../nbs/19_chat.ipynb #1d0f5eef
 _HUB_ID = re.compile(r'[A-Za-z0-9][\w.-]*(/[\w.-]+)?')
@@ -165,6 +165,13 @@ class Chat:
 
 
 # %% ../nbs/19_chat.ipynb #836af774
+def parse_demo(text:str) -> tuple[str, str|None]:
+    "A message and, for '/demo MESSAGE => ANSWER' (a demonstration, in the terminal and the web chat), its answer; otherwise `(text, None)`."
+    if text.split()[:1] != ['/demo']: return text, None
+    message, sep, answer = text.strip()[len('/demo'):].rpartition('=>')
+    if not (sep and message.strip() and answer.strip()): raise ValueError("a demonstration is '/demo MESSAGE => ANSWER'")
+    return message.strip(), answer.strip()
+
 def chat_loop(chat:Chat, lines=None, out=None):
     "Read messages (and /image, /demo, /reset, /quit commands) line by line and print the replies."
     lines, out = lines if lines is not None else sys.stdin, out or sys.stdout
@@ -181,11 +188,8 @@ def chat_loop(chat:Chat, lines=None, out=None):
             if line.split()[0] == '/image':
                 for path in shlex.split(line[len('/image'):]): load_image(path); pending.append(path)
                 print(f'({len(pending)} image(s) attached)', file=out); continue
-            dropped, answer = chat.dropped, None
-            if line.split()[0] == '/demo':
-                line, sep, answer = line[len('/demo'):].rpartition('=>')
-                if not (sep and line.strip() and answer.strip()): raise ValueError("a demonstration is '/demo MESSAGE => ANSWER'")
-                line = line.strip()
+            dropped = chat.dropped
+            line, answer = parse_demo(line)
             reply = chat.say(line, pending, answer=answer)
             if chat.dropped > dropped:
                 print(f'(the oldest {chat.dropped - dropped} turn(s) were dropped to fit the context of {chat.context} tokens)', file=out)

@@ -417,6 +417,15 @@ def _help(text:str, default) -> str:
     return f"{text} (default: {shown})".replace('%', '%%')
 
 # %% ../nbs/20_cli.ipynb #6cc2913e
+_QUESTIONS = _help("each message is a question in the trained question format of the task families (its images, then "
+                   "' question: MESSAGE answer:')", False)
+
+def _chat_template(questions:bool) -> str|None:
+    "The `Chat` template of `chat --questions` and `web --questions`: `tasks.VQA_TEMPLATE` around the message; else None."
+    if not questions: return None
+    from flamingo_mini.tasks import VQA_TEMPLATE
+    return VQA_TEMPLATE.format(question='{message}')
+
 _CHECKPOINT = ('a folder written by save_pretrained (`train --out`, `demo --out`), a hub id, or `demo`: the trained '
                'tiny-world model shipped with the package')
 
@@ -501,8 +510,7 @@ def _parser() -> argparse.ArgumentParser:
     t = command('chat', 'a multi-turn chat with a saved checkpoint, in the terminal')
     t.add_argument('checkpoint', help=_CHECKPOINT)
     t.add_argument('--max-new-tokens', type=POSITIVE, default=32, help=_help('longest reply, in tokens', 32))
-    t.add_argument('--questions', action='store_true', help=_help("each message is a question in the trained question format of "
-                                                                  "the task families (its images, then ' question: MESSAGE answer:')", False))
+    t.add_argument('--questions', action='store_true', help=_QUESTIONS)
     _train_arguments(command('train', 'train a Flamingo on a dataset (also under accelerate launch or torchrun)'))
     w = command('web', 'serve a web chat with a saved checkpoint on this computer')
     w.add_argument('checkpoint', help=_CHECKPOINT)
@@ -511,6 +519,7 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument('--port', type=_number(int, 0, 'port'), default=7860, help=_help('0 picks a free one', 7860))
     w.add_argument('--max-new-tokens', type=POSITIVE, default=32, help=_help('longest reply, in tokens', 32))
     w.add_argument('--open', action='store_true', help=_help('open the page in the default browser', False))
+    w.add_argument('--questions', action='store_true', help=_QUESTIONS)
     _eval_arguments(command('eval', 'few-shot evaluation of a saved checkpoint on a dataset (also under accelerate launch or torchrun)'))
     return parser
 
@@ -538,15 +547,12 @@ def run(args:argparse.Namespace):
     elif args.command == 'chat':
         from flamingo_mini.chat import Chat, chat_loop, load_checkpoint, model_summary
         model, processor = load_checkpoint(args.checkpoint)
-        template = None
-        if args.questions:
-            from flamingo_mini.tasks import VQA_TEMPLATE
-            template = VQA_TEMPLATE.format(question='{message}')
         chat_loop(Chat(model, processor, max_new_tokens=args.max_new_tokens, summary=model_summary(model, args.checkpoint),
-                       template=template))
+                       template=_chat_template(args.questions)))
     elif args.command == 'web':
         from flamingo_mini.web import serve
-        serve(args.checkpoint, host=args.host, port=args.port, max_new_tokens=args.max_new_tokens, open_browser=args.open)
+        serve(args.checkpoint, host=args.host, port=args.port, max_new_tokens=args.max_new_tokens, open_browser=args.open,
+              template=_chat_template(args.questions))
     elif args.command == 'eval':
         from flamingo_mini.evaluate import evaluate_checkpoint, results_table, _rank_world
         fixed = ('command', 'debug', 'checkpoint', 'dataset', 'task', 'split', 'support_split', 'tiny_world_scenes', 'out')

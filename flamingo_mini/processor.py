@@ -302,7 +302,8 @@ class FlamingoProcessor(OriginalProcessorMixin, ProcessorMixin):
         if any(videos) and not all(videos): raise ValueError("a batch must hold either images or videos, not both")
         frames = [list(m) if is_video(m) else [m] for m in items]  # a 4-D array iterates over its frames
         if len({len(f) for f in frames}) != 1:
-            raise ValueError(f"all videos in a batch need the same number of frames, got {sorted({len(f) for f in frames})}")
+            raise ValueError(f"all videos of one call (every prompt's) need the same number of frames, as they share one "
+                             f"pixel_values tensor; got clips of {sorted({len(f) for f in frames})} frames")
         flat = [load_image(im, self.max_image_pixels, self.max_image_aspect) for f in frames for im in f]
         pixels = torch.as_tensor(np.asarray(self.image_processor(flat, return_tensors='np')['pixel_values']))
         f = len(frames[0])

@@ -6,13 +6,14 @@
 from __future__ import annotations
 import asyncio, base64, binascii, html, json, secrets, socket, threading, time, traceback, webbrowser
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from urllib.parse import urlsplit
 from .core import require_extra
 require_extra('web', 'tornado', by='flamingo_mini.web')
 import tornado.web
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
-from .chat import Chat, describe, load_checkpoint, model_summary
+from .chat import Chat, describe, load_checkpoint, model_summary, parse_demo
 from .processor import ImageError, load_image
 
 # %% auto #0
@@ -121,7 +122,7 @@ PAGE = r"""<!doctype html>
 <p id="about">__ABOUT__</p>
 <div id="log" aria-live="polite"></div>
 <form id="form">
-  <input id="text" autocomplete="off" placeholder="Message (attach images at any turn)" aria-label="message">
+  <input id="text" autocomplete="off" placeholder="Message (attach images at any turn; /demo MESSAGE =&gt; ANSWER adds a demonstration)" aria-label="message">
   <input id="images" type="file" accept="image/*" multiple aria-label="images">
   <button id="send">Send</button> <button id="reset" type="button">Reset</button>
   <div id="attached"></div>
@@ -173,6 +174,7 @@ $('#form').addEventListener('submit', async e => {
     wait = add('assistant pending', 'thinking…');
     const out = await api('/api/say', {text, images});
     wait.className = 'msg assistant'; wait.textContent = out.reply;
+    if (out.demonstration) wait.title = 'a demonstration: written as the reply, not generated';
     if (out.dropped) add('note', `the oldest ${out.dropped} turn(s) were left out to fit the model's context`);
   } catch (err) {  // the message is not part of the conversation: show why, keep the page usable
     wait?.remove();
@@ -326,6 +328,9 @@ class ChatServer:
         if not isinstance(text, str) or not isinstance(images, list): raise Refused('text must be a string, images a list')
         if not text.strip() and not images: raise Refused('the message is empty: type something, or attach an image')
         if len(text) > self.max_chars: raise Refused(f'the message is {len(text):,} characters, over the limit of {self.max_chars:,}')
+        try: message, answer = parse_demo(text)  # '/demo MESSAGE => ANSWER': a demonstration, nothing generated
+        except ValueError as e: raise Refused(str(e)) from None
+        demo = {} if answer is None else dict(answer=answer)  # a chat factory's own `say` need not know demonstrations
         if len(images) > self.max_images: raise Refused(f'{len(images)} images, over the limit of {self.max_images} a message')
         named = [(im.get('data'), im.get('name') or f'image {i+1}') if isinstance(im, dict) else (im, f'image {i+1}')
                  for i, im in enumerate(images)]
@@ -336,10 +341,10 @@ class ChatServer:
         self.waiting += 1
         try:
             dropped = chat.dropped
-            reply = await loop.run_in_executor(self.model_pool, chat.say, text, images)
+            reply = await loop.run_in_executor(self.model_pool, partial(chat.say, message, images, **demo))
         except ValueError as e: raise Refused(str(e)) from None  # from `Chat`: e.g. one message longer than the context
         finally: self.waiting -= 1
-        return {'reply': reply, 'turns': len(chat.turns), 'dropped': chat.dropped - dropped}
+        return {'reply': reply, 'turns': len(chat.turns), 'dropped': chat.dropped - dropped, 'demonstration': answer is not None}
 
     async def _serve(self):
         self.loop, stop = asyncio.get_running_loop(), asyncio.Event()
