@@ -493,6 +493,10 @@ def read_report(folder:str|Path) -> dict:
     return report
 
 def _slashed(values) -> str: return ' / '.join(f'{v:.2f}' for v in values)
+def _span(values) -> str:
+    "'0.95-1.00', or one number when the lowest and highest print the same."
+    low, high = f'{min(values):.2f}', f'{max(values):.2f}'
+    return low if low == high else f'{low}-{high}'
 
 def report_summary(report:dict) -> str:
     "The report's headline numbers in one paragraph, each beside its baseline: what the README and the home page show."
@@ -506,7 +510,7 @@ def report_summary(report:dict) -> str:
             f"it reached, on held-out data: in-context accuracy on fresh word-image maps {_slashed(icl[k]['accuracy'] for k in ks)} "
             f"at {', '.join(map(str, ks[:-1]))} and {ks[-1]} shots, against {_slashed(icl[k]['most_frequent'] for k in ks)} "
             f"for copying the most frequent word; single-shape scenes named exactly {single['exact']:.2f} (colour, shape, "
-            f"position and size {min(attributes):.2f}-{max(attributes):.2f}), two-shape scenes {captions['double']['exact']:.2f}, "
+            f"position and size {_span(attributes)}), two-shape scenes {captions['double']['exact']:.2f}, "
             f"colour-shape pairs never seen in training {captions['compositional']['exact']:.2f}; real digits "
             f"{report['digits']['accuracy']:.2f} (chance 0.10).{_perception_summary(report)}{_binding_summary(report)}")
 
