@@ -13,17 +13,19 @@ used) and the tutorial's own pieces (`family_example`, `encode_family`, `FamilyE
   4 shots (random demonstrations) on test scenes by kind of question, and on 300 training scenes: `all` (the three
   kinds, as the tutorial), `circle` (only "is there a circle?"), `patches` (all kinds, no resampler: the cross-attention
   reads the tower's tokens, normalised, with the resampler's patch position embeddings), `unfrozen` (all kinds, the LM
-  trained too).
+  trained too), `near` (all kinds with the answer right after the shape word: '? answer:' left out of every prompt,
+  trained and scored so), `mixed` (all kinds, every step a batch of each format, scored on the tutorial's).
 
-    python tools/families_lookup.py --run families-run --out reports/experiments/families_vqa_lookup.json   # ~25 min, 2 threads
+    python tools/families_lookup.py --run families-run --out reports/experiments/families_vqa_lookup.json   # ~33 min, 2 threads (--parts near,mixed: the two newest, ~9 min)
 
 The report is rendered on the families page (nbs/26_families).
 """
 from __future__ import annotations
 import argparse, json, time
+from contextlib import contextmanager
 from pathlib import Path
 
-VARIANTS = ('all', 'circle', 'patches', 'unfrozen')
+VARIANTS = ('all', 'circle', 'patches', 'unfrozen', 'near', 'mixed')
 
 def _scenes(n:int, split:str, only:str|None=None, seed:int=0) -> list[dict]:
     "`n` VQA examples of `split` (those whose question contains `only`, when given)."
@@ -102,6 +104,21 @@ def lm_probe(run:Path, n:int=1500, n_train:int=1000) -> dict:
         with torch.no_grad(): out[layer] = round((probe(x[n_train:]).argmax(1) == y[n_train:]).float().mean().item(), 3)
     return dict(accuracy_by_layer=out, chance=round(1 / len(SHAPES), 3), train=n_train, test=n - n_train)
 
+NEAR_TEMPLATE = ' question: {question}'  # `near`: the answer follows the question's last word, the shape
+
+def _near(text:str|None) -> str|None:
+    "A prompt text of the tutorial's VQA format in the `near` one: ' question: what colour is the star red'."
+    return None if text is None else text.replace('? answer:', '')
+
+@contextmanager
+def _vqa_template(template:str|None):
+    "`tasks.VQA_TEMPLATE` set to `template` inside (None: left alone), which `task_prompt` reads when it writes a prompt."
+    import flamingo_mini.tasks as tasks
+    kept = tasks.VQA_TEMPLATE
+    if template is not None: tasks.VQA_TEMPLATE = template
+    try: yield
+    finally: tasks.VQA_TEMPLATE = kept
+
 def flamingo_run(run:Path, variant:str, steps:int, seed:int=0, pool_size:int=20000, n_eval:int=300) -> dict:
     "Flamingo layers trained on VQA prompts only with one change (`VARIANTS`); scores at 4 shots every quarter of the steps."
     import torch
@@ -110,6 +127,7 @@ def flamingo_run(run:Path, variant:str, steps:int, seed:int=0, pool_size:int=200
     from flamingo_mini.families import FamilyEpisodes, encode_family, evaluate_family
     from flamingo_mini.features import FeatureCollator
     from flamingo_mini.train import Learner
+    NearEpisodes = _near_episodes()
     if variant not in VARIANTS: raise ValueError(f"unknown variant {variant!r}; choose from {VARIANTS}")
     only = 'is there a circle' if variant == 'circle' else None
     pool = _scenes(pool_size if only is None else pool_size // 6, 'train', only)
@@ -127,21 +145,34 @@ def flamingo_run(run:Path, variant:str, steps:int, seed:int=0, pool_size:int=200
         resampler.forward = tokens
     features, query_features = encode_family(model, processor, 'vqa', pool), encode_family(model, processor, 'vqa', queries)
     train_queries, train_features = pool[:n_eval], (features[0][:n_eval], features[1][:n_eval])
+    if variant == 'near':  # the questions lose their '?' and the template its 'answer:' (`_near`)
+        pool, queries, train_queries = ([dict(e, question=e['question'].rstrip('?')) for e in x] for x in (pool, queries, train_queries))
     collate = FeatureCollator(processor, texts_column='texts', images_column='image_features')
-    learn = Learner(model, {'vqa': (FamilyEpisodes('vqa', pool, features[0], range(0, 5), seed=seed), collate, 24)},
-                    _demo_config(steps, seed, 100))
+    sources = {'vqa': (FamilyEpisodes('vqa', pool, features[0], range(0, 5), seed=seed), collate, 24)}
+    if variant == 'mixed': sources['near'] = (NearEpisodes('vqa', pool, features[0], range(0, 5), seed=seed + 1), collate, 24)
+    learn = Learner(model, sources, _demo_config(steps, seed, 100))
     curve, start = [], time.time()
-    for stop in range(steps // 4, steps + 1, steps // 4):
-        learn.fit(steps=stop - learn.step, progress=False)
-        model.eval()
-        point = dict(step=stop, loss=round(learn.history[-1]['loss'], 4))
-        for split, q, f in (('test', queries, query_features), ('train', train_queries, train_features)):
-            r = evaluate_family(model, processor, 'vqa', q, f, pool, features, (4,), seed=seed)[4]
-            point[split] = dict(vqa_accuracy=round(r['vqa_accuracy'], 3), by_kind={k: round(v, 3) for k, v in r['by_kind'].items()})
-        curve.append(point)
-        model.train()
+    with _vqa_template(NEAR_TEMPLATE if variant == 'near' else None):
+        for stop in range(steps // 4, steps + 1, steps // 4):
+            learn.fit(steps=stop - learn.step, progress=False)
+            model.eval()
+            point = dict(step=stop, loss=round(learn.history[-1]['loss'], 4))
+            for split, q, f in (('test', queries, query_features), ('train', train_queries, train_features)):
+                r = evaluate_family(model, processor, 'vqa', q, f, pool, features, (4,), seed=seed)[4]
+                point[split] = dict(vqa_accuracy=round(r['vqa_accuracy'], 3), by_kind={k: round(v, 3) for k, v in r['by_kind'].items()})
+            curve.append(point)
+            model.train()
     return dict(variant=variant, steps=steps, pool=len(pool), queries=len(queries), seconds=round(time.time() - start),
                 trainable=sum(p.numel() for p in model.parameters() if p.requires_grad), curve=curve)
+
+def _near_episodes():
+    "`FamilyEpisodes` whose prompts are in the `near` format (the class is made here: the module imports no library at the top)."
+    from flamingo_mini.families import FamilyEpisodes
+    class NearEpisodes(FamilyEpisodes):
+        def __getitem__(self, i:int) -> dict:
+            out = super().__getitem__(i)
+            return out | dict(texts=[_near(t) for t in out['texts']])
+    return NearEpisodes
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
