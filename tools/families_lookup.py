@@ -8,7 +8,9 @@ used) and the tutorial's own pieces (`family_example`, `encode_family`, `FamilyE
 - `tower`: probes on the tower's tokens of VQA scenes (1-3 objects, distinct shapes) for which shapes are present:
   a linear map of each token then the maximum over tokens, and a two-layer MLP of each token then the maximum;
 - `lm`: a linear probe on the frozen LM's hidden state at the answer position (`answer:`) of a VQA question, per
-  layer, for which shape the question names;
+  layer, for which shape the question names (on standardised features, so it finds weak directions too); and the
+  share of that state's variance, layer-normed as a cross-attention layer's query sees it, that the named shape
+  explains, at `answer:` and at the shape word itself;
 - `flamingo`: Flamingo layers trained on VQA prompts only (0-4 demonstrations, batch 24) for `--steps` steps, scored at
   4 shots (random demonstrations) on test scenes by kind of question, and on 300 training scenes: `all` (the three
   kinds, as the tutorial), `circle` (only "is there a circle?"), `patches` (all kinds, no resampler: the cross-attention
@@ -89,20 +91,34 @@ def lm_probe(run:Path, n:int=1500, n_train:int=1000) -> dict:
     from flamingo_mini.tasks import SHAPES, VQA_TEMPLATE
     torch.manual_seed(0)
     lm, tok = GPT2LMHeadModel.from_pretrained(run/'lm').eval(), AutoTokenizer.from_pretrained(run/'lm')
-    states, labels = None, []
+    states, at_word, labels = None, None, []
     for e in _scenes(n, 'train'):
+        shape = e['question'].rstrip('?').split()[-1]
         ids = tok(VQA_TEMPLATE.format(question=e['question']), return_tensors='pt').input_ids
+        word = (ids[0] == tok.convert_tokens_to_ids(tok.tokenize(' ' + shape))[0]).nonzero()[-1, 0]  # the shape word's token
         with torch.no_grad(): hs = lm(ids, output_hidden_states=True).hidden_states
         states = [[] for _ in hs] if states is None else states
-        for layer, h in enumerate(hs): states[layer].append(h[0, -1])
-        labels.append(SHAPES.index(e['question'].rstrip('?').split()[-1]))
+        at_word = [[] for _ in hs] if at_word is None else at_word
+        for layer, h in enumerate(hs): states[layer].append(h[0, -1]); at_word[layer].append(h[0, word])
+        labels.append(SHAPES.index(shape))
     y, out = torch.tensor(labels), {}
     for layer, rows in enumerate(states):
         x = torch.stack(rows); x = (x - x.mean(0)) / x.std(0).clamp(min=1e-6)
         probe = _fit_probe(torch.nn.Linear(x.shape[1], len(SHAPES)), x[:n_train], y[:n_train], 300,
                            torch.nn.functional.cross_entropy, lr=1e-2, batch=None)
         with torch.no_grad(): out[layer] = round((probe(x[n_train:]).argmax(1) == y[n_train:]).float().mean().item(), 3)
-    return dict(accuracy_by_layer=out, chance=round(1 / len(SHAPES), 3), train=n_train, test=n - n_train)
+    share = lambda rows: {layer: _shape_share(torch.stack(r), y) for layer, r in enumerate(rows)}
+    return dict(accuracy_by_layer=out, chance=round(1 / len(SHAPES), 3), train=n_train, test=n - n_train,
+                shape_share_by_layer=share(states), shape_share_at_word=share(at_word))
+
+def _shape_share(x, y) -> float:
+    "The share of the rows' variance, after the layer norm a cross-attention layer applies, that the named shape explains."
+    import torch
+    x = torch.nn.functional.layer_norm(x, x.shape[-1:])
+    classes = y.unique()
+    means = torch.stack([x[y == c].mean(0) for c in classes]) - x.mean(0)
+    weights = torch.stack([(y == c).float().mean() for c in classes])
+    return round(float((weights[:, None] * means ** 2).sum() / x.var(0, unbiased=False).sum()), 4)
 
 NEAR_TEMPLATE = ' question: {question}'  # `near`: the answer follows the question's last word, the shape
 
