@@ -16,9 +16,13 @@ used) and the tutorial's own pieces (`family_example`, `encode_family`, `FamilyE
   kinds, as the tutorial), `circle` (only "is there a circle?"), `patches` (all kinds, no resampler: the cross-attention
   reads the tower's tokens, normalised, with the resampler's patch position embeddings), `unfrozen` (all kinds, the LM
   trained too), `near` (all kinds with the answer right after the shape word: '? answer:' left out of every prompt,
-  trained and scored so), `mixed` (all kinds, every step a batch of each format, scored on the tutorial's).
+  trained and scored so), `mixed` (all kinds, every step a batch of each format, scored on the tutorial's);
+- `facts`: a families LM pretrained (1,800 steps, into `--facts-dir`) on the tutorial's documents of which half are
+  VQA prompts whose every question follows its scene written as text (" star red middle. circle blue top. question:
+  what colour is the star? answer: red"), a lookup keyed by the named shape in text: its answers to such text
+  questions, `lm` on it, and `all` on it.
 
-    python tools/families_lookup.py --run families-run --out reports/experiments/families_vqa_lookup.json   # ~33 min, 2 threads (--parts near,mixed: the two newest, ~9 min)
+    python tools/families_lookup.py --run families-run --out reports/experiments/families_vqa_lookup.json   # ~50 min, 2 threads (--parts facts alone ~16 min)
 
 The report is rendered on the families page (nbs/26_families).
 """
@@ -190,12 +194,58 @@ def _near_episodes():
             return out | dict(texts=[_near(t) for t in out['texts']])
     return NearEpisodes
 
+def _facts(example:dict) -> str:
+    "A VQA scene written as text facts, one per object: ' star red middle. circle blue top.'"
+    return ' ' + ' '.join(f'{w[3]} {w[2]} {w[-1]}.' for w in (part.split() for part in example['caption'].split(' and ')))
+
+@contextmanager
+def _fact_documents(share:float):
+    "`families.family_documents` writing, in `share` of its documents, VQA prompts whose every question follows its scene as facts."
+    import numpy as np
+    import flamingo_mini.families as families
+    plain = families.family_documents
+    def documents(pools, n, ks=range(0, 37), seed=0):
+        rng = np.random.default_rng([seed, 11])
+        for d in plain(pools, n, ks, seed):
+            if rng.random() >= share: yield d; continue
+            picks = rng.choice(len(pools['vqa']), int(rng.integers(0, 9)) + 1, replace=False)
+            yield ''.join(f"{_facts(pools['vqa'][j])} question: {pools['vqa'][j]['question']} answer: "
+                          f"{pools['vqa'][j]['answers'][0]}{families.EOC_TOKEN}" for j in picks)
+    families.family_documents = documents
+    try: yield
+    finally: families.family_documents = plain
+
+def facts_run(run:Path, out:Path, share:float=0.5, lm_steps:int=1800, steps:int=1600, seed:int=0) -> dict:
+    "A families LM pretrained with fact documents (`_fact_documents`) into `out`/lm: its text lookup (and `run`'s LM's), `lm_probe`, and `flamingo_run` on it."
+    from flamingo_mini.families import FAMILIES_RECIPE, TUTORIAL_FAMILIES, family_example, family_tokenizer, pretrain_family_lm
+    started, r = time.time(), FAMILIES_RECIPE
+    pools = {f: [family_example(f, i, 'train', seed) for i in range(r['pool'][f])] for f in TUTORIAL_FAMILIES}
+    with _fact_documents(share):
+        tokenizer = family_tokenizer(pools, seed=seed)
+        lm = pretrain_family_lm(tokenizer, pools, lm_steps, ks=r['lm_ks'], seed=seed, threads=None, log_every=300)
+    (out/'lm').mkdir(parents=True, exist_ok=True); lm.save_pretrained(out/'lm'); tokenizer.save_pretrained(out/'lm')
+    lm_seconds = round(time.time() - started)
+    return dict(share=share, lm_steps=lm_steps, lm_seconds=lm_seconds, text_lookup=_text_lookup(out/'lm'),
+                tutorial_text_lookup=_text_lookup(run/'lm'), lm=lm_probe(out), flamingo=flamingo_run(out, 'all', steps, seed))
+
+def _text_lookup(folder:Path, n:int=300) -> dict:
+    "How often the LM in `folder` answers a test VQA question asked after its scene written as facts, by kind."
+    import torch
+    from transformers import AutoTokenizer, GPT2LMHeadModel
+    lm, tokenizer, by_kind = GPT2LMHeadModel.from_pretrained(folder).eval(), AutoTokenizer.from_pretrained(folder), {}
+    for q in _scenes(n, 'test'):  # the scene as facts, then the question; the LM's next word
+        ids = tokenizer(_facts(q) + f" question: {q['question']} answer:", return_tensors='pt').input_ids
+        with torch.no_grad(): word = tokenizer.decode([lm(ids).logits[0, -1].argmax().item()]).strip()
+        by_kind.setdefault(q['kind'], []).append(word == q['answers'][0])
+    return {k: round(sum(v) / len(v), 3) for k, v in by_kind.items()}
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--run', default='families-run', help='a finished `make families` run folder (its lm/)')
     p.add_argument('--out', default='reports/experiments/families_vqa_lookup.json')
-    p.add_argument('--parts', default='tower,lm,' + ','.join(VARIANTS), help='which parts to run, comma-separated')
+    p.add_argument('--parts', default='tower,lm,' + ','.join(VARIANTS) + ',facts', help='which parts to run, comma-separated')
     p.add_argument('--steps', type=int, default=1600)
+    p.add_argument('--facts-dir', default='families-facts', help="where the `facts` part writes its LM")
     p.add_argument('--threads', type=int, default=2)
     args = p.parse_args(argv)
     import torch
@@ -209,6 +259,7 @@ def main(argv=None):
         started = time.time()
         if part == 'tower': report['tower'] = tower_probe(run)
         elif part == 'lm': report['lm'] = lm_probe(run)
+        elif part == 'facts': report['facts'] = facts_run(run, Path(args.facts_dir), steps=args.steps)
         else: report['flamingo'][part] = flamingo_run(run, part, args.steps)
         print(part, round(time.time() - started), 's', json.dumps(report.get(part) or report['flamingo'][part])[:400], flush=True)
         out.write_text(json.dumps(report, indent=1))
