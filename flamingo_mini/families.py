@@ -90,14 +90,16 @@ def family_documents(pools:dict[str, Sequence[dict]], # family -> examples
         sample = training_sample(family, [stubs[family][j] for j in picks[:-1]], stubs[family][picks[-1]])
         yield ''.join(x for x in sample if isinstance(x, str))
 
-def family_tokenizer(pools:dict[str, Sequence[dict]], vocab_size:int=512, n_documents:int=3000, seed:int=0):
+def family_tokenizer(pools:dict[str, Sequence[dict]], vocab_size:int=512, n_documents:int=3000, seed:int=0,
+                     documents=family_documents): # the writer of the text, called as `family_documents` is
     "A byte-level BPE tokenizer learned on the families' text (each of their words one token), with `<|endoftext|>`."
-    chunks = [c for d in family_documents(pools, n_documents, ks=range(0, 3), seed=seed) for c in d.split(EOC_TOKEN) if c]
+    chunks = [c for d in documents(pools, n_documents, ks=range(0, 3), seed=seed) for c in d.split(EOC_TOKEN) if c]
     return byte_level_bpe(chunks, vocab_size, END_OF_TEXT)
 
-def family_lm_batches(tokenizer, pools:dict, batch_size:int=32, ks=range(0, 37), seed:int=0):
-    "Endless batches of `family_documents`, one per row, right-padded: `input_ids`, `labels`, `attention_mask`."
-    documents, eos = family_documents(pools, 2**62, ks, seed), tokenizer.eos_token_id
+def family_lm_batches(tokenizer, pools:dict, batch_size:int=32, ks=range(0, 37), seed:int=0,
+                      documents=family_documents): # the writer of the text, called as `family_documents` is
+    "Endless batches of `family_documents` (or `documents`), one per row, right-padded: `input_ids`, `labels`, `attention_mask`."
+    documents, eos = documents(pools, 2**62, ks, seed), tokenizer.eos_token_id
     while True:
         input_ids, labels = _pad_rows([tokenizer(next(documents))['input_ids'] + [eos] for _ in range(batch_size)], eos)
         yield input_ids, labels, (labels != -100).long()
@@ -105,12 +107,14 @@ def family_lm_batches(tokenizer, pools:dict, batch_size:int=32, ks=range(0, 37),
 def pretrain_family_lm(tokenizer, # from `family_tokenizer`; `<EOC>` is added to it in place
                        pools:dict, steps:int=500, ks=range(0, 37), # demonstrations per document (`family_documents`)
                        lr:float=1e-3, batch_size:int=32, seed:int=0,
-                       threads:int|None=2, log_every:int=0, **config): # `world_lm_config` fields (default 512 positions)
+                       threads:int|None=2, log_every:int=0,
+                       documents=family_documents, # the writer of the text, called as `family_documents` is
+                       **config): # `world_lm_config` fields (default 512 positions)
     "A small GPT-2 (the world's shape, 512 positions) pretrained on `family_documents`; in eval mode."
     add_eoc_token(tokenizer)
     model = new_world_lm(tokenizer, seed, **(dict(n_positions=512) | config))
     with torch_threads(threads):
-        _fit(model, family_lm_batches(tokenizer, pools, batch_size, ks, seed=seed), steps, lr, log_every, 'LM', _lm_loss,
+        _fit(model, family_lm_batches(tokenizer, pools, batch_size, ks, seed=seed, documents=documents), steps, lr, log_every, 'LM', _lm_loss,
              decay_share=0.2)
     return model.eval()
 

@@ -198,31 +198,27 @@ def _facts(example:dict) -> str:
     "A VQA scene written as text facts, one per object: ' star red middle. circle blue top.'"
     return ' ' + ' '.join(f'{w[3]} {w[2]} {w[-1]}.' for w in (part.split() for part in example['caption'].split(' and ')))
 
-@contextmanager
-def _fact_documents(share:float):
-    "`families.family_documents` writing, in `share` of its documents, VQA prompts whose every question follows its scene as facts."
+def fact_documents(share:float):
+    "A `family_documents` that writes, in `share` of its documents, VQA prompts whose every question follows its scene as facts."
     import numpy as np
-    import flamingo_mini.families as families
-    plain = families.family_documents
+    from flamingo_mini.families import EOC_TOKEN, family_documents
     def documents(pools, n, ks=range(0, 37), seed=0):
         rng = np.random.default_rng([seed, 11])
-        for d in plain(pools, n, ks, seed):
+        for d in family_documents(pools, n, ks, seed):
             if rng.random() >= share: yield d; continue
             picks = rng.choice(len(pools['vqa']), int(rng.integers(0, 9)) + 1, replace=False)
             yield ''.join(f"{_facts(pools['vqa'][j])} question: {pools['vqa'][j]['question']} answer: "
-                          f"{pools['vqa'][j]['answers'][0]}{families.EOC_TOKEN}" for j in picks)
-    families.family_documents = documents
-    try: yield
-    finally: families.family_documents = plain
+                          f"{pools['vqa'][j]['answers'][0]}{EOC_TOKEN}" for j in picks)
+    return documents
 
 def facts_run(run:Path, out:Path, share:float=0.5, lm_steps:int=1800, steps:int=1600, seed:int=0) -> dict:
-    "A families LM pretrained with fact documents (`_fact_documents`) into `out`/lm: its text lookup (and `run`'s LM's), `lm_probe`, and `flamingo_run` on it."
+    "A families LM pretrained with fact documents (`fact_documents`) into `out`/lm: its text lookup (and `run`'s LM's), `lm_probe`, and `flamingo_run` on it."
     from flamingo_mini.families import FAMILIES_RECIPE, TUTORIAL_FAMILIES, family_example, family_tokenizer, pretrain_family_lm
     started, r = time.time(), FAMILIES_RECIPE
     pools = {f: [family_example(f, i, 'train', seed) for i in range(r['pool'][f])] for f in TUTORIAL_FAMILIES}
-    with _fact_documents(share):
-        tokenizer = family_tokenizer(pools, seed=seed)
-        lm = pretrain_family_lm(tokenizer, pools, lm_steps, ks=r['lm_ks'], seed=seed, threads=None, log_every=300)
+    documents = fact_documents(share)
+    tokenizer = family_tokenizer(pools, seed=seed, documents=documents)
+    lm = pretrain_family_lm(tokenizer, pools, lm_steps, ks=r['lm_ks'], seed=seed, threads=None, log_every=300, documents=documents)
     (out/'lm').mkdir(parents=True, exist_ok=True); lm.save_pretrained(out/'lm'); tokenizer.save_pretrained(out/'lm')
     lm_seconds = round(time.time() - started)
     return dict(share=share, lm_steps=lm_steps, lm_seconds=lm_seconds, text_lookup=_text_lookup(out/'lm'),
