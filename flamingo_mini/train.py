@@ -16,7 +16,7 @@ require_extra('train', 'accelerate', 'datasets', by='flamingo_mini.train')
 from accelerate import Accelerator, DistributedType
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save as safetensors_bytes
-from transformers import get_constant_schedule_with_warmup, get_cosine_schedule_with_warmup, get_linear_schedule_with_warmup
+from transformers import get_constant_schedule_with_warmup, get_cosine_schedule_with_warmup, get_linear_schedule_with_warmup, get_wsd_schedule
 from .core import *
 from .data import MixedBatches, batches, check_columns
 from .lm import flamingo_layers, gate_values
@@ -32,7 +32,7 @@ __all__ = ['SCHEDULES', 'CHECKPOINT_NAME', 'TrainConfig', 'param_groups', 'make_
            'check_output_dir', 'explain_write_error', 'plot_history', 'gate_values']
 
 # %% ../nbs/14_train.ipynb #680fb012
-SCHEDULES = ('constant', 'linear', 'cosine')
+SCHEDULES = ('constant', 'linear', 'cosine', 'wsd')
 
 @dataclass
 class TrainConfig:
@@ -42,7 +42,8 @@ class TrainConfig:
     gate_lr_mult:float=10. # the tanh gates learn this much faster (they start at 0 and must open)
     weight_decay:float=0.1 # on weight matrices only (not norms, biases, gates, latents or token rows)
     warmup_steps:int=20
-    schedule:str='cosine' # 'constant', 'linear' or 'cosine' after the warm-up
+    schedule:str='cosine' # 'constant', 'linear' or 'cosine' after the warm-up; 'wsd': held, then linear to zero
+    decay_share:float=0.2 # 'wsd': the share of `steps` over which the rate falls to zero at the end
     grad_accum:int=1 # micro-batches per step
     max_grad_norm:float|None=1.0
     mixed_precision:str='no' # 'no', 'bf16' or 'fp16' (accelerate's autocast)
@@ -67,6 +68,8 @@ class TrainConfig:
             if value is None and name == 'max_grad_norm': continue
             if not (isinstance(value, (int, float)) and math.isfinite(value) and (value > low if low is not None else value >= 0)):
                 raise ValueError(f"{name} must be a finite {'positive' if low is not None else 'non-negative'} number, got {value!r}")
+        if not (isinstance(self.decay_share, (int, float)) and 0 <= self.decay_share <= 1):
+            raise ValueError(f"decay_share must be a number from 0 to 1, got {self.decay_share!r}")
         if self.schedule not in SCHEDULES: raise ValueError(f"schedule={self.schedule!r} is not one of {SCHEDULES}")
         if self.mixed_precision not in ('no', 'bf16', 'fp16'):
             raise ValueError(f"mixed_precision={self.mixed_precision!r} is not one of 'no', 'bf16', 'fp16'")
@@ -92,8 +95,11 @@ def param_groups(model:nn.Module, lr:float, weight_decay:float, gate_lr_mult:flo
             dict(params=gates, weight_decay=0., lr=lr * gate_lr_mult)]
 
 def make_scheduler(optimizer, config:TrainConfig):
-    "Warm-up, then constant, linear or cosine decay over `config.steps`."
+    "Warm-up, then constant, linear or cosine decay over `config.steps`, or held and lowered to zero over the last `decay_share` of them (`wsd`)."
     if config.schedule == 'constant': return get_constant_schedule_with_warmup(optimizer, config.warmup_steps)
+    if config.schedule == 'wsd':  # warmup-stable-decay (Hu et al. 2024, MiniCPM; Hägele et al. 2024)
+        decay = min(round(config.decay_share * config.steps), config.steps - config.warmup_steps)
+        return get_wsd_schedule(optimizer, config.warmup_steps, decay, config.steps, decay_type='linear')
     make = get_linear_schedule_with_warmup if config.schedule == 'linear' else get_cosine_schedule_with_warmup
     return make(optimizer, config.warmup_steps, config.steps)
 
