@@ -16,13 +16,22 @@ used) and the tutorial's own pieces (`family_example`, `encode_family`, `FamilyE
   kinds, as the tutorial), `circle` (only "is there a circle?"), `patches` (all kinds, no resampler: the cross-attention
   reads the tower's tokens, normalised, with the resampler's patch position embeddings), `unfrozen` (all kinds, the LM
   trained too), `near` (all kinds with the answer right after the shape word: '? answer:' left out of every prompt,
-  trained and scored so), `mixed` (all kinds, every step a batch of each format, scored on the tutorial's);
-- `facts`: a families LM pretrained (1,800 steps, into `--facts-dir`) on the tutorial's documents of which half are
+  trained and scored so), `mixed` (all kinds, every step a batch of each format, scored on the tutorial's), `oracle`
+  (all kinds, the tutorial's format, but the LM's input at `answer:`'s ':' has the named shape's embedding added, so the
+  shape is there from the embeddings on: what the layers learn if the LM carried it);
+- `facts`: a families LM pretrained (1,800 steps, into `--lm-dir`/facts) on the tutorial's documents of which half are
   VQA prompts whose every question follows its scene written as text (" star red middle. circle blue top. question:
   what colour is the star? answer: red"), a lookup keyed by the named shape in text: its answers to such text
-  questions, `lm` on it, and `all` on it.
+  questions, `lm` on it, and `all` on it;
+- `quiz`, `quiz_fast`: the same with `quiz_documents` instead: one to four scenes as facts, each followed by two to six
+  distinct questions about it of every kind ("is there" as often about an absent shape as a present one); `quiz_fast`
+  with 80% of the documents such and twice the learning rate;
+- `deep`, `deep_facts`: a four-layer families LM (the tutorial's documents, 600 steps; and half fact documents, 1,200
+  steps), to tell depth from what the LM is taught (`LM_VARIANTS` has each LM's settings).
+- `long:oracle`, `long:quiz`: `oracle` on the tutorial's LM, and `all` on the `quiz` part's LM, for `--long-steps`
+  (4,000) steps: whether the plateau the 1,600-step runs sit on ends.
 
-    python tools/families_lookup.py --run families-run --out reports/experiments/families_vqa_lookup.json   # ~50 min, 2 threads (--parts facts alone ~16 min)
+    python tools/families_lookup.py --run families-run --out reports/experiments/families_vqa_lookup.json   # ~50 min, 2 threads (each LM part ~15-45 min)
 
 The report is rendered on the families page (nbs/26_families).
 """
@@ -31,7 +40,7 @@ import argparse, json, time
 from contextlib import contextmanager
 from pathlib import Path
 
-VARIANTS = ('all', 'circle', 'patches', 'unfrozen', 'near', 'mixed')
+VARIANTS = ('all', 'circle', 'patches', 'unfrozen', 'near', 'mixed', 'oracle')
 
 def _scenes(n:int, split:str, only:str|None=None, seed:int=0) -> list[dict]:
     "`n` VQA examples of `split` (those whose question contains `only`, when given)."
@@ -163,6 +172,7 @@ def flamingo_run(run:Path, variant:str, steps:int, seed:int=0, pool_size:int=200
             out = resampler.norm(rearrange(x + resampler.patch_pos_emb[:x.shape[3]], 'b t f v d -> b t (f v) d'))
             return (out, []) if return_attn else out
         resampler.forward = tokens
+    if variant == 'oracle': _shape_at_answer(model, processor.tokenizer)
     features, query_features = encode_family(model, processor, 'vqa', pool), encode_family(model, processor, 'vqa', queries)
     train_queries, train_features = pool[:n_eval], (features[0][:n_eval], features[1][:n_eval])
     if variant == 'near':  # the questions lose their '?' and the template its 'answer:' (`_near`)
@@ -184,6 +194,17 @@ def flamingo_run(run:Path, variant:str, steps:int, seed:int=0, pool_size:int=200
             model.train()
     return dict(variant=variant, steps=steps, pool=len(pool), queries=len(queries), seconds=round(time.time() - start),
                 trainable=sum(p.numel() for p in model.parameters() if p.requires_grad), curve=curve)
+
+def _shape_at_answer(model, tokenizer):
+    "`oracle`: the LM's input at the ':' of every `answer:` gets the named shape's token embedding added (the shape is three tokens before it: 'star ? answer :'), so every layer there sees the shape."
+    answer, colon = (tokenizer.convert_tokens_to_ids(tokenizer.tokenize(t))[0] for t in (' answer', ':'))
+    def hook(module, inputs, out):
+        ids = inputs[0]
+        rows, at = ((ids[:, 2:-1] == answer) & (ids[:, 3:] == colon)).nonzero(as_tuple=True)  # `at`: the shape's position
+        if len(rows) == 0: return out
+        out = out.clone(); out[rows, at + 3] = out[rows, at + 3] + out[rows, at]
+        return out
+    model.get_input_embeddings().register_forward_hook(hook)
 
 def _near_episodes():
     "`FamilyEpisodes` whose prompts are in the `near` format (the class is made here: the module imports no library at the top)."
@@ -211,18 +232,58 @@ def fact_documents(share:float):
                           f"{pools['vqa'][j]['answers'][0]}{EOC_TOKEN}" for j in picks)
     return documents
 
-def facts_run(run:Path, out:Path, share:float=0.5, lm_steps:int=1800, steps:int=1600, seed:int=0) -> dict:
-    "A families LM pretrained with fact documents (`fact_documents`) into `out`/lm: its text lookup (and `run`'s LM's), `lm_probe`, and `flamingo_run` on it."
-    from flamingo_mini.families import FAMILIES_RECIPE, TUTORIAL_FAMILIES, family_example, family_tokenizer, pretrain_family_lm
+def _objects(caption:str) -> list[tuple[str, str, str]]:
+    "The (shape, colour, place) of each object of a VQA scene's caption."
+    return [(w[3], w[2], w[-1]) for w in (part.split() for part in caption.split(' and '))]
+
+def _quiz(rng, caption:str, n:int) -> str:
+    "A scene as text facts, then `n` distinct questions about it with their answers: every kind, and 'is there' as often about an absent shape as about a present one."
+    from flamingo_mini.families import EOC_TOKEN
+    from flamingo_mini.tasks import SHAPES
+    objects = _objects(caption)
+    yes = [(f'is there a {s}?', 'yes') for s, _, _ in objects]
+    no = [(f'is there a {x}?', 'no') for x in SHAPES if x not in {o[0] for o in objects}]
+    pool = ([(f'what colour is the {s}?', c) for s, c, _ in objects] + [(f'where is the {s}?', p) for s, _, p in objects] + yes
+            + [no[i] for i in rng.choice(len(no), min(len(yes), len(no)), replace=False)])
+    return ' ' + ' '.join(f'{s} {c} {p}.' for s, c, p in objects) + ''.join(
+        f' question: {pool[i][0]} answer: {pool[i][1]}{EOC_TOKEN}' for i in rng.choice(len(pool), min(n, len(pool)), replace=False))
+
+def quiz_documents(share:float):
+    "A `family_documents` that writes, in `share` of its documents, one to four VQA scenes as facts, each followed by two to six questions about it."
+    import numpy as np
+    from flamingo_mini.families import family_documents
+    def documents(pools, n, ks=range(0, 37), seed=0):
+        rng = np.random.default_rng([seed, 13])
+        for d in family_documents(pools, n, ks, seed):
+            if rng.random() >= share: yield d; continue
+            picks = rng.choice(len(pools['vqa']), int(rng.integers(1, 5)), replace=False)
+            yield ''.join(_quiz(rng, pools['vqa'][j]['caption'], int(rng.integers(2, 7))) for j in picks)
+    return documents
+
+LM_VARIANTS = dict(  # the LMs the `facts`, `quiz` and `deep*` parts pretrain: documents, their share, steps, layers, rate
+    facts=dict(documents='facts', share=0.5, lm_steps=1800, n_layer=2, lr=1e-3),
+    quiz=dict(documents='quiz', share=0.5, lm_steps=1800, n_layer=2, lr=1e-3),
+    quiz_fast=dict(documents='quiz', share=0.8, lm_steps=1800, n_layer=2, lr=2e-3),
+    deep=dict(documents='plain', share=0., lm_steps=600, n_layer=4, lr=1e-3),
+    deep_facts=dict(documents='facts', share=0.5, lm_steps=1200, n_layer=4, lr=1e-3))
+
+LONG = dict(oracle=('oracle', None), quiz=('all', 'quiz'))  # `long`'s runs: (variant, LM part or None for the tutorial's LM)
+
+def lm_variant_run(run:Path, out:Path, documents:str='facts', share:float=0.5, lm_steps:int=1800, n_layer:int=2,
+                   lr:float=1e-3, steps:int=1600, seed:int=0) -> dict:
+    "A families LM pretrained on the tutorial's documents (`plain`) or with `share` of them `facts` or `quiz` documents, into `out`/lm: its text lookup (and `run`'s LM's), `lm_probe`, and `flamingo_run`'s `all` on it."
+    from flamingo_mini.families import FAMILIES_RECIPE, TUTORIAL_FAMILIES, family_documents, family_example, family_tokenizer, pretrain_family_lm
     started, r = time.time(), FAMILIES_RECIPE
     pools = {f: [family_example(f, i, 'train', seed) for i in range(r['pool'][f])] for f in TUTORIAL_FAMILIES}
-    documents = fact_documents(share)
-    tokenizer = family_tokenizer(pools, seed=seed, documents=documents)
-    lm = pretrain_family_lm(tokenizer, pools, lm_steps, ks=r['lm_ks'], seed=seed, threads=None, log_every=300, documents=documents)
+    writer = dict(plain=lambda share: family_documents, facts=fact_documents, quiz=quiz_documents)[documents](share)
+    tokenizer = family_tokenizer(pools, seed=seed, documents=writer)
+    lm = pretrain_family_lm(tokenizer, pools, lm_steps, ks=r['lm_ks'], lr=lr, seed=seed, threads=None, log_every=300,
+                            documents=writer, n_layer=n_layer)
     (out/'lm').mkdir(parents=True, exist_ok=True); lm.save_pretrained(out/'lm'); tokenizer.save_pretrained(out/'lm')
     lm_seconds = round(time.time() - started)
-    return dict(share=share, lm_steps=lm_steps, lm_seconds=lm_seconds, text_lookup=_text_lookup(out/'lm'),
-                tutorial_text_lookup=_text_lookup(run/'lm'), lm=lm_probe(out), flamingo=flamingo_run(out, 'all', steps, seed))
+    return dict(documents=documents, share=share, lm_steps=lm_steps, n_layer=n_layer, lr=lr, lm_seconds=lm_seconds,
+                text_lookup=_text_lookup(out/'lm'), tutorial_text_lookup=_text_lookup(run/'lm'), lm=lm_probe(out),
+                flamingo=flamingo_run(out, 'all', steps, seed))
 
 def _text_lookup(folder:Path, n:int=300) -> dict:
     "How often the LM in `folder` answers a test VQA question asked after its scene written as facts, by kind."
@@ -239,9 +300,11 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--run', default='families-run', help='a finished `make families` run folder (its lm/)')
     p.add_argument('--out', default='reports/experiments/families_vqa_lookup.json')
-    p.add_argument('--parts', default='tower,lm,' + ','.join(VARIANTS) + ',facts', help='which parts to run, comma-separated')
+    p.add_argument('--parts', default='tower,lm,' + ','.join(VARIANTS + tuple(LM_VARIANTS)) + ',long:oracle,long:quiz',
+                   help='which parts to run, comma-separated (`long:NAME`: a `LONG` run)')
     p.add_argument('--steps', type=int, default=1600)
-    p.add_argument('--facts-dir', default='families-facts', help="where the `facts` part writes its LM")
+    p.add_argument('--lm-dir', default='families-lms', help="where the LM parts (`facts`, `quiz`, ...) write their LMs, each in a folder of its name")
+    p.add_argument('--long-steps', type=int, default=4000, help='steps of the `long` parts')
     p.add_argument('--threads', type=int, default=2)
     args = p.parse_args(argv)
     import torch
@@ -255,9 +318,13 @@ def main(argv=None):
         started = time.time()
         if part == 'tower': report['tower'] = tower_probe(run)
         elif part == 'lm': report['lm'] = lm_probe(run)
-        elif part == 'facts': report['facts'] = facts_run(run, Path(args.facts_dir), steps=args.steps)
+        elif part in LM_VARIANTS: report[part] = lm_variant_run(run, Path(args.lm_dir)/part, steps=args.steps, **LM_VARIANTS[part])
+        elif part.startswith('long:') and part[5:] in LONG:  # a longer run of a variant, on the tutorial's LM or on an LM part's (run that part first)
+            variant, lm_part = LONG[part[5:]]
+            report.setdefault('long', {})[part[5:]] = flamingo_run(Path(args.lm_dir)/lm_part if lm_part else run, variant, args.long_steps)
         else: report['flamingo'][part] = flamingo_run(run, part, args.steps)
-        print(part, round(time.time() - started), 's', json.dumps(report.get(part) or report['flamingo'][part])[:400], flush=True)
+        done = report['long'][part[5:]] if part.startswith('long:') else report.get(part) or report['flamingo'][part]
+        print(part, round(time.time() - started), 's', json.dumps(done)[:400], flush=True)
         out.write_text(json.dumps(report, indent=1))
 
 if __name__ == '__main__': main()
