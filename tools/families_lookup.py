@@ -215,26 +215,31 @@ def _near_episodes():
             return out | dict(texts=[_near(t) for t in out['texts']])
     return NearEpisodes
 
-def _facts(example:dict) -> str:
-    "A VQA scene written as text facts, one per object: ' star red middle. circle blue top.'"
-    return ' ' + ' '.join(f'{w[3]} {w[2]} {w[-1]}.' for w in (part.split() for part in example['caption'].split(' and ')))
-
-def fact_documents(share:float):
-    "A `family_documents` that writes, in `share` of its documents, VQA prompts whose every question follows its scene as facts."
-    import numpy as np
-    from flamingo_mini.families import EOC_TOKEN, family_documents
-    def documents(pools, n, ks=range(0, 37), seed=0):
-        rng = np.random.default_rng([seed, 11])
-        for d in family_documents(pools, n, ks, seed):
-            if rng.random() >= share: yield d; continue
-            picks = rng.choice(len(pools['vqa']), int(rng.integers(0, 9)) + 1, replace=False)
-            yield ''.join(f"{_facts(pools['vqa'][j])} question: {pools['vqa'][j]['question']} answer: "
-                          f"{pools['vqa'][j]['answers'][0]}{EOC_TOKEN}" for j in picks)
-    return documents
-
 def _objects(caption:str) -> list[tuple[str, str, str]]:
     "The (shape, colour, place) of each object of a VQA scene's caption."
     return [(w[3], w[2], w[-1]) for w in (part.split() for part in caption.split(' and '))]
+
+def _facts(example:dict) -> str:
+    "A VQA scene written as text facts, one per object: ' star red middle. circle blue top.'"
+    return ' ' + ' '.join(f'{s} {c} {p}.' for s, c, p in _objects(example['caption']))
+
+def _with_share(share:float, stream:int, write):
+    "A `family_documents` whose documents are, in `share` of them, `write(rng, pools)` instead (`rng` seeded by `stream`)."
+    import numpy as np
+    from flamingo_mini.families import family_documents
+    def documents(pools, n, ks=range(0, 37), seed=0):
+        rng = np.random.default_rng([seed, stream])
+        for d in family_documents(pools, n, ks, seed): yield d if rng.random() >= share else write(rng, pools)
+    return documents
+
+def fact_documents(share:float):
+    "A `family_documents` that writes, in `share` of its documents, VQA prompts whose every question follows its scene as facts."
+    from flamingo_mini.families import EOC_TOKEN
+    def write(rng, pools):
+        vqa = pools['vqa']
+        return ''.join(f"{_facts(vqa[j])} question: {vqa[j]['question']} answer: {vqa[j]['answers'][0]}{EOC_TOKEN}"
+                       for j in rng.choice(len(vqa), int(rng.integers(0, 9)) + 1, replace=False))
+    return _with_share(share, 11, write)
 
 def _quiz(rng, caption:str, n:int) -> str:
     "A scene as text facts, then `n` distinct questions about it with their answers: every kind, and 'is there' as often about an absent shape as about a present one."
@@ -250,22 +255,10 @@ def _quiz(rng, caption:str, n:int) -> str:
 
 def quiz_documents(share:float):
     "A `family_documents` that writes, in `share` of its documents, one to four VQA scenes as facts, each followed by two to six questions about it."
-    import numpy as np
-    from flamingo_mini.families import family_documents
-    def documents(pools, n, ks=range(0, 37), seed=0):
-        rng = np.random.default_rng([seed, 13])
-        for d in family_documents(pools, n, ks, seed):
-            if rng.random() >= share: yield d; continue
-            picks = rng.choice(len(pools['vqa']), int(rng.integers(1, 5)), replace=False)
-            yield ''.join(_quiz(rng, pools['vqa'][j]['caption'], int(rng.integers(2, 7))) for j in picks)
-    return documents
-
-LM_VARIANTS = dict(  # the LMs the `facts`, `quiz` and `deep*` parts pretrain: documents, their share, steps, layers, rate
-    facts=dict(documents='facts', share=0.5, lm_steps=1800, n_layer=2, lr=1e-3),
-    quiz=dict(documents='quiz', share=0.5, lm_steps=1800, n_layer=2, lr=1e-3),
-    quiz_fast=dict(documents='quiz', share=0.8, lm_steps=1800, n_layer=2, lr=2e-3),
-    deep=dict(documents='plain', share=0., lm_steps=600, n_layer=4, lr=1e-3),
-    deep_facts=dict(documents='facts', share=0.5, lm_steps=1200, n_layer=4, lr=1e-3))
+    def write(rng, pools):
+        picks = rng.choice(len(pools['vqa']), int(rng.integers(1, 5)), replace=False)
+        return ''.join(_quiz(rng, pools['vqa'][j]['caption'], int(rng.integers(2, 7))) for j in picks)
+    return _with_share(share, 13, write)
 
 LONG = dict(oracle=('oracle', None), quiz=('all', 'quiz'))  # `long`'s runs: (variant, LM part or None for the tutorial's LM)
 
