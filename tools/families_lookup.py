@@ -28,8 +28,10 @@ used) and the tutorial's own pieces (`family_example`, `encode_family`, `FamilyE
   with 80% of the documents such and twice the learning rate;
 - `deep`, `deep_facts`: a four-layer families LM (the tutorial's documents, 600 steps; and half fact documents, 1,200
   steps), to tell depth from what the LM is taught (`LM_VARIANTS` has each LM's settings).
-- `long:oracle`, `long:quiz`: `oracle` on the tutorial's LM, and `all` on the `quiz` part's LM, for `--long-steps`
-  (4,000) steps: whether the plateau the 1,600-step runs sit on ends.
+- `long:oracle`, `long:quiz`, `long:quiz_6000`, `long:quiz_mixed`: `oracle` on the tutorial's LM, and `all` (4,000 and
+  6,000 steps) and `mixed` (2,000 steps) on the `quiz` part's LM (`LONG`): whether the plateau the 1,600-step runs sit
+  on ends, and whether prompts in the `near` format, trained beside the tutorial's, end it sooner on an LM that
+  carries the shape.
 
     python tools/families_lookup.py --run families-run --out reports/experiments/families_vqa_lookup.json   # ~50 min, 2 threads (each LM part ~15-45 min)
 
@@ -260,7 +262,15 @@ def quiz_documents(share:float):
         return ''.join(_quiz(rng, pools['vqa'][j]['caption'], int(rng.integers(2, 7))) for j in picks)
     return _with_share(share, 13, write)
 
-LONG = dict(oracle=('oracle', None), quiz=('all', 'quiz'))  # `long`'s runs: (variant, LM part or None for the tutorial's LM)
+LM_VARIANTS = dict(  # the LMs the `facts`, `quiz` and `deep*` parts pretrain: documents, their share, steps, layers, rate
+    facts=dict(documents='facts', share=0.5, lm_steps=1800, n_layer=2, lr=1e-3),
+    quiz=dict(documents='quiz', share=0.5, lm_steps=1800, n_layer=2, lr=1e-3),
+    quiz_fast=dict(documents='quiz', share=0.8, lm_steps=1800, n_layer=2, lr=2e-3),
+    deep=dict(documents='plain', share=0., lm_steps=600, n_layer=4, lr=1e-3),
+    deep_facts=dict(documents='facts', share=0.5, lm_steps=1200, n_layer=4, lr=1e-3))
+
+LONG = dict(oracle=('oracle', None, 4000), quiz=('all', 'quiz', 4000), quiz_6000=('all', 'quiz', 6000),  # `long`'s runs:
+            quiz_mixed=('mixed', 'quiz', 2000))  # (variant, LM part or None for the tutorial's LM, steps)
 
 def lm_variant_run(run:Path, out:Path, documents:str='facts', share:float=0.5, lm_steps:int=1800, n_layer:int=2,
                    lr:float=1e-3, steps:int=1600, seed:int=0) -> dict:
@@ -293,11 +303,10 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--run', default='families-run', help='a finished `make families` run folder (its lm/)')
     p.add_argument('--out', default='reports/experiments/families_vqa_lookup.json')
-    p.add_argument('--parts', default='tower,lm,' + ','.join(VARIANTS + tuple(LM_VARIANTS)) + ',long:oracle,long:quiz',
+    p.add_argument('--parts', default='tower,lm,' + ','.join(VARIANTS + tuple(LM_VARIANTS)) + ''.join(f',long:{name}' for name in LONG),
                    help='which parts to run, comma-separated (`long:NAME`: a `LONG` run)')
     p.add_argument('--steps', type=int, default=1600)
     p.add_argument('--lm-dir', default='families-lms', help="where the LM parts (`facts`, `quiz`, ...) write their LMs, each in a folder of its name")
-    p.add_argument('--long-steps', type=int, default=4000, help='steps of the `long` parts')
     p.add_argument('--threads', type=int, default=2)
     args = p.parse_args(argv)
     import torch
@@ -313,8 +322,8 @@ def main(argv=None):
         elif part == 'lm': report['lm'] = lm_probe(run)
         elif part in LM_VARIANTS: report[part] = lm_variant_run(run, Path(args.lm_dir)/part, steps=args.steps, **LM_VARIANTS[part])
         elif part.startswith('long:') and part[5:] in LONG:  # a longer run of a variant, on the tutorial's LM or on an LM part's (run that part first)
-            variant, lm_part = LONG[part[5:]]
-            report.setdefault('long', {})[part[5:]] = flamingo_run(Path(args.lm_dir)/lm_part if lm_part else run, variant, args.long_steps)
+            variant, lm_part, steps = LONG[part[5:]]
+            report.setdefault('long', {})[part[5:]] = flamingo_run(Path(args.lm_dir)/lm_part if lm_part else run, variant, steps)
         else: report['flamingo'][part] = flamingo_run(run, part, args.steps)
         done = report['long'][part[5:]] if part.startswith('long:') else report.get(part) or report['flamingo'][part]
         print(part, round(time.time() - started), 's', json.dumps(done)[:400], flush=True)
