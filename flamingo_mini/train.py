@@ -98,7 +98,7 @@ def make_scheduler(optimizer, config:TrainConfig):
     "Warm-up, then constant, linear or cosine decay over `config.steps`, or held and lowered to zero over the last `decay_share` of them (`wsd`)."
     if config.schedule == 'constant': return get_constant_schedule_with_warmup(optimizer, config.warmup_steps)
     if config.schedule == 'wsd':  # warmup-stable-decay (Hu et al. 2024, MiniCPM; Hägele et al. 2024)
-        decay = min(round(config.decay_share * config.steps), config.steps - config.warmup_steps)
+        decay = max(0, min(round(config.decay_share * config.steps), config.steps - config.warmup_steps))
         return get_wsd_schedule(optimizer, config.warmup_steps, decay, config.steps, decay_type='linear')
     make = get_linear_schedule_with_warmup if config.schedule == 'linear' else get_cosine_schedule_with_warmup
     return make(optimizer, config.warmup_steps, config.steps)
