@@ -27,7 +27,9 @@ used) and the tutorial's own pieces (`family_example`, `encode_family`, `FamilyE
   distinct questions about it of every kind ("is there" as often about an absent shape as a present one); `quiz_fast`
   with 80% of the documents such and twice the learning rate;
 - `deep`, `deep_facts`: a four-layer families LM (the tutorial's documents, 600 steps; and half fact documents, 1,200
-  steps), to tell depth from what the LM is taught (`LM_VARIANTS` has each LM's settings).
+  steps), to tell depth from what the LM is taught (`LM_VARIANTS` has each LM's settings);
+- `quiz_600_mixed`, `quiz_1200_mixed`: quiz LMs of 600 and 1,200 steps (80% quizzes, twice the rate), each with
+  `mixed` for 2,000 steps: how few LM steps the carry needs;
 - `long:oracle`, `long:quiz`, `long:quiz_6000`, `long:quiz_mixed`: `oracle` on the tutorial's LM, and `all` (4,000 and
   6,000 steps) and `mixed` (2,000 steps) on the `quiz` part's LM (`LONG`): whether the plateau the 1,600-step runs sit
   on ends, and whether prompts in the `near` format, trained beside the tutorial's, end it sooner on an LM that
@@ -267,14 +269,17 @@ LM_VARIANTS = dict(  # the LMs the `facts`, `quiz` and `deep*` parts pretrain: d
     quiz=dict(documents='quiz', share=0.5, lm_steps=1800, n_layer=2, lr=1e-3),
     quiz_fast=dict(documents='quiz', share=0.8, lm_steps=1800, n_layer=2, lr=2e-3),
     deep=dict(documents='plain', share=0., lm_steps=600, n_layer=4, lr=1e-3),
-    deep_facts=dict(documents='facts', share=0.5, lm_steps=1200, n_layer=4, lr=1e-3))
+    deep_facts=dict(documents='facts', share=0.5, lm_steps=1200, n_layer=4, lr=1e-3),
+    # shorter quiz LMs, and on each the `mixed` variant for 2,000 steps: how few LM steps the carry needs
+    quiz_600_mixed=dict(documents='quiz', share=0.8, lm_steps=600, n_layer=2, lr=2e-3, variant='mixed', steps=2000),
+    quiz_1200_mixed=dict(documents='quiz', share=0.8, lm_steps=1200, n_layer=2, lr=2e-3, variant='mixed', steps=2000))
 
 LONG = dict(oracle=('oracle', None, 4000), quiz=('all', 'quiz', 4000), quiz_6000=('all', 'quiz', 6000),  # `long`'s runs:
             quiz_mixed=('mixed', 'quiz', 2000))  # (variant, LM part or None for the tutorial's LM, steps)
 
 def lm_variant_run(run:Path, out:Path, documents:str='facts', share:float=0.5, lm_steps:int=1800, n_layer:int=2,
-                   lr:float=1e-3, steps:int=1600, seed:int=0) -> dict:
-    "A families LM pretrained on the tutorial's documents (`plain`) or with `share` of them `facts` or `quiz` documents, into `out`/lm: its text lookup (and `run`'s LM's), `lm_probe`, and `flamingo_run`'s `all` on it."
+                   lr:float=1e-3, steps:int=1600, variant:str='all', seed:int=0) -> dict:
+    "A families LM pretrained on the tutorial's documents (`plain`) or with `share` of them `facts` or `quiz` documents, into `out`/lm: its text lookup (and `run`'s LM's), `lm_probe`, and `flamingo_run`'s `variant` on it."
     from flamingo_mini.families import FAMILIES_RECIPE, TUTORIAL_FAMILIES, family_documents, family_example, family_tokenizer, pretrain_family_lm
     started, r = time.time(), FAMILIES_RECIPE
     pools = {f: [family_example(f, i, 'train', seed) for i in range(r['pool'][f])] for f in TUTORIAL_FAMILIES}
@@ -286,7 +291,7 @@ def lm_variant_run(run:Path, out:Path, documents:str='facts', share:float=0.5, l
     lm_seconds = round(time.time() - started)
     return dict(documents=documents, share=share, lm_steps=lm_steps, n_layer=n_layer, lr=lr, lm_seconds=lm_seconds,
                 text_lookup=_text_lookup(out/'lm'), tutorial_text_lookup=_text_lookup(run/'lm'), lm=lm_probe(out),
-                flamingo=flamingo_run(out, 'all', steps, seed))
+                flamingo=flamingo_run(out, variant, steps, seed))
 
 def _text_lookup(folder:Path, n:int=300) -> dict:
     "How often the LM in `folder` answers a test VQA question asked after its scene written as facts, by kind."
@@ -320,7 +325,7 @@ def main(argv=None):
         started = time.time()
         if part == 'tower': report['tower'] = tower_probe(run)
         elif part == 'lm': report['lm'] = lm_probe(run)
-        elif part in LM_VARIANTS: report[part] = lm_variant_run(run, Path(args.lm_dir)/part, steps=args.steps, **LM_VARIANTS[part])
+        elif part in LM_VARIANTS: report[part] = lm_variant_run(run, Path(args.lm_dir)/part, **(dict(steps=args.steps) | LM_VARIANTS[part]))
         elif part.startswith('long:') and part[5:] in LONG:  # a longer run of a variant, on the tutorial's LM or on an LM part's (run that part first)
             variant, lm_part, steps = LONG[part[5:]]
             report.setdefault('long', {})[part[5:]] = flamingo_run(Path(args.lm_dir)/lm_part if lm_part else run, variant, steps)
