@@ -568,10 +568,18 @@ def run(args:argparse.Namespace):
             print(f"trained to step {report['steps']} (last loss {report['loss']:.4f}) on {report['processes']} process(es) "
                   f"in {report['seconds']} s; model and processor saved in {report['checkpoint']}")
 
+def _leave_process_group():
+    "In a process that torchrun or accelerate launched (WORLD_SIZE > 1), destroy its process group before exit: left to interpreter shutdown, its threads could abort the process after the work was done."
+    if int(os.environ.get('WORLD_SIZE', '1')) < 2: return  # a single process imports no torch here (`--help`, `compat`)
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized(): dist.destroy_process_group()
+
 def main(argv:list|None=None):
     "Entry point of the `flamingo-mini` console script."
     args = _parser().parse_args(sys.argv[1:] if argv is None else [str(a) for a in argv])
-    try: run(args)
+    try:
+        run(args)
+        _leave_process_group()
     except KeyboardInterrupt: sys.exit(130)
     except Exception as e:
         if args.debug: raise
