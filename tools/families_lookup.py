@@ -245,23 +245,23 @@ def fact_documents(share:float):
                        for j in rng.choice(len(vqa), int(rng.integers(0, 9)) + 1, replace=False))
     return _with_share(share, 11, write)
 
-def _quiz(rng, caption:str, n:int) -> str:
-    "A scene as text facts, then `n` distinct questions about it with their answers: every kind, and 'is there' as often about an absent shape as about a present one."
+def _quiz(rng, example:dict, n:int) -> str:
+    "A VQA scene as text facts (`_facts`), then `n` distinct questions about it with their answers: every kind, and 'is there' as often about an absent shape as about a present one."
     from flamingo_mini.families import EOC_TOKEN
     from flamingo_mini.tasks import SHAPES
-    objects = _objects(caption)
+    objects = _objects(example['caption'])
     yes = [(f'is there a {s}?', 'yes') for s, _, _ in objects]
     no = [(f'is there a {x}?', 'no') for x in SHAPES if x not in {o[0] for o in objects}]
     pool = ([(f'what colour is the {s}?', c) for s, c, _ in objects] + [(f'where is the {s}?', p) for s, _, p in objects] + yes
             + [no[i] for i in rng.choice(len(no), min(len(yes), len(no)), replace=False)])
-    return ' ' + ' '.join(f'{s} {c} {p}.' for s, c, p in objects) + ''.join(
+    return _facts(example) + ''.join(
         f' question: {pool[i][0]} answer: {pool[i][1]}{EOC_TOKEN}' for i in rng.choice(len(pool), min(n, len(pool)), replace=False))
 
 def quiz_documents(share:float):
     "A `family_documents` that writes, in `share` of its documents, one to four VQA scenes as facts, each followed by two to six questions about it."
     def write(rng, pools):
         picks = rng.choice(len(pools['vqa']), int(rng.integers(1, 5)), replace=False)
-        return ''.join(_quiz(rng, pools['vqa'][j]['caption'], int(rng.integers(2, 7))) for j in picks)
+        return ''.join(_quiz(rng, pools['vqa'][j], int(rng.integers(2, 7))) for j in picks)
     return _with_share(share, 13, write)
 
 LM_VARIANTS = dict(  # the LMs the `facts`, `quiz` and `deep*` parts pretrain: documents, their share, steps, layers, rate
