@@ -5,22 +5,24 @@
 # %% ../nbs/26_families.ipynb #fam00002
 from __future__ import annotations
 import json, time
+from functools import partial
 from pathlib import Path
 from typing import Sequence
 import numpy as np
 import torch
 from .core import EOC_TOKEN, byte_level_bpe, require_extra, torch_threads
 require_extra('all', 'datasets', 'accelerate', 'matplotlib', by='flamingo_mini.families')
-from .tasks import (FAMILIES, _media, compare_example, count_example, make_varied_scene, score_task,
+from .tasks import (FAMILIES, SHAPES, VQA_TEMPLATE, _media, compare_example, count_example, make_varied_scene, score_task,
                                  task_prompt, video_example, vqa_example)
-from .pretrain_lm import END_OF_TEXT, _fit, _lm_loss, _pad_rows, add_eoc_token, new_world_lm
+from .pretrain_lm import END_OF_TEXT, _fit, _length_groups, _lm_loss, _pad_rows, add_eoc_token, new_world_lm
 
 # %% auto #0
-__all__ = ['FAMILY_FRAMES', 'TUTORIAL_FAMILIES', 'GROUPS', 'FAMILIES_RECIPE', 'FAMILY_TITLES', 'FAMILY_TARGETS', 'family_example',
-           'family_answer', 'FamilyMedia', 'family_stub', 'training_sample', 'resolve_media', 'family_documents',
-           'family_tokenizer', 'family_lm_batches', 'pretrain_family_lm', 'encode_family', 'FamilyEpisodes',
-           'family_prompts', 'evaluate_family', 'blind_baseline', 'run_families', 'read_families_report',
-           'families_table', 'families_targets', 'shot_gains', 'plot_families']
+__all__ = ['FAMILY_FRAMES', 'TUTORIAL_FAMILIES', 'ANSWER_CUE', 'GROUPS', 'FAMILIES_RECIPE', 'VQA_RECIPE', 'FAMILY_TITLES',
+           'FAMILY_TARGETS', 'family_example', 'family_answer', 'FamilyMedia', 'family_stub', 'training_sample',
+           'resolve_media', 'vqa_objects', 'scene_facts', 'quiz_text', 'family_documents', 'family_tokenizer',
+           'family_lm_batches', 'pretrain_family_lm', 'encode_family', 'near_text', 'FamilyEpisodes', 'family_prompts',
+           'evaluate_family', 'blind_baseline', 'run_families', 'read_families_report', 'families_table',
+           'families_targets', 'shot_gains', 'plot_families']
 
 # %% ../nbs/26_families.ipynb #fam00007
 FAMILY_FRAMES = 4  # frames of every clip in this tutorial (`tasks.video_example` makes 4 to 8)
@@ -77,44 +79,75 @@ def resolve_media(sample:list, features:dict|Sequence) -> list:
     return out
 
 # %% ../nbs/26_families.ipynb #fam00013
+def vqa_objects(example:dict) -> list[tuple[str, str, str]]:
+    "The (shape, colour, place) of each object of a VQA scene, read from its caption ('a big red star on the left and ...')."
+    return [(w[3], w[2], w[-1]) for w in (part.split() for part in example['caption'].split(' and '))]
+
+def scene_facts(example:dict) -> str:
+    "A VQA scene written as text, one fact per object: ' star red middle. circle blue top.'"
+    return ' ' + ' '.join(f'{s} {c} {p}.' for s, c, p in vqa_objects(example))
+
+def quiz_text(rng:np.random.Generator, example:dict, n:int) -> str:
+    "A VQA scene as facts (`scene_facts`), then `n` distinct questions about it in the VQA format, answered: every kind, and 'is there' as often about an absent shape as a present one."
+    objects = vqa_objects(example)
+    yes = [(f'is there a {s}?', 'yes') for s, _, _ in objects]
+    no = [(f'is there a {x}?', 'no') for x in SHAPES if x not in {o[0] for o in objects}]
+    pool = ([(f'what colour is the {s}?', c) for s, c, _ in objects] + [(f'where is the {s}?', p) for s, _, p in objects] + yes
+            + [no[i] for i in rng.choice(len(no), min(len(yes), len(no)), replace=False)])
+    return scene_facts(example) + ''.join(VQA_TEMPLATE.format(question=pool[i][0]) + f' {pool[i][1]}{EOC_TOKEN}'
+                                          for i in rng.choice(len(pool), min(n, len(pool)), replace=False))
+
 def family_documents(pools:dict[str, Sequence[dict]], # family -> examples
                      n:int, # documents to write
                      ks=range(0, 37), # demonstrations before the query, drawn uniformly
-                     seed:int=0):
-    "`n` text documents: a few-shot prompt of one family (drawn uniformly), its query answered, without the media."
-    rng, families = np.random.default_rng([seed, 5]), list(pools)
+                     seed:int=0,
+                     quiz_share:float=0.): # share of the documents that are quizzes instead: one to four VQA scenes as text (`quiz_text`)
+    "`n` text documents: a few-shot prompt of one family (drawn uniformly), its query answered, without the media; or a quiz."
+    rng, quizzes, families = np.random.default_rng([seed, 5]), np.random.default_rng([seed, 13]), list(pools)
+    if quiz_share and 'vqa' not in pools: raise ValueError("quiz documents need a 'vqa' pool, their scenes")
     stubs = {f: [family_stub(f, e, i) for i, e in enumerate(pools[f])] for f in families}
     for _ in range(n):
         family, k = families[rng.integers(len(families))], int(rng.choice(list(ks)))
         picks = rng.choice(len(stubs[family]), k + 1, replace=False)
         sample = training_sample(family, [stubs[family][j] for j in picks[:-1]], stubs[family][picks[-1]])
-        yield ''.join(x for x in sample if isinstance(x, str))
+        if quiz_share and quizzes.random() < quiz_share:  # the scenes' questions are answered from their text
+            scenes = quizzes.choice(len(pools['vqa']), int(quizzes.integers(1, 5)), replace=False)
+            yield ''.join(quiz_text(quizzes, pools['vqa'][j], int(quizzes.integers(2, 7))) for j in scenes)
+        else: yield ''.join(x for x in sample if isinstance(x, str))
+
+ANSWER_CUE = '?' + VQA_TEMPLATE.split('{question}')[-1]  # '? answer:': where a VQA question ends and its answer is asked for
 
 def family_tokenizer(pools:dict[str, Sequence[dict]], vocab_size:int=512, n_documents:int=3000, seed:int=0,
-                     documents=family_documents): # the writer of the text, called as `family_documents` is
+                     documents=family_documents, # the writer of the text, called as `family_documents` is
+                     cue:str|None=None): # a string to make one token (`ANSWER_CUE`), matched before the BPE splits text
     "A byte-level BPE tokenizer learned on the families' text (each of their words one token), with `<|endoftext|>`."
     chunks = [c for d in documents(pools, n_documents, ks=range(0, 3), seed=seed) for c in d.split(EOC_TOKEN) if c]
-    return byte_level_bpe(chunks, vocab_size, END_OF_TEXT)
+    tokenizer = byte_level_bpe(chunks, vocab_size, END_OF_TEXT)
+    if cue: tokenizer.add_tokens([cue])
+    return tokenizer
 
 def family_lm_batches(tokenizer, pools:dict, batch_size:int=32, ks=range(0, 37), seed:int=0,
-                      documents=family_documents): # the writer of the text, called as `family_documents` is
+                      documents=family_documents, # the writer of the text, called as `family_documents` is
+                      group:int=8): # batches drawn at once and regrouped by length (1: as drawn)
     "Endless batches of `family_documents` (or `documents`), one per row, right-padded: `input_ids`, `labels`, `attention_mask`."
-    documents, eos = documents(pools, 2**62, ks, seed), tokenizer.eos_token_id
+    documents, eos, order = documents(pools, 2**62, ks, seed), tokenizer.eos_token_id, np.random.default_rng([seed, 6])
     while True:
-        input_ids, labels = _pad_rows([tokenizer(next(documents))['input_ids'] + [eos] for _ in range(batch_size)], eos)
-        yield input_ids, labels, (labels != -100).long()
+        for rows in _length_groups([tokenizer(next(documents))['input_ids'] + [eos] for _ in range(batch_size * group)], batch_size, order):
+            input_ids, labels = _pad_rows(rows, eos)
+            yield input_ids, labels, (labels != -100).long()
 
 def pretrain_family_lm(tokenizer, # from `family_tokenizer`; `<EOC>` is added to it in place
                        pools:dict, steps:int=500, ks=range(0, 37), # demonstrations per document (`family_documents`)
                        lr:float=1e-3, batch_size:int=32, seed:int=0,
                        threads:int|None=2, log_every:int=0,
                        documents=family_documents, # the writer of the text, called as `family_documents` is
+                       group:int=8, # batches regrouped by length (`family_lm_batches`)
                        **config): # `world_lm_config` fields (default 512 positions)
     "A small GPT-2 (the world's shape, 512 positions) pretrained on `family_documents`; in eval mode."
     add_eoc_token(tokenizer)
     model = new_world_lm(tokenizer, seed, **(dict(n_positions=512) | config))
     with torch_threads(threads):
-        _fit(model, family_lm_batches(tokenizer, pools, batch_size, ks, seed=seed, documents=documents), steps, lr, log_every, 'LM', _lm_loss,
+        _fit(model, family_lm_batches(tokenizer, pools, batch_size, ks, seed, documents, group), steps, lr, log_every, 'LM', _lm_loss,
              decay_share=0.2)
     return model.eval()
 
@@ -137,17 +170,23 @@ def encode_family(model, processor, family:str, examples:Sequence[dict], batch_s
     if 'images' in examples[0]: return [tuple(t) for t in tokens], pooled  # two (v, d)
     return list(tokens[:, 0]), pooled
 
+def near_text(text:str) -> str:
+    "A VQA prompt text with every question's '? answer:' left out: ' question: what colour is the star red<EOC>'."
+    return text.replace(ANSWER_CUE, '')
+
 class FamilyEpisodes:
     "Few-shot training prompts of one family over cached tokens (map-style): `texts` and `image_features`, aligned."
     column_names = ['texts', 'image_features']
     def __init__(self, family:str, examples:Sequence[dict], features:Sequence, # `encode_family`'s tokens of `examples`
                  ks=range(0, 9), # demonstrations before the query, drawn uniformly
-                 n:int=1_000_000, seed:int=0):
+                 n:int=1_000_000, seed:int=0,
+                 near:bool=False): # VQA only: every question's '? answer:' left out, so its answer follows its last word (`near_text`)
         if len(examples) != len(features): raise ValueError(f"{len(examples)} examples but {len(features)} feature rows")
+        if near and family != 'vqa': raise ValueError(f"near prompts are a VQA format; {family!r} has none")
         self.ks = [int(k) for k in ks]
         if not self.ks or min(self.ks) < 0 or max(self.ks) >= len(examples):
             raise ValueError(f"ks must be 0 to {len(examples) - 1} demonstrations, got {list(ks)}")
-        self.family, self.features, self.n, self.seed = family, features, n, seed
+        self.family, self.features, self.n, self.seed, self.near = family, features, n, seed, near
         self.stubs = [family_stub(family, e, i) for i, e in enumerate(examples)]
 
     def __len__(self): return self.n
@@ -158,7 +197,7 @@ class FamilyEpisodes:
         picks = rng.choice(len(self.stubs), k + 1, replace=False)
         sample = resolve_media(training_sample(self.family, [self.stubs[j] for j in picks[:-1]], self.stubs[picks[-1]]),
                                self.features)
-        return dict(texts=[x if isinstance(x, str) else None for x in sample],
+        return dict(texts=[(near_text(x) if self.near else x) if isinstance(x, str) else None for x in sample],
                     image_features=[None if isinstance(x, str) else x for x in sample])
 
 # %% ../nbs/26_families.ipynb #fam00018
@@ -211,13 +250,23 @@ def evaluate_family(model, processor, family:str,
 # %% ../nbs/26_families.ipynb #fam00021
 FAMILIES_RECIPE = dict(pool=dict(vqa=20000, count=12000, video=4000), # training examples of each family (also the demonstrations' support pool)
                        lm_steps=600, # LM pretraining steps (32 documents each)
+                       lm_quiz=0., # share of the LM's documents that are quizzes: VQA scenes as text, questions answered from it
+                       lm_cue=None, # a string the tokenizer makes one token (`ANSWER_CUE`; None: none)
                        lm_ks=range(0, 37), # demonstrations in an LM document: its longest fill the 512 positions
+                       lm_group=1, # LM batches drawn at once and regrouped by length (1: as drawn)
                        steps=2200, # Flamingo training steps (each: a batch of every source)
+                       weights={}, # loss weights of sources by name (the others 1): each source's loss is a mean over its text
                        batch=dict(vqa=24, count=16, video=16), # prompts of each family per step
+                       near=dict(ks=range(0, 5), batch=0), # and VQA prompts in the near format (`FamilyEpisodes(near=True)`), a source of their own (0 batch: none)
                        ks=range(0, 9), # demonstrations in a training prompt, drawn uniformly
                        long=dict(ks=range(9, 33), batch=2), # and each family's long prompts, a source of their own (0 batch: none)
                        queries=100, # test examples per family
                        shots=dict(vqa=(0, 4, 8, 16, 32), count=(0, 4, 8, 16, 32), video=(0, 4, 8, 16, 32)))
+
+# what lifts VQA (the sections at the end): a quiz LM with the cue, the near source, and VQA's losses weighted up;
+# to fit the half hour with the extra source, smaller video batches. `run_families('families-vqa', **VQA_RECIPE)`
+VQA_RECIPE = dict(lm_steps=1800, lm_quiz=0.5, lm_cue=ANSWER_CUE, lm_group=8, steps=2400, weights=dict(vqa=2., vqa_near=2.),
+                  batch=dict(vqa=24, count=16, video=8), near=dict(ks=range(0, 5), batch=24))
 
 def _most_frequent(answers:list[str]) -> str: return max(sorted(set(answers)), key=answers.count)
 
@@ -241,16 +290,20 @@ def run_families(out:str|Path='families-run', # folder for the LM, the checkpoin
     unknown = set(recipe) - set(FAMILIES_RECIPE)
     if unknown: raise ValueError(f"unknown recipe fields {sorted(unknown)}; FAMILIES_RECIPE has {list(FAMILIES_RECIPE)}")
     r = FAMILIES_RECIPE | recipe
+    names = {*TUTORIAL_FAMILIES, *(f'{f}_long' for f in TUTORIAL_FAMILIES), 'vqa_near'}  # the sources a recipe can have
+    if set(r['weights']) - names: raise ValueError(f"weights for {sorted(set(r['weights']) - names)}; the sources are {sorted(names)}")
     out, start, seconds = Path(out), time.time(), {}
     out.mkdir(parents=True, exist_ok=True)
     def lap(name): seconds[name] = round(time.time() - start - sum(seconds.values()))
     with torch_threads(threads):
         pools = {f: [family_example(f, i, 'train', seed) for i in range(r['pool'][f])] for f in TUTORIAL_FAMILIES}
         queries = {f: [family_example(f, i, 'test', seed) for i in range(r['queries'])] for f in TUTORIAL_FAMILIES}
-        tokenizer = family_tokenizer(pools, seed=seed)
+        documents = partial(family_documents, quiz_share=r['lm_quiz'])
+        tokenizer = family_tokenizer(pools, seed=seed, documents=documents, cue=r['lm_cue'])
         lap('examples')
         log(f"pretraining the LM for {r['lm_steps']} steps ...")
-        lm = pretrain_family_lm(tokenizer, pools, r['lm_steps'], ks=r['lm_ks'], seed=seed, threads=None, log_every=100)
+        lm = pretrain_family_lm(tokenizer, pools, r['lm_steps'], ks=r['lm_ks'], seed=seed, threads=None, log_every=300,
+                                documents=documents, group=r['lm_group'])
         lm.save_pretrained(out/'lm'); tokenizer.save_pretrained(out/'lm')
         lap('lm')
         vision = str(shipped_world_dir()/'vision')
@@ -264,8 +317,11 @@ def run_families(out:str|Path='families-run', # folder for the LM, the checkpoin
         if r['long']['batch']:  # a batch pads to its longest prompt, so long prompts get batches of their own
             sources |= {f'{f}_long': (FamilyEpisodes(f, pools[f], features[f][0], r['long']['ks'], seed=seed + 1), collate,
                                       r['long']['batch']) for f in TUTORIAL_FAMILIES}
+        if r['near']['batch']:  # the answer right after the shape word: the layers learn to find the named shape there
+            sources['vqa_near'] = (FamilyEpisodes('vqa', pools['vqa'], features['vqa'][0], r['near']['ks'], seed=seed + 2, near=True),
+                                   collate, r['near']['batch'])
         lap('encoding')
-        learn = Learner(model, sources, _demo_config(r['steps'], seed, 25))
+        learn = Learner(model, sources, _demo_config(r['steps'], seed, 25), weights={name: r['weights'].get(name, 1.) for name in sources})
         while learn.step < r['steps']:
             learn.fit(steps=min(100, r['steps'] - learn.step), progress=False)
             log(f"step {learn.step}: loss {learn.history[-1]['loss']:.3f} ({time.time() - start:.0f} s)")
@@ -283,7 +339,8 @@ def run_families(out:str|Path='families-run', # folder for the LM, the checkpoin
                           training_data='flamingo_mini task families (captions, VQA, counting, video clips)',
                           tasks=['captioning', 'visual question answering', 'counting', 'video captioning'])
     seconds['total'] = round(time.time() - start)
-    report = dict(recipe=dict(r, ks=list(r['ks']), lm_ks=list(r['lm_ks']), long=dict(r['long'], ks=list(r['long']['ks'])), shots={f: list(s) for f, s in r['shots'].items()}), seed=seed,
+    report = dict(recipe=dict(r, ks=list(r['ks']), lm_ks=list(r['lm_ks']), long=dict(r['long'], ks=list(r['long']['ks'])),
+                                near=dict(r['near'], ks=list(r['near']['ks'])), shots={f: list(s) for f, s in r['shots'].items()}), seed=seed,
                   threads=threads, frames=FAMILY_FRAMES, seconds=seconds, results=results,
                   lm=dict(vocabulary=len(tokenizer), positions=lm.config.n_positions),
                   losses=[round(h['loss'], 4) for h in learn.history])

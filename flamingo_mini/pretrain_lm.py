@@ -54,6 +54,11 @@ def _pad_rows(rows:list[list[int]], pad_id:int) -> tuple[Tensor, Tensor]:
     return (torch.tensor([r + [pad_id] * (width - len(r)) for r in rows]),
             torch.tensor([r + [-100] * (width - len(r)) for r in rows]))
 
+def _length_groups(rows:list, batch_size:int, rng:np.random.Generator, key=len) -> list[list]:
+    "`rows` sorted by `key` and cut into batches of `batch_size`, the batches in a random order: little padding in each."
+    rows = sorted(rows, key=key)
+    return [rows[i * batch_size:(i + 1) * batch_size] for i in rng.permutation(len(rows) // batch_size)]
+
 def _answer_ids(tokenizer) -> set[int]:
     "Token ids of the nonsense words and `<EOC>`: what a text episode's context determines."
     ids = {tokenizer(f' {w}', add_special_tokens=False)['input_ids'][0] for w in WORDS}
@@ -81,9 +86,8 @@ def world_batches(
         while set((text := next(documents)).replace(EOC_TOKEN, ' ').split()) & skip_words: pass
         return text
     while True:
-        rows = sorted((tokenizer(document())['input_ids'] + [eos] for _ in range(batch_size * pool)), key=len)
-        for i in rng.permutation(pool):
-            input_ids, labels = _pad_rows(rows[i * batch_size:(i + 1) * batch_size], eos)
+        for rows in _length_groups([tokenizer(document())['input_ids'] + [eos] for _ in range(batch_size * pool)], batch_size, rng):
+            input_ids, labels = _pad_rows(rows, eos)
             attention_mask = (labels != -100).long()
             if answer_loss:
                 is_episode = torch.isin(input_ids, words).any(1, keepdim=True)
@@ -225,9 +229,8 @@ def open_vocab_batches(
                                answer_words, once_at)
         return (e['input_ids'] + e['answer'] + [eoc, eos], e['determined'] + [1] * (len(e['answer']) + 1) + [0])
     while True:
-        episodes = sorted((episode() for _ in range(batch_size * pool)), key=lambda e: len(e[0]))
-        for i in order.permutation(pool):
-            rows, decided = zip(*episodes[i * batch_size:(i + 1) * batch_size])
+        for group in _length_groups([episode() for _ in range(batch_size * pool)], batch_size, order, key=lambda e: len(e[0])):
+            rows, decided = zip(*group)
             input_ids, labels = _pad_rows(list(rows), eos)
             attention_mask = (labels != -100).long()
             decided, _ = _pad_rows(list(decided), 0)

@@ -34,8 +34,12 @@ used) and the tutorial's own pieces (`family_example`, `encode_family`, `FamilyE
   6,000 steps) and `mixed` (2,000 steps) on the `quiz` part's LM (`LONG`): whether the plateau the 1,600-step runs sit
   on ends, and whether prompts in the `near` format, trained beside the tutorial's, end it sooner on an LM that
   carries the shape.
+- `quiz_grouped`, `quiz_cue`, `long:cue_all`, `plain_cue`: the LM recipe `families.VQA_RECIPE` took from these parts
+  (half quizzes, 1,800 steps, batches regrouped by length), without and with the one-token cue
+  (`families.ANSWER_CUE`), each with `mixed` for 2,000 steps, and `all` for 2,000 steps on the cued LM (`long:cue_all`, after `quiz_cue`); and the cue
+  on the tutorial's documents alone (600 steps, no quizzes), with `all`.
 
-    python tools/families_lookup.py --run families-run --out reports/experiments/families_vqa_lookup.json   # ~50 min, 2 threads (each LM part ~15-45 min)
+    python tools/families_lookup.py --run families-run --out reports/experiments/families_vqa_lookup.json   # every part: hours; each LM part ~15-45 min
 
 The report is rendered on the families page (nbs/26_families).
 """
@@ -139,10 +143,6 @@ def _shape_share(x, y) -> float:
 
 NEAR_TEMPLATE = ' question: {question}'  # `near`: the answer follows the question's last word, the shape
 
-def _near(text:str|None) -> str|None:
-    "A prompt text of the tutorial's VQA format in the `near` one: ' question: what colour is the star red'."
-    return None if text is None else text.replace('? answer:', '')
-
 @contextmanager
 def _vqa_template(template:str|None):
     "`tasks.VQA_TEMPLATE` set to `template` inside (None: left alone), which `task_prompt` reads when it writes a prompt."
@@ -160,7 +160,6 @@ def flamingo_run(run:Path, variant:str, steps:int, seed:int=0, pool_size:int=200
     from flamingo_mini.families import FamilyEpisodes, encode_family, evaluate_family
     from flamingo_mini.features import FeatureCollator
     from flamingo_mini.train import Learner
-    NearEpisodes = _near_episodes()
     if variant not in VARIANTS: raise ValueError(f"unknown variant {variant!r}; choose from {VARIANTS}")
     only = 'is there a circle' if variant == 'circle' else None
     pool = _scenes(pool_size if only is None else pool_size // 6, 'train', only)
@@ -179,11 +178,11 @@ def flamingo_run(run:Path, variant:str, steps:int, seed:int=0, pool_size:int=200
     if variant == 'oracle': _shape_at_answer(model, processor.tokenizer)
     features, query_features = encode_family(model, processor, 'vqa', pool), encode_family(model, processor, 'vqa', queries)
     train_queries, train_features = pool[:n_eval], (features[0][:n_eval], features[1][:n_eval])
-    if variant == 'near':  # the questions lose their '?' and the template its 'answer:' (`_near`)
+    if variant == 'near':  # the questions lose their '?' and the template its 'answer:' (`families.near_text`'s format)
         pool, queries, train_queries = ([dict(e, question=e['question'].rstrip('?')) for e in x] for x in (pool, queries, train_queries))
     collate = FeatureCollator(processor, texts_column='texts', images_column='image_features')
     sources = {'vqa': (FamilyEpisodes('vqa', pool, features[0], range(0, 5), seed=seed), collate, 24)}
-    if variant == 'mixed': sources['near'] = (NearEpisodes('vqa', pool, features[0], range(0, 5), seed=seed + 1), collate, 24)
+    if variant == 'mixed': sources['near'] = (FamilyEpisodes('vqa', pool, features[0], range(0, 5), seed=seed + 1, near=True), collate, 24)
     learn = Learner(model, sources, _demo_config(steps, seed, 100))
     curve, start = [], time.time()
     with _vqa_template(NEAR_TEMPLATE if variant == 'near' else None):
@@ -210,23 +209,6 @@ def _shape_at_answer(model, tokenizer):
         return out
     model.get_input_embeddings().register_forward_hook(hook)
 
-def _near_episodes():
-    "`FamilyEpisodes` whose prompts are in the `near` format (the class is made here: the module imports no library at the top)."
-    from flamingo_mini.families import FamilyEpisodes
-    class NearEpisodes(FamilyEpisodes):
-        def __getitem__(self, i:int) -> dict:
-            out = super().__getitem__(i)
-            return out | dict(texts=[_near(t) for t in out['texts']])
-    return NearEpisodes
-
-def _objects(caption:str) -> list[tuple[str, str, str]]:
-    "The (shape, colour, place) of each object of a VQA scene's caption."
-    return [(w[3], w[2], w[-1]) for w in (part.split() for part in caption.split(' and '))]
-
-def _facts(example:dict) -> str:
-    "A VQA scene written as text facts, one per object: ' star red middle. circle blue top.'"
-    return ' ' + ' '.join(f'{s} {c} {p}.' for s, c, p in _objects(example['caption']))
-
 def _with_share(share:float, stream:int, write):
     "A `family_documents` whose documents are, in `share` of them, `write(rng, pools)` instead (`rng` seeded by `stream`)."
     import numpy as np
@@ -238,31 +220,18 @@ def _with_share(share:float, stream:int, write):
 
 def fact_documents(share:float):
     "A `family_documents` that writes, in `share` of its documents, VQA prompts whose every question follows its scene as facts."
-    from flamingo_mini.families import EOC_TOKEN
+    from flamingo_mini.families import EOC_TOKEN, scene_facts
     def write(rng, pools):
         vqa = pools['vqa']
-        return ''.join(f"{_facts(vqa[j])} question: {vqa[j]['question']} answer: {vqa[j]['answers'][0]}{EOC_TOKEN}"
+        return ''.join(f"{scene_facts(vqa[j])} question: {vqa[j]['question']} answer: {vqa[j]['answers'][0]}{EOC_TOKEN}"
                        for j in rng.choice(len(vqa), int(rng.integers(0, 9)) + 1, replace=False))
     return _with_share(share, 11, write)
 
-def _quiz(rng, example:dict, n:int) -> str:
-    "A VQA scene as text facts (`_facts`), then `n` distinct questions about it with their answers: every kind, and 'is there' as often about an absent shape as about a present one."
-    from flamingo_mini.families import EOC_TOKEN
-    from flamingo_mini.tasks import SHAPES
-    objects = _objects(example['caption'])
-    yes = [(f'is there a {s}?', 'yes') for s, _, _ in objects]
-    no = [(f'is there a {x}?', 'no') for x in SHAPES if x not in {o[0] for o in objects}]
-    pool = ([(f'what colour is the {s}?', c) for s, c, _ in objects] + [(f'where is the {s}?', p) for s, _, p in objects] + yes
-            + [no[i] for i in rng.choice(len(no), min(len(yes), len(no)), replace=False)])
-    return _facts(example) + ''.join(
-        f' question: {pool[i][0]} answer: {pool[i][1]}{EOC_TOKEN}' for i in rng.choice(len(pool), min(n, len(pool)), replace=False))
-
 def quiz_documents(share:float):
-    "A `family_documents` that writes, in `share` of its documents, one to four VQA scenes as facts, each followed by two to six questions about it."
-    def write(rng, pools):
-        picks = rng.choice(len(pools['vqa']), int(rng.integers(1, 5)), replace=False)
-        return ''.join(_quiz(rng, pools['vqa'][j], int(rng.integers(2, 7))) for j in picks)
-    return _with_share(share, 13, write)
+    "The library's `family_documents` with `share` of its documents quizzes (`families.quiz_text`: one to four VQA scenes as facts, each followed by two to six questions about it)."
+    from functools import partial
+    from flamingo_mini.families import family_documents
+    return partial(family_documents, quiz_share=share)
 
 LM_VARIANTS = dict(  # the LMs the `facts`, `quiz` and `deep*` parts pretrain: documents, their share, steps, layers, rate
     facts=dict(documents='facts', share=0.5, lm_steps=1800, n_layer=2, lr=1e-3),
@@ -272,24 +241,32 @@ LM_VARIANTS = dict(  # the LMs the `facts`, `quiz` and `deep*` parts pretrain: d
     deep_facts=dict(documents='facts', share=0.5, lm_steps=1200, n_layer=4, lr=1e-3),
     # shorter quiz LMs, and on each the `mixed` variant for 2,000 steps: how few LM steps the carry needs
     quiz_600_mixed=dict(documents='quiz', share=0.8, lm_steps=600, n_layer=2, lr=2e-3, variant='mixed', steps=2000),
-    quiz_1200_mixed=dict(documents='quiz', share=0.8, lm_steps=1200, n_layer=2, lr=2e-3, variant='mixed', steps=2000))
+    quiz_1200_mixed=dict(documents='quiz', share=0.8, lm_steps=1200, n_layer=2, lr=2e-3, variant='mixed', steps=2000),
+    # the tutorial's LM recipe (batches grouped by length, twice the steps a second), without and with the one-token cue
+    # ('? answer:'), each with `mixed` for 2,000 steps; and the cue on the plain documents
+    quiz_grouped=dict(documents='quiz', share=0.5, lm_steps=1800, n_layer=2, lr=1e-3, group=8, variant='mixed', steps=2000),
+    quiz_cue=dict(documents='quiz', share=0.5, lm_steps=1800, n_layer=2, lr=1e-3, group=8, cue=True, variant='mixed', steps=2000),
+    plain_cue=dict(documents='plain', share=0., lm_steps=600, n_layer=2, lr=1e-3, group=8, cue=True))
 
 LONG = dict(oracle=('oracle', None, 4000), quiz=('all', 'quiz', 4000), quiz_6000=('all', 'quiz', 6000),  # `long`'s runs:
-            quiz_mixed=('mixed', 'quiz', 2000))  # (variant, LM part or None for the tutorial's LM, steps)
+            quiz_mixed=('mixed', 'quiz', 2000), cue_all=('all', 'quiz_cue', 2000))  # (variant, LM part or None for the tutorial's LM, steps)
 
 def lm_variant_run(run:Path, out:Path, documents:str='facts', share:float=0.5, lm_steps:int=1800, n_layer:int=2,
-                   lr:float=1e-3, steps:int=1600, variant:str='all', seed:int=0) -> dict:
+                   lr:float=1e-3, steps:int=1600, variant:str='all', seed:int=0,
+                   group:int=1, # LM batches regrouped by length (1: as drawn, as the first parts' LMs were trained)
+                   cue:bool=False) -> dict: # the tokenizer makes '? answer:' one token (`families.ANSWER_CUE`)
     "A families LM pretrained on the tutorial's documents (`plain`) or with `share` of them `facts` or `quiz` documents, into `out`/lm: its text lookup (and `run`'s LM's), `lm_probe`, and `flamingo_run`'s `variant` on it."
-    from flamingo_mini.families import FAMILIES_RECIPE, TUTORIAL_FAMILIES, family_documents, family_example, family_tokenizer, pretrain_family_lm
+    from flamingo_mini.families import (ANSWER_CUE, FAMILIES_RECIPE, TUTORIAL_FAMILIES, family_documents, family_example,
+                                        family_tokenizer, pretrain_family_lm)
     started, r = time.time(), FAMILIES_RECIPE
     pools = {f: [family_example(f, i, 'train', seed) for i in range(r['pool'][f])] for f in TUTORIAL_FAMILIES}
     writer = dict(plain=lambda share: family_documents, facts=fact_documents, quiz=quiz_documents)[documents](share)
-    tokenizer = family_tokenizer(pools, seed=seed, documents=writer)
+    tokenizer = family_tokenizer(pools, seed=seed, documents=writer, cue=ANSWER_CUE if cue else None)
     lm = pretrain_family_lm(tokenizer, pools, lm_steps, ks=r['lm_ks'], lr=lr, seed=seed, threads=None, log_every=300,
-                            documents=writer, n_layer=n_layer)
+                            documents=writer, group=group, n_layer=n_layer)
     (out/'lm').mkdir(parents=True, exist_ok=True); lm.save_pretrained(out/'lm'); tokenizer.save_pretrained(out/'lm')
     lm_seconds = round(time.time() - started)
-    return dict(documents=documents, share=share, lm_steps=lm_steps, n_layer=n_layer, lr=lr, lm_seconds=lm_seconds,
+    return dict(documents=documents, share=share, lm_steps=lm_steps, n_layer=n_layer, lr=lr, group=group, cue=cue, lm_seconds=lm_seconds,
                 text_lookup=_text_lookup(out/'lm'), tutorial_text_lookup=_text_lookup(run/'lm'), lm=lm_probe(out),
                 flamingo=flamingo_run(out, variant, steps, seed))
 
@@ -297,9 +274,10 @@ def _text_lookup(folder:Path, n:int=300) -> dict:
     "How often the LM in `folder` answers a test VQA question asked after its scene written as facts, by kind."
     import torch
     from transformers import AutoTokenizer, GPT2LMHeadModel
+    from flamingo_mini.families import scene_facts
     lm, tokenizer, by_kind = GPT2LMHeadModel.from_pretrained(folder).eval(), AutoTokenizer.from_pretrained(folder), {}
     for q in _scenes(n, 'test'):  # the scene as facts, then the question; the LM's next word
-        ids = tokenizer(_facts(q) + f" question: {q['question']} answer:", return_tensors='pt').input_ids
+        ids = tokenizer(scene_facts(q) + f" question: {q['question']} answer:", return_tensors='pt').input_ids
         with torch.no_grad(): word = tokenizer.decode([lm(ids).logits[0, -1].argmax().item()]).strip()
         by_kind.setdefault(q['kind'], []).append(word == q['answers'][0])
     return {k: round(sum(v) / len(v), 3) for k, v in by_kind.items()}
