@@ -110,7 +110,8 @@ def family_documents(pools:dict[str, Sequence[dict]], # family -> examples
         family, k = families[rng.integers(len(families))], int(rng.choice(list(ks)))
         picks = rng.choice(len(stubs[family]), k + 1, replace=False)
         sample = training_sample(family, [stubs[family][j] for j in picks[:-1]], stubs[family][picks[-1]])
-        if quiz_share and quizzes.random() < quiz_share:  # the scenes' questions are answered from their text
+        # a quiz replaces the prompt drawn above, which is drawn anyway: the other documents stay those of quiz_share=0
+        if quiz_share and quizzes.random() < quiz_share:
             scenes = quizzes.choice(len(pools['vqa']), int(quizzes.integers(1, 5)), replace=False)
             yield ''.join(quiz_text(quizzes, pools['vqa'][j], int(quizzes.integers(2, 7))) for j in scenes)
         else: yield ''.join(x for x in sample if isinstance(x, str))
