@@ -17,12 +17,12 @@ from .tasks import (FAMILIES, SHAPES, VQA_TEMPLATE, _media, compare_example, cou
 from .pretrain_lm import END_OF_TEXT, _fit, _length_groups, _lm_loss, _pad_rows, add_eoc_token, new_world_lm
 
 # %% auto #0
-__all__ = ['FAMILY_FRAMES', 'TUTORIAL_FAMILIES', 'ANSWER_CUE', 'GROUPS', 'FAMILIES_RECIPE', 'VQA_RECIPE', 'FAMILY_TITLES',
+__all__ = ['FAMILY_FRAMES', 'TUTORIAL_FAMILIES', 'ANSWER_CUE', 'GROUPS', 'FAMILIES_RECIPE', 'OTHER_RECIPES', 'FAMILY_TITLES',
            'FAMILY_TARGETS', 'family_example', 'family_answer', 'FamilyMedia', 'family_stub', 'training_sample',
            'resolve_media', 'vqa_objects', 'scene_facts', 'quiz_text', 'family_documents', 'family_tokenizer',
-           'family_lm_batches', 'pretrain_family_lm', 'encode_family', 'near_text', 'FamilyEpisodes', 'family_prompts',
-           'evaluate_family', 'blind_baseline', 'run_families', 'read_families_report', 'families_table',
-           'families_targets', 'shot_gains', 'plot_families']
+           'family_lm_batches', 'pretrain_family_lm', 'encode_family', 'near_text', 'FamilyEpisodes', 'answer_labels',
+           'AnswerLoss', 'family_prompts', 'evaluate_family', 'recipe_json', 'blind_baseline', 'family_sources',
+           'run_families', 'read_families_report', 'families_table', 'families_targets', 'shot_gains', 'plot_families']
 
 # %% ../nbs/26_families.ipynb #fam00007
 FAMILY_FRAMES = 4  # frames of every clip in this tutorial (`tasks.video_example` makes 4 to 8)
@@ -176,7 +176,7 @@ def near_text(text:str) -> str:
     return text.replace(ANSWER_CUE, '')
 
 class FamilyEpisodes:
-    "Few-shot training prompts of one family over cached tokens (map-style): `texts` and `image_features`, aligned."
+    "Few-shot training prompts of one family over cached tokens (map-style): `texts` and `image_features`, aligned, and the `answers` written in them."
     column_names = ['texts', 'image_features']
     def __init__(self, family:str, examples:Sequence[dict], features:Sequence, # `encode_family`'s tokens of `examples`
                  ks=range(0, 9), # demonstrations before the query, drawn uniformly
@@ -199,7 +199,34 @@ class FamilyEpisodes:
         sample = resolve_media(training_sample(self.family, [self.stubs[j] for j in picks[:-1]], self.stubs[picks[-1]]),
                                self.features)
         return dict(texts=[(near_text(x) if self.near else x) if isinstance(x, str) else None for x in sample],
-                    image_features=[None if isinstance(x, str) else x for x in sample])
+                    image_features=[None if isinstance(x, str) else x for x in sample],
+                    answers=[family_answer(self.family, self.stubs[j]) for j in picks])  # each demonstration's, then the query's
+
+def answer_labels(batch:dict, # a collated batch: `input_ids` and `labels`
+                  answers:Sequence[Sequence[str]], # per row, the answers its `<EOC>`s close, in order
+                  tokenizer) -> dict:
+    "`batch` with labels only on the answers and their `<EOC>`s (-100 on the questions and the rest): the loss of what the media decide."
+    eoc, ids = tokenizer.convert_tokens_to_ids(EOC_TOKEN), batch['input_ids']
+    if len(answers) != len(ids): raise ValueError(f"{len(answers)} rows of answers for a batch of {len(ids)} rows")
+    labels = torch.full_like(batch['labels'], -100)
+    for r, row in enumerate(answers):
+        ends = (ids[r] == eoc).nonzero().flatten().tolist()
+        if len(ends) != len(row): raise ValueError(f"row {r} has {len(ends)} {EOC_TOKEN} tokens but {len(row)} answers")
+        for end, answer in zip(ends, row):
+            # an answer follows a space (or a media token) and is closed by <EOC>, so its tokens are those of ' ' + answer
+            want = tokenizer(' ' + answer, add_special_tokens=False)['input_ids']
+            start = end - len(want)
+            if start < 0 or ids[r, start:end].tolist() != want:
+                raise ValueError(f"row {r}: the tokens before an {EOC_TOKEN} read {tokenizer.decode(ids[r, max(start, 0):end])!r}, "
+                                 f"not its answer {answer!r}")
+            labels[r, start:end + 1] = batch['labels'][r, start:end + 1]
+    return dict(batch) | dict(labels=labels)
+
+class AnswerLoss:
+    "A collator of `FamilyEpisodes` rows whose loss is on the answers only (`answer_labels`): a source's loss is then a mean over its answers."
+    def __init__(self, collate, tokenizer): self.collate, self.tokenizer = collate, tokenizer
+    def __call__(self, rows:list[dict]) -> dict:
+        return answer_labels(self.collate(rows), [r['answers'] for r in rows], self.tokenizer)
 
 # %% ../nbs/26_families.ipynb #fam00018
 GROUPS = dict(vqa='kind', count='count', video='motion')  # each family's breakdown in `evaluate_family`
@@ -250,24 +277,33 @@ def evaluate_family(model, processor, family:str,
 
 # %% ../nbs/26_families.ipynb #fam00021
 FAMILIES_RECIPE = dict(pool=dict(vqa=20000, count=12000, video=4000), # training examples of each family (also the demonstrations' support pool)
-                       lm_steps=600, # LM pretraining steps (32 documents each)
-                       lm_quiz=0., # share of the LM's documents that are quizzes: VQA scenes as text, questions answered from it
-                       lm_cue=None, # a string the tokenizer makes one token (`ANSWER_CUE`; None: none)
+                       lm_steps=1800, # LM pretraining steps (32 documents each)
+                       lm_quiz=0.5, # share of the LM's documents that are quizzes: VQA scenes as text, questions answered from it
+                       lm_cue=ANSWER_CUE, # a string the tokenizer makes one token (`ANSWER_CUE`; None: none)
                        lm_ks=range(0, 37), # demonstrations in an LM document: its longest fill the 512 positions
-                       lm_group=1, # LM batches drawn at once and regrouped by length (1: as drawn)
-                       steps=2200, # Flamingo training steps (each: a batch of every source)
-                       weights={}, # loss weights of sources by name (the others 1): each source's loss is a mean over its text
-                       batch=dict(vqa=24, count=16, video=16), # prompts of each family per step
-                       near=dict(ks=range(0, 5), batch=0), # and VQA prompts in the near format (`FamilyEpisodes(near=True)`), a source of their own (0 batch: none)
+                       lm_group=8, # LM batches drawn at once and regrouped by length (1: as drawn)
+                       steps=2400, # Flamingo training steps (each: a batch of every source)
+                       weights=dict(vqa=2., vqa_near=2.), # loss weights of sources by name (the others 1): each source's loss is a mean over its labels
+                       answer_loss=('vqa', 'vqa_near', 'vqa_long', 'count', 'count_long'), # sources whose loss is on the answers only (`AnswerLoss`), not on all their text
+                       batch=dict(vqa=24, count=16, video=8), # prompts of each family per step
+                       near=dict(ks=range(0, 5), batch=24), # and VQA prompts in the near format (`FamilyEpisodes(near=True)`), a source of their own (0 batch: none)
                        ks=range(0, 9), # demonstrations in a training prompt, drawn uniformly
                        long=dict(ks=range(9, 33), batch=2), # and each family's long prompts, a source of their own (0 batch: none)
                        queries=100, # test examples per family
                        shots=dict(vqa=(0, 4, 8, 16, 32), count=(0, 4, 8, 16, 32), video=(0, 4, 8, 16, 32)))
 
-# what lifts VQA (the sections at the end): a quiz LM with the cue, the near source, and VQA's losses weighted up;
-# to fit the half hour with the extra source, smaller video batches. `run_families('families-vqa', **VQA_RECIPE)`
-VQA_RECIPE = dict(lm_steps=1800, lm_quiz=0.5, lm_cue=ANSWER_CUE, lm_group=8, steps=2400, weights=dict(vqa=2., vqa_near=2.),
-                  batch=dict(vqa=24, count=16, video=8), near=dict(ks=range(0, 5), batch=24))
+# the other runs' recipes, as changes to FAMILIES_RECIPE (their reports are in reports/experiments; the sections at
+# the end of the page): `run_families('families-first', **OTHER_RECIPES['first'])` reruns the first
+OTHER_RECIPES = dict(
+    first=dict(lm_steps=600, lm_quiz=0., lm_cue=None, lm_group=1, steps=2200, weights={}, answer_loss=(),  # families_first_recipe.json, _first_rerun.json
+               batch=dict(vqa=24, count=16, video=16), near=dict(ks=range(0, 5), batch=0)),
+    vqa=dict(answer_loss=()),  # the tutorial's, every loss on all text: families_vqa_recipe.json
+    count_weighted=dict(weights=dict(vqa=2., vqa_near=2., count=2., count_long=2.)))  # the counting losses weighted as VQA's: families_answers_count.json
+
+def recipe_json(recipe:dict) -> dict:
+    "A recipe as `report.json` stores it (ranges and tuples as lists)."
+    listed = lambda v: list(v) if isinstance(v, (range, tuple)) else v
+    return {k: ({f: listed(x) for f, x in v.items()} if isinstance(v, dict) else listed(v)) for k, v in recipe.items()}
 
 def _most_frequent(answers:list[str]) -> str: return max(sorted(set(answers)), key=answers.count)
 
@@ -278,6 +314,16 @@ def blind_baseline(family:str, support:Sequence[dict], queries:Sequence[dict]) -
     for e in support: by_question.setdefault(e.get('question'), []).append(family_answer(family, e))
     guesses = [_most_frequent(by_question[q.get('question')]) if q.get('question') in by_question else overall for q in queries]
     return dict(score_task(family, guesses, queries), answer=overall, questions=len(by_question))
+
+def family_sources(recipe:dict) -> dict[str, tuple]:
+    "A recipe's training sources by name: (family, demonstrations `ks`, seed offset, near format, batch size)."
+    r = recipe
+    sources = {f: (f, r['ks'], 0, False, r['batch'][f]) for f in TUTORIAL_FAMILIES}
+    if r['long']['batch']:  # a batch pads to its longest prompt, so long prompts get batches of their own
+        sources |= {f'{f}_long': (f, r['long']['ks'], 1, False, r['long']['batch']) for f in TUTORIAL_FAMILIES}
+    if r['near']['batch']:  # the answer right after the shape word: the layers learn to find the named shape there
+        sources['vqa_near'] = ('vqa', r['near']['ks'], 2, True, r['near']['batch'])
+    return sources
 
 def run_families(out:str|Path='families-run', # folder for the LM, the checkpoint and report.json
                  seed:int=0, threads:int|None=2, log=print, **recipe) -> dict: # `FAMILIES_RECIPE` fields to change
@@ -291,8 +337,9 @@ def run_families(out:str|Path='families-run', # folder for the LM, the checkpoin
     unknown = set(recipe) - set(FAMILIES_RECIPE)
     if unknown: raise ValueError(f"unknown recipe fields {sorted(unknown)}; FAMILIES_RECIPE has {list(FAMILIES_RECIPE)}")
     r = FAMILIES_RECIPE | recipe
-    names = {*TUTORIAL_FAMILIES, *(f'{f}_long' for f in TUTORIAL_FAMILIES), 'vqa_near'}  # the sources a recipe can have
-    if set(r['weights']) - names: raise ValueError(f"weights for {sorted(set(r['weights']) - names)}; the sources are {sorted(names)}")
+    specs = family_sources(r)
+    for field in ('weights', 'answer_loss'):
+        if set(r[field]) - set(specs): raise ValueError(f"{field} for {sorted(set(r[field]) - set(specs))}; this recipe's sources are {sorted(specs)}")
     out, start, seconds = Path(out), time.time(), {}
     out.mkdir(parents=True, exist_ok=True)
     def lap(name): seconds[name] = round(time.time() - start - sum(seconds.values()))
@@ -314,13 +361,10 @@ def run_families(out:str|Path='families-run', # folder for the LM, the checkpoin
         features = {f: encode_family(model, processor, f, pools[f]) for f in TUTORIAL_FAMILIES}
         query_features = {f: encode_family(model, processor, f, queries[f]) for f in TUTORIAL_FAMILIES}
         collate = FeatureCollator(processor, texts_column='texts', images_column='image_features')
-        sources = {f: (FamilyEpisodes(f, pools[f], features[f][0], r['ks'], seed=seed), collate, r['batch'][f]) for f in TUTORIAL_FAMILIES}
-        if r['long']['batch']:  # a batch pads to its longest prompt, so long prompts get batches of their own
-            sources |= {f'{f}_long': (FamilyEpisodes(f, pools[f], features[f][0], r['long']['ks'], seed=seed + 1), collate,
-                                      r['long']['batch']) for f in TUTORIAL_FAMILIES}
-        if r['near']['batch']:  # the answer right after the shape word: the layers learn to find the named shape there
-            sources['vqa_near'] = (FamilyEpisodes('vqa', pools['vqa'], features['vqa'][0], r['near']['ks'], seed=seed + 2, near=True),
-                                   collate, r['near']['batch'])
+        answers_only = AnswerLoss(collate, processor.tokenizer)
+        sources = {name: (FamilyEpisodes(f, pools[f], features[f][0], ks, seed=seed + offset, near=near),
+                          answers_only if name in r['answer_loss'] else collate, batch)
+                   for name, (f, ks, offset, near, batch) in specs.items()}
         lap('encoding')
         learn = Learner(model, sources, _demo_config(r['steps'], seed, 25), weights={name: r['weights'].get(name, 1.) for name in sources})
         while learn.step < r['steps']:
@@ -340,8 +384,7 @@ def run_families(out:str|Path='families-run', # folder for the LM, the checkpoin
                           training_data='flamingo_mini task families (captions, VQA, counting, video clips)',
                           tasks=['captioning', 'visual question answering', 'counting', 'video captioning'])
     seconds['total'] = round(time.time() - start)
-    report = dict(recipe=dict(r, ks=list(r['ks']), lm_ks=list(r['lm_ks']), long=dict(r['long'], ks=list(r['long']['ks'])),
-                                near=dict(r['near'], ks=list(r['near']['ks'])), shots={f: list(s) for f, s in r['shots'].items()}), seed=seed,
+    report = dict(recipe=recipe_json(r), seed=seed,
                   threads=threads, frames=FAMILY_FRAMES, seconds=seconds, results=results,
                   lm=dict(vocabulary=len(tokenizer), positions=lm.config.n_positions),
                   losses=[round(h['loss'], 4) for h in learn.history])

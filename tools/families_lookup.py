@@ -1,7 +1,10 @@
-"""Why the task-family tutorial's VQA stays near 0.55 (issue #21): what the tower's tokens hold, what the frozen LM
+"""Why the first task-family recipe's VQA stayed near 0.55 (issue #21): what the tower's tokens hold, what the frozen LM
 carries to the answer, and what Flamingo layers learn from VQA prompts alone with one change at a time.
 
-Every measurement uses a finished tutorial run (`make families` leaves `families-run/`: its LM, and the shipped tower it
+'The tutorial' in this file is the first recipe (`families.OTHER_RECIPES['first']`), the tutorial's when these
+measurements were taken; its run folder is made by `run_families('families-first', **OTHER_RECIPES['first'])`.
+
+Every measurement uses a finished run of it (`families-first/`: its LM, and the shipped tower it
 used) and the tutorial's own pieces (`family_example`, `encode_family`, `FamilyEpisodes`, `evaluate_family`,
 `DEMO_FLAMINGO`, the demo's optimiser). Parts:
 
@@ -34,12 +37,12 @@ used) and the tutorial's own pieces (`family_example`, `encode_family`, `FamilyE
   6,000 steps) and `mixed` (2,000 steps) on the `quiz` part's LM (`LONG`): whether the plateau the 1,600-step runs sit
   on ends, and whether prompts in the `near` format, trained beside the tutorial's, end it sooner on an LM that
   carries the shape.
-- `quiz_grouped`, `quiz_cue`, `long:cue_all`, `plain_cue`: the LM recipe `families.VQA_RECIPE` took from these parts
+- `quiz_grouped`, `quiz_cue`, `long:cue_all`, `plain_cue`: the LM recipe the tutorial's `families.FAMILIES_RECIPE` took from these parts
   (half quizzes, 1,800 steps, batches regrouped by length), without and with the one-token cue
   (`families.ANSWER_CUE`), each with `mixed` for 2,000 steps, and `all` for 2,000 steps on the cued LM (`long:cue_all`, after `quiz_cue`); and the cue
   on the tutorial's documents alone (600 steps, no quizzes), with `all`.
 
-    python tools/families_lookup.py --run families-run --out reports/experiments/families_vqa_lookup.json   # every part: hours; each LM part ~15-45 min
+    python tools/families_lookup.py --run families-first --out reports/experiments/families_vqa_lookup.json   # every part: hours; each LM part ~15-45 min
 
 The report is rendered on the families page (nbs/26_families).
 """
@@ -284,7 +287,7 @@ def _text_lookup(folder:Path, n:int=300) -> dict:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--run', default='families-run', help='a finished `make families` run folder (its lm/)')
+    p.add_argument('--run', default='families-first', help="a finished run of the first recipe (its lm/): `run_families('families-first', **OTHER_RECIPES['first'])`")
     p.add_argument('--out', default='reports/experiments/families_vqa_lookup.json')
     p.add_argument('--parts', default='tower,lm,' + ','.join(VARIANTS + tuple(LM_VARIANTS)) + ''.join(f',long:{name}' for name in LONG),
                    help='which parts to run, comma-separated (`long:NAME`: a `LONG` run)')
