@@ -1,0 +1,55 @@
+"""More test queries for a finished task-family run (issue #21): each family's score at eight random demonstrations on
+`--queries` test examples instead of the run's hundred, so a verdict against a target is not left to sampling noise.
+
+The run's checkpoint and recipe are read from its folder (`make families` leaves `families-run/`); the support pools
+are rebuilt from the recipe, the media encoded by the checkpoint's tower, and every prompt scored by
+`families.evaluate_family`, as `run_families` does. The run's own test examples are the first rows here (the
+demonstrations drawn for them may differ).
+
+    python tools/families_queries.py --run families-run --queries 500 --out reports/experiments/families_queries.json   # ~2 min on 2 threads
+"""
+from __future__ import annotations
+import argparse, json, math, time
+from pathlib import Path
+
+
+def score_queries(run:Path, n:int, shots:int=8, seed:int=0) -> dict:
+    "Each family's metric at `shots` random demonstrations on the first `n` test examples, with its binomial standard error."
+    import torch
+    from flamingo_mini.families import (TUTORIAL_FAMILIES, _metric, encode_family, evaluate_family, family_example,
+                                        read_families_report)
+    from flamingo_mini.model import FlamingoModel
+    from flamingo_mini.processor import FlamingoProcessor
+    report = read_families_report(run/'report.json')
+    model, processor = FlamingoModel.from_pretrained(run/'checkpoint').eval(), FlamingoProcessor.from_pretrained(run/'checkpoint')
+    out = {}
+    for f in TUTORIAL_FAMILIES:
+        pool = [family_example(f, i, 'train', report['seed']) for i in range(report['recipe']['pool'][f])]
+        queries = [family_example(f, i, 'test', report['seed']) for i in range(n)]
+        with torch.no_grad():
+            res = evaluate_family(model, processor, f, queries, encode_family(model, processor, f, queries), pool,
+                                  encode_family(model, processor, f, pool), (shots,), 'random', seed)[shots]
+        p = res[_metric(f)]
+        out[f] = dict(metric=_metric(f), score=round(p, 4), stderr=round(math.sqrt(p * (1 - p) / n), 4), queries=n,
+                      report_score=report['results'][f]['random'][shots][_metric(f)], report_queries=report['recipe']['queries'])
+    return out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--run', default='families-run', help='a finished `run_families` folder (its checkpoint/ and report.json)')
+    p.add_argument('--queries', type=int, default=500)
+    p.add_argument('--out', default='reports/experiments/families_queries.json')
+    p.add_argument('--threads', type=int, default=2)
+    args = p.parse_args(argv)
+    import torch
+    torch.set_num_threads(args.threads)
+    start = time.time()
+    scores = score_queries(Path(args.run), args.queries)
+    result = dict(what=__doc__.split('\n\n')[0].replace('\n', ' '), script='tools/families_queries.py', run=args.run,
+                  shots=8, selection='random', threads=args.threads, seconds=round(time.time() - start), families=scores)
+    Path(args.out).write_text(json.dumps(result, indent=1))
+    print(json.dumps(scores, indent=1))
+
+
+if __name__ == '__main__': main()
