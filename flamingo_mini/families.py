@@ -18,11 +18,12 @@ from .pretrain_lm import END_OF_TEXT, _fit, _length_groups, _lm_loss, _pad_rows,
 
 # %% auto #0
 __all__ = ['FAMILY_FRAMES', 'TUTORIAL_FAMILIES', 'ANSWER_CUE', 'GROUPS', 'FAMILIES_RECIPE', 'OTHER_RECIPES', 'FAMILY_TITLES',
-           'FAMILY_TARGETS', 'family_example', 'family_answer', 'FamilyMedia', 'family_stub', 'training_sample',
-           'resolve_media', 'vqa_objects', 'scene_facts', 'quiz_text', 'family_documents', 'family_tokenizer',
-           'family_lm_batches', 'pretrain_family_lm', 'encode_family', 'near_text', 'FamilyEpisodes', 'answer_labels',
-           'AnswerLoss', 'family_prompts', 'evaluate_family', 'recipe_json', 'blind_baseline', 'family_sources',
-           'run_families', 'read_families_report', 'families_table', 'families_targets', 'shot_gains', 'plot_families']
+           'FAMILY_TARGETS', 'family_example', 'family_pools', 'family_answer', 'FamilyMedia', 'family_stub',
+           'training_sample', 'resolve_media', 'vqa_objects', 'scene_facts', 'quiz_text', 'family_documents',
+           'family_tokenizer', 'family_lm_batches', 'pretrain_family_lm', 'encode_family', 'near_text',
+           'FamilyEpisodes', 'answer_labels', 'AnswerLoss', 'family_prompts', 'evaluate_family', 'recipe_json',
+           'blind_baseline', 'family_sources', 'run_families', 'read_families_report', 'families_table',
+           'families_targets', 'shot_gains', 'plot_families']
 
 # %% ../nbs/26_families.ipynb #fam00007
 FAMILY_FRAMES = 4  # frames of every clip in this tutorial (`tasks.video_example` makes 4 to 8)
@@ -39,6 +40,11 @@ def family_example(family:str, # one of `tasks.FAMILIES`
     if family == 'video': return video_example(index, frames=FAMILY_FRAMES, split=split, seed=seed)
     if family == 'compare': return compare_example(index, split=split, seed=seed)
     raise ValueError(f"unknown family {family!r}; choose one of {FAMILIES}")
+
+def family_pools(sizes:dict[str, int], # family -> how many examples
+                 split:str='train', seed:int=0) -> dict[str, list[dict]]:
+    "The first `sizes[f]` examples of each family `f` of `split`: a run's training pools, or its test queries."
+    return {f: [family_example(f, i, split, seed) for i in range(n)] for f, n in sizes.items()}
 
 def family_answer(family:str, example:dict) -> str:
     "What a demonstration of `example` shows after its prompt: the caption, or the first answer."
@@ -344,8 +350,8 @@ def run_families(out:str|Path='families-run', # folder for the LM, the checkpoin
     out.mkdir(parents=True, exist_ok=True)
     def lap(name): seconds[name] = round(time.time() - start - sum(seconds.values()))
     with torch_threads(threads):
-        pools = {f: [family_example(f, i, 'train', seed) for i in range(r['pool'][f])] for f in TUTORIAL_FAMILIES}
-        queries = {f: [family_example(f, i, 'test', seed) for i in range(r['queries'])] for f in TUTORIAL_FAMILIES}
+        pools = family_pools({f: r['pool'][f] for f in TUTORIAL_FAMILIES}, 'train', seed)
+        queries = family_pools({f: r['queries'] for f in TUTORIAL_FAMILIES}, 'test', seed)
         documents = partial(family_documents, quiz_share=r['lm_quiz'])
         tokenizer = family_tokenizer(pools, seed=seed, documents=documents, cue=r['lm_cue'])
         lap('examples')
