@@ -43,19 +43,23 @@ def caption(checkpoint:str, images:list, prompt:str='<image>', max_new_tokens:in
             shots:list|None=None, # (image file, text) demonstrations: each image (or the clip) becomes the query of a few-shot prompt
             question:str|None=None, # ask this of each image (or the clip) in the trained question format; each shot's text is then 'QUESTION=ANSWER'
             clip:bool=False, # the images are the frames of one clip, answered once; each shot's image is then its frames, comma-separated
+            together:bool=False, # the images are one query, all shown before the question (the two-image family); each shot's images then comma-separated; needs `question`
            ) -> list:
     "Captions for image files, from a saved model + processor (the images are read first: a bad one fails at once); with `shots`, `question` or `clip`, answers to prompts in the trained format (`tasks.task_prompt`)."
     from flamingo_mini.chat import load_checkpoint
     from flamingo_mini.processor import load_image
-    if (shots or question is not None or clip) and prompt != '<image>':
-        raise UsageError("--prompt does not go with --shot, --question or --clip: those prompts have the trained format")
+    if (shots or question is not None or clip or together) and prompt != '<image>':
+        raise UsageError("--prompt does not go with --shot, --question, --clip or --together: those prompts have the trained format")
     if question is not None and not question.strip(): raise UsageError("--question is empty: give the question to ask")
-    media = lambda files: tuple(load_image(f) for f in files) if clip else load_image(files[0])
-    queries = [media(images)] if clip else [media([p]) for p in images]
-    key = 'frames' if clip else 'image'
+    if together and (clip or question is None):
+        raise UsageError("--together shows the images before one question: give --question, and not --clip")
+    media = (lambda files: tuple(load_image(f) for f in files)) if clip else (lambda files: [load_image(f) for f in files]) \
+        if together else (lambda files: load_image(files[0]))
+    queries = [media(images)] if clip or together else [media([p]) for p in images]
+    key = 'frames' if clip else 'images' if together else 'image'
     demonstrations = []
     for files, text in shots or []:
-        files = str(files).split(',') if clip else [files]
+        files = str(files).split(',') if clip or together else [files]
         if question is None: demonstrations.append({key: media(files), 'caption': text}); continue
         asked, sep, answer = text.rpartition('=')
         if not (sep and asked.strip() and answer.strip()):
@@ -66,7 +70,7 @@ def caption(checkpoint:str, images:list, prompt:str='<image>', max_new_tokens:in
     if not (demonstrations or question is not None or clip):
         return model.generate_captions(processor, images, prompt=prompt, max_new_tokens=max_new_tokens, num_beams=num_beams)
     from flamingo_mini.tasks import task_prompt
-    family = 'vqa' if question is not None else 'video' if clip else 'caption'
+    family = 'compare' if together else 'vqa' if question is not None else 'video' if clip else 'caption'
     asked = {} if question is None else {'question': question.strip()}
     samples = [task_prompt(family, demonstrations, {key: q} | asked) for q in queries]
     return model.generate_texts(processor, processor(text=samples, padding=True, padding_side='left'), max_new_tokens,
@@ -502,11 +506,13 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument('--shot', dest='shots', action='append', type=_shot, metavar='IMAGE=TEXT',
                    help=_help('a demonstration, repeatable: each image is then the query of a few-shot prompt in the trained '
                               "format, e.g. --shot red.png=dax --shot blue.png=wug; with --question IMAGE=QUESTION=ANSWER, "
-                              "with --clip FRAME,FRAME,...=TEXT", None))
+                              "with --clip FRAME,FRAME,...=TEXT, with --together IMAGE,IMAGE,...=QUESTION=ANSWER", None))
     c.add_argument('--question', help=_help("ask this of each image (or the clip) in the trained question format "
                                             "(' question: ... answer:', as tasks.task_prompt writes it)", None))
     c.add_argument('--clip', action='store_true', help=_help('the images are the frames of one clip (a video), in order: '
                                                              'one answer for all of them', False))
+    c.add_argument('--together', action='store_true', help=_help('the images are one query, all shown before the --question '
+                                                                 '(the two-image family: which has more shapes?)', False))
     t = command('chat', 'a multi-turn chat with a saved checkpoint, in the terminal')
     t.add_argument('checkpoint', help=_CHECKPOINT)
     t.add_argument('--max-new-tokens', type=POSITIVE, default=32, help=_help('longest reply, in tokens', 32))
@@ -540,9 +546,9 @@ def run(args:argparse.Namespace):
         print(f"checkpoint: {report['checkpoint']} (reloaded, same captions: {report['reload_matches']})")
         print(f"done in {report['seconds']} s")
     elif args.command == 'caption':
-        names = [','.join(args.images)] if args.clip else args.images
+        names = [','.join(args.images)] if args.clip or args.together else args.images
         for path, cap in zip(names, caption(args.checkpoint, args.images, args.prompt, args.max_new_tokens, args.num_beams,
-                                            args.shots, args.question, args.clip)):
+                                            args.shots, args.question, args.clip, args.together)):
             print(f'{path}\t{cap}')
     elif args.command == 'chat':
         from flamingo_mini.chat import Chat, chat_loop, load_checkpoint, model_summary

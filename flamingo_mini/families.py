@@ -11,23 +11,25 @@ from typing import Sequence
 import numpy as np
 import torch
 from .core import EOC_TOKEN, byte_level_bpe, require_extra, torch_threads
+from .checks import IGNORE_INDEX
 require_extra('all', 'datasets', 'accelerate', 'matplotlib', by='flamingo_mini.families')
 from .tasks import (FAMILIES, SHAPES, VQA_TEMPLATE, _media, compare_example, count_example, make_varied_scene, score_task,
                                  task_prompt, video_example, vqa_example)
 from .pretrain_lm import END_OF_TEXT, _fit, _length_groups, _lm_loss, _pad_rows, add_eoc_token, new_world_lm
 
 # %% auto #0
-__all__ = ['FAMILY_FRAMES', 'TUTORIAL_FAMILIES', 'ANSWER_CUE', 'GROUPS', 'FAMILIES_RECIPE', 'OTHER_RECIPES', 'FAMILY_TITLES',
-           'FAMILY_TARGETS', 'family_example', 'family_pools', 'family_answer', 'FamilyMedia', 'family_stub',
-           'training_sample', 'resolve_media', 'vqa_objects', 'scene_facts', 'quiz_text', 'family_documents',
-           'family_tokenizer', 'family_lm_batches', 'pretrain_family_lm', 'encode_family', 'near_text',
-           'FamilyEpisodes', 'answer_labels', 'AnswerLoss', 'family_prompts', 'evaluate_family', 'recipe_json',
-           'blind_baseline', 'family_sources', 'run_families', 'read_families_report', 'families_table',
-           'families_targets', 'shot_gains', 'plot_families']
+__all__ = ['FAMILY_FRAMES', 'TUTORIAL_FAMILIES', 'RUN_FAMILIES', 'ANSWER_CUE', 'GROUPS', 'FAMILIES_RECIPE', 'OTHER_RECIPES',
+           'FAMILY_TITLES', 'FAMILY_TASKS', 'FAMILY_TARGETS', 'family_example', 'family_pools', 'family_answer',
+           'FamilyMedia', 'family_stub', 'training_sample', 'resolve_media', 'vqa_objects', 'scene_facts', 'quiz_text',
+           'family_documents', 'family_tokenizer', 'family_lm_batches', 'pretrain_family_lm', 'encode_family',
+           'near_text', 'FamilyEpisodes', 'SameLengthBatches', 'answer_labels', 'AnswerLoss', 'family_prompts',
+           'evaluate_family', 'recipe_json', 'blind_baseline', 'family_sources', 'run_families', 'read_families_report',
+           'families_table', 'families_targets', 'shot_gains', 'plot_families']
 
 # %% ../nbs/26_families.ipynb #fam00007
 FAMILY_FRAMES = 4  # frames of every clip in this tutorial (`tasks.video_example` makes 4 to 8)
-TUTORIAL_FAMILIES = ('vqa', 'count', 'video')  # what `run_families` trains and evaluates
+TUTORIAL_FAMILIES = ('vqa', 'count', 'video')  # what `make families` trains and evaluates
+RUN_FAMILIES = TUTORIAL_FAMILIES + ('compare',)  # what `run_families` can train: the keys of its recipe's `pool`
 
 def family_example(family:str, # one of `tasks.FAMILIES`
                    index:int, split:str='train', seed:int=0) -> dict:
@@ -38,7 +40,9 @@ def family_example(family:str, # one of `tasks.FAMILIES`
     if family == 'vqa': return vqa_example(index, split=split, seed=seed)
     if family == 'count': return count_example(index, split=split, seed=seed)
     if family == 'video': return video_example(index, frames=FAMILY_FRAMES, split=split, seed=seed)
-    if family == 'compare': return compare_example(index, split=split, seed=seed)
+    if family == 'compare':  # `gap`: how far apart the two counts are, the breakdown of its scores
+        example = compare_example(index, split=split, seed=seed)
+        return example | dict(gap=abs(example['counts'][0] - example['counts'][1]))
     raise ValueError(f"unknown family {family!r}; choose one of {FAMILIES}")
 
 def family_pools(sizes:dict[str, int], # family -> how many examples
@@ -141,7 +145,7 @@ def family_lm_batches(tokenizer, pools:dict, batch_size:int=32, ks=range(0, 37),
     while True:
         for rows in _length_groups([tokenizer(next(documents))['input_ids'] + [eos] for _ in range(batch_size * group)], batch_size, order):
             input_ids, labels = _pad_rows(rows, eos)
-            yield input_ids, labels, (labels != -100).long()
+            yield input_ids, labels, (labels != IGNORE_INDEX).long()
 
 def pretrain_family_lm(tokenizer, # from `family_tokenizer`; `<EOC>` is added to it in place
                        pools:dict, steps:int=500, ks=range(0, 37), # demonstrations per document (`family_documents`)
@@ -197,10 +201,14 @@ class FamilyEpisodes:
         self.stubs = [family_stub(family, e, i) for i, e in enumerate(examples)]
 
     def __len__(self): return self.n
-    def __getitem__(self, i:int) -> dict:
+    def __getitem__(self, i:int) -> dict: return self.episode(i)
+    def episode(self, i:int, k:int|None=None) -> dict:
+        "Episode `i`; with `k`, that many demonstrations instead of the number drawn for it (`episode(i)` is `self[i]`)."
         if not 0 <= i < self.n: raise IndexError(f"episode {i} is outside 0..{self.n - 1}")
         rng = np.random.default_rng([self.seed, 47, i])
-        k = self.ks[rng.integers(len(self.ks))]
+        drawn = self.ks[rng.integers(len(self.ks))]
+        k = drawn if k is None else int(k)
+        if not 0 <= k < len(self.stubs): raise ValueError(f"{k} demonstrations need a pool of more than {k} examples, not {len(self.stubs)}")
         picks = rng.choice(len(self.stubs), k + 1, replace=False)
         sample = resolve_media(training_sample(self.family, [self.stubs[j] for j in picks[:-1]], self.stubs[picks[-1]]),
                                self.features)
@@ -208,13 +216,31 @@ class FamilyEpisodes:
                     image_features=[None if isinstance(x, str) else x for x in sample],
                     answers=[family_answer(self.family, self.stubs[j]) for j in picks])  # each demonstration's, then the query's
 
+class SameLengthBatches:
+    "Endless collated batches of `FamilyEpisodes` whose prompts hold one number of demonstrations, drawn per batch from the episodes' `ks`: a batch pads to its longest prompt, so prompts of mixed lengths waste most of it. A stream as `Learner` takes one (it saves its position); batch `b` depends on `b` alone."
+    def __init__(self, episodes:FamilyEpisodes, collate, batch_size:int):
+        if batch_size < 1: raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.episodes, self.collate, self.batch_size, self.position = episodes, collate, batch_size, 0
+    def rows(self, b:int) -> list[dict]:
+        "The episodes of batch `b`: `batch_size` consecutive ones, all with the number of demonstrations drawn for `b`."
+        k = self.episodes.ks[np.random.default_rng([self.episodes.seed, 53, b]).integers(len(self.episodes.ks))]
+        return [self.episodes.episode(b * self.batch_size + j, k) for j in range(self.batch_size)]
+    def __iter__(self): return self
+    def __next__(self) -> dict:
+        batch = self.collate(self.rows(self.position))
+        self.position += 1
+        return batch
+    def first_batch(self) -> dict: return self.collate(self.rows(0))
+    def state_dict(self) -> dict: return dict(position=self.position)
+    def load_state_dict(self, state:dict): self.position = int(state['position'])
+
 def answer_labels(batch:dict, # a collated batch: `input_ids` and `labels`
                   answers:Sequence[Sequence[str]], # per row, the answers its `<EOC>`s close, in order
                   tokenizer) -> dict:
-    "`batch` with labels only on the answers and their `<EOC>`s (-100 on the questions and the rest): the loss of what the media decide."
+    "`batch` with labels only on the answers and their `<EOC>`s (`IGNORE_INDEX` on the questions and the rest): the loss of what the media decide."
     eoc, ids = tokenizer.convert_tokens_to_ids(EOC_TOKEN), batch['input_ids']
     if len(answers) != len(ids): raise ValueError(f"{len(answers)} rows of answers for a batch of {len(ids)} rows")
-    labels = torch.full_like(batch['labels'], -100)
+    labels = torch.full_like(batch['labels'], IGNORE_INDEX)
     for r, row in enumerate(answers):
         ends = (ids[r] == eoc).nonzero().flatten().tolist()
         if len(ends) != len(row): raise ValueError(f"row {r} has {len(ends)} {EOC_TOKEN} tokens but {len(row)} answers")
@@ -235,7 +261,7 @@ class AnswerLoss:
         return answer_labels(self.collate(rows), [r['answers'] for r in rows], self.tokenizer)
 
 # %% ../nbs/26_families.ipynb #fam00018
-GROUPS = dict(vqa='kind', count='count', video='motion')  # each family's breakdown in `evaluate_family`
+GROUPS = dict(vqa='kind', count='count', video='motion', compare='gap')  # each family's breakdown in `evaluate_family`
 
 def _metric(family:str) -> str: return 'exact_match' if family in ('caption', 'video') else 'vqa_accuracy'
 
@@ -255,7 +281,8 @@ def evaluate_family(model, processor, family:str,
                     queries:Sequence[dict], query_features:tuple, # `encode_family` of the queries: (tokens, pooled)
                     support:Sequence[dict], support_features:tuple, # and of the demonstrations' pool
                     shots=(0, 4, 8, 16, 32), selection:str='random', seed:int=0, batch_size:int=16,
-                    zero_shot_demos:int=2, max_new_tokens:int|None=None) -> dict:
+                    zero_shot_demos:int=2, max_new_tokens:int|None=None,
+                    keep:int|None=4) -> dict: # predictions kept in each result, the first (None: all)
     "Score of each number of shots: `score_task`'s metrics and the first predictions."
     from flamingo_mini.evaluate import RicesIndex, VisionTokens, _prompt_inputs, random_demonstrations
     if selection not in ('random', 'rices'): raise ValueError(f"selection must be 'random' or 'rices', got {selection!r}")
@@ -273,7 +300,7 @@ def evaluate_family(model, processor, family:str,
         for start in range(0, len(prompts), batch_size):
             inputs = _prompt_inputs(processor, [resolve_media(p, features) for p in prompts[start:start + batch_size]])
             predictions += model.generate_texts(processor, inputs, max_new_tokens, stops=['question:', 'answer:'])
-        results[k] = dict(score_task(family, predictions, queries), predictions=predictions[:4])
+        results[k] = dict(score_task(family, predictions, queries), predictions=predictions[:keep])
         key = GROUPS.get(family)
         if key:  # the primary metric per kind of question, motion or count
             groups = sorted({str(q[key]) for q in queries})
@@ -282,7 +309,7 @@ def evaluate_family(model, processor, family:str,
     return results
 
 # %% ../nbs/26_families.ipynb #fam00021
-FAMILIES_RECIPE = dict(pool=dict(vqa=20000, count=12000, video=4000), # training examples of each family (also the demonstrations' support pool)
+FAMILIES_RECIPE = dict(pool=dict(vqa=20000, count=12000, video=4000), # training examples of each family (also the demonstrations' support pool): the run's families
                        lm_steps=1800, # LM pretraining steps (32 documents each)
                        lm_quiz=0.5, # share of the LM's documents that are quizzes: VQA scenes as text, questions answered from it
                        lm_cue=ANSWER_CUE, # a string the tokenizer makes one token (`ANSWER_CUE`; None: none)
@@ -295,8 +322,9 @@ FAMILIES_RECIPE = dict(pool=dict(vqa=20000, count=12000, video=4000), # training
                        near=dict(ks=range(0, 5), batch=24), # and VQA prompts in the near format (`FamilyEpisodes(near=True)`), a source of their own (0 batch: none)
                        ks=range(0, 9), # demonstrations in a training prompt, drawn uniformly
                        long=dict(ks=range(9, 33), batch=2), # and each family's long prompts, a source of their own (0 batch: none)
+                       same_length=False, # True: every prompt of a batch with the same number of demonstrations (`SameLengthBatches`); False: each its own
                        queries=100, # test examples per family
-                       shots=dict(vqa=(0, 4, 8, 16, 32), count=(0, 4, 8, 16, 32), video=(0, 4, 8, 16, 32)))
+                       shots={f: (0, 4, 8, 16, 32) for f in TUTORIAL_FAMILIES})
 
 # the other runs' recipes, as changes to FAMILIES_RECIPE (their reports are in reports/experiments; the sections at
 # the end of the page): `run_families('families-first', **OTHER_RECIPES['first'])` reruns the first
@@ -304,7 +332,12 @@ OTHER_RECIPES = dict(
     first=dict(lm_steps=600, lm_quiz=0., lm_cue=None, lm_group=1, steps=2200, weights={}, answer_loss=(),  # families_first_recipe.json, _first_rerun.json
                batch=dict(vqa=24, count=16, video=16), near=dict(ks=range(0, 5), batch=0)),
     vqa=dict(answer_loss=()),  # the tutorial's, every loss on all text: families_vqa_recipe.json
-    count_weighted=dict(weights=dict(vqa=2., vqa_near=2., count=2., count_long=2.)))  # the counting losses weighted as VQA's: families_answers_count.json
+    count_weighted=dict(weights=dict(vqa=2., vqa_near=2., count=2., count_long=2.)),  # the counting losses weighted as VQA's: families_answers_count.json
+    # the two-image family added, trained as the others are, on batches of one length each: families_four.json
+    four=dict(pool=FAMILIES_RECIPE['pool'] | dict(compare=4000), batch=FAMILIES_RECIPE['batch'] | dict(compare=8),
+              answer_loss=FAMILIES_RECIPE['answer_loss'] + ('compare', 'compare_long'), same_length=True,
+              shots={f: (0, 4, 8, 16, 32) for f in RUN_FAMILIES}),
+    same_length=dict(same_length=True))  # the tutorial's three families on batches of one length each: families_same_length.json
 
 def recipe_json(recipe:dict) -> dict:
     "A recipe as `report.json` stores it (ranges and tuples as lists)."
@@ -324,9 +357,9 @@ def blind_baseline(family:str, support:Sequence[dict], queries:Sequence[dict]) -
 def family_sources(recipe:dict) -> dict[str, tuple]:
     "A recipe's training sources by name: (family, demonstrations `ks`, seed offset, near format, batch size)."
     r = recipe
-    sources = {f: (f, r['ks'], 0, False, r['batch'][f]) for f in TUTORIAL_FAMILIES}
+    sources = {f: (f, r['ks'], 0, False, r['batch'][f]) for f in r['pool']}
     if r['long']['batch']:  # a batch pads to its longest prompt, so long prompts get batches of their own
-        sources |= {f'{f}_long': (f, r['long']['ks'], 1, False, r['long']['batch']) for f in TUTORIAL_FAMILIES}
+        sources |= {f'{f}_long': (f, r['long']['ks'], 1, False, r['long']['batch']) for f in r['pool']}
     if r['near']['batch']:  # the answer right after the shape word: the layers learn to find the named shape there
         sources['vqa_near'] = ('vqa', r['near']['ks'], 2, True, r['near']['batch'])
     return sources
@@ -343,6 +376,10 @@ def run_families(out:str|Path='families-run', # folder for the LM, the checkpoin
     unknown = set(recipe) - set(FAMILIES_RECIPE)
     if unknown: raise ValueError(f"unknown recipe fields {sorted(unknown)}; FAMILIES_RECIPE has {list(FAMILIES_RECIPE)}")
     r = FAMILIES_RECIPE | recipe
+    families = tuple(r['pool'])
+    if set(families) - set(RUN_FAMILIES): raise ValueError(f"pool names {sorted(set(families) - set(RUN_FAMILIES))}; the families are {RUN_FAMILIES}")
+    for field in ('batch', 'shots'):
+        if set(families) - set(r[field]): raise ValueError(f"{field} lacks {sorted(set(families) - set(r[field]))}, families of this recipe's pool")
     specs = family_sources(r)
     for field in ('weights', 'answer_loss'):
         if set(r[field]) - set(specs): raise ValueError(f"{field} for {sorted(set(r[field]) - set(specs))}; this recipe's sources are {sorted(specs)}")
@@ -350,8 +387,8 @@ def run_families(out:str|Path='families-run', # folder for the LM, the checkpoin
     out.mkdir(parents=True, exist_ok=True)
     def lap(name): seconds[name] = round(time.time() - start - sum(seconds.values()))
     with torch_threads(threads):
-        pools = family_pools({f: r['pool'][f] for f in TUTORIAL_FAMILIES}, 'train', seed)
-        queries = family_pools({f: r['queries'] for f in TUTORIAL_FAMILIES}, 'test', seed)
+        pools = family_pools(r['pool'], 'train', seed)
+        queries = family_pools({f: r['queries'] for f in families}, 'test', seed)
         documents = partial(family_documents, quiz_share=r['lm_quiz'])
         tokenizer = family_tokenizer(pools, seed=seed, documents=documents, cue=r['lm_cue'])
         lap('examples')
@@ -364,13 +401,15 @@ def run_families(out:str|Path='families-run', # folder for the LM, the checkpoin
         processor = FlamingoProcessor.from_pretrained_parts(str(out/'lm'), vision)
         torch.manual_seed(seed)
         model = FlamingoModel.from_pretrained_parts(str(out/'lm'), vision, **(DEMO_FLAMINGO | dict(resampler_num_time_embeds=FAMILY_FRAMES)))
-        features = {f: encode_family(model, processor, f, pools[f]) for f in TUTORIAL_FAMILIES}
-        query_features = {f: encode_family(model, processor, f, queries[f]) for f in TUTORIAL_FAMILIES}
+        features = {f: encode_family(model, processor, f, pools[f]) for f in families}
+        query_features = {f: encode_family(model, processor, f, queries[f]) for f in families}
         collate = FeatureCollator(processor, texts_column='texts', images_column='image_features')
         answers_only = AnswerLoss(collate, processor.tokenizer)
-        sources = {name: (FamilyEpisodes(f, pools[f], features[f][0], ks, seed=seed + offset, near=near),
-                          answers_only if name in r['answer_loss'] else collate, batch)
-                   for name, (f, ks, offset, near, batch) in specs.items()}
+        sources = {}
+        for name, (f, ks, offset, near, batch) in specs.items():
+            episodes = FamilyEpisodes(f, pools[f], features[f][0], ks, seed=seed + offset, near=near)
+            source = (episodes, answers_only if name in r['answer_loss'] else collate, batch)
+            sources[name] = SameLengthBatches(*source) if r['same_length'] else source
         lap('encoding')
         learn = Learner(model, sources, _demo_config(r['steps'], seed, 25), weights={name: r['weights'].get(name, 1.) for name in sources})
         while learn.step < r['steps']:
@@ -379,7 +418,7 @@ def run_families(out:str|Path='families-run', # folder for the LM, the checkpoin
         lap('training')
         model.eval()
         results = {}
-        for f in TUTORIAL_FAMILIES:
+        for f in families:
             results[f] = dict(baseline=blind_baseline(f, pools[f], queries[f]))
             for selection in ('random', 'rices'):
                 results[f][selection] = evaluate_family(model, processor, f, queries[f], query_features[f], pools[f],
@@ -387,8 +426,8 @@ def run_families(out:str|Path='families-run', # folder for the LM, the checkpoin
                 log(f, selection, {k: round(v[_metric(f)], 2) for k, v in results[f][selection].items()})
         lap('evaluation')
     model.save_pretrained(out/'checkpoint', processor=processor, training_steps=learn.step,
-                          training_data='flamingo_mini task families (captions, VQA, counting, video clips)',
-                          tasks=['captioning', 'visual question answering', 'counting', 'video captioning'])
+                          training_data=f"flamingo_mini task families ({', '.join(FAMILY_TITLES[f] for f in families)})",
+                          tasks=[FAMILY_TASKS[f] for f in families])
     seconds['total'] = round(time.time() - start)
     report = dict(recipe=recipe_json(r), seed=seed,
                   threads=threads, frames=FAMILY_FRAMES, seconds=seconds, results=results,
@@ -399,7 +438,9 @@ def run_families(out:str|Path='families-run', # folder for the LM, the checkpoin
 
 # %% ../nbs/26_families.ipynb #fam00023
 FAMILY_TITLES = dict(caption='captions of 0-3 objects', vqa='VQA (colour, is there, where)', count='counting 0-5 shapes',
-                     video='video: motion captions')
+                     video='video: motion captions', compare='two images: which has more shapes')
+FAMILY_TASKS = dict(vqa='visual question answering', count='counting', video='video captioning',
+                    compare='comparing two images')  # what a checkpoint's card lists
 
 def read_families_report(path:str|Path) -> dict:
     "`run_families`' report.json with its numbers of shots as integers again (JSON keeps keys as strings)."

@@ -259,10 +259,10 @@ def lm_variant_run(run:Path, out:Path, documents:str='facts', share:float=0.5, l
                    group:int=1, # LM batches regrouped by length (1: as drawn, as the first parts' LMs were trained)
                    cue:bool=False) -> dict: # the tokenizer makes '? answer:' one token (`families.ANSWER_CUE`)
     "A families LM pretrained on the tutorial's documents (`plain`) or with `share` of them `facts` or `quiz` documents, into `out`/lm: its text lookup (and `run`'s LM's), `lm_probe`, and `flamingo_run`'s `variant` on it."
-    from flamingo_mini.families import (ANSWER_CUE, FAMILIES_RECIPE, TUTORIAL_FAMILIES, family_documents, family_pools,
+    from flamingo_mini.families import (ANSWER_CUE, FAMILIES_RECIPE, OTHER_RECIPES, family_documents, family_pools,
                                         family_tokenizer, pretrain_family_lm)
-    started, r = time.time(), FAMILIES_RECIPE
-    pools = family_pools({f: r['pool'][f] for f in TUTORIAL_FAMILIES}, 'train', seed)
+    started, r = time.time(), FAMILIES_RECIPE | OTHER_RECIPES['first']  # its three families' pools (the LM fields are the parts')
+    pools = family_pools(r['pool'], 'train', seed)
     writer = dict(plain=lambda share: family_documents, facts=fact_documents, quiz=quiz_documents)[documents](share)
     tokenizer = family_tokenizer(pools, seed=seed, documents=writer, cue=ANSWER_CUE if cue else None)
     lm = pretrain_family_lm(tokenizer, pools, lm_steps, ks=r['lm_ks'], lr=lr, seed=seed, threads=None, log_every=300,

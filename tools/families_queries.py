@@ -15,16 +15,16 @@ from pathlib import Path
 
 def score_queries(run:Path, n:int, shots:int=8, seed:int=0) -> dict:
     "Each family's metric at `shots` random demonstrations on the first `n` test examples, with its binomial standard error."
-    from flamingo_mini.families import (TUTORIAL_FAMILIES, _metric, encode_family, evaluate_family, family_pools,
+    from flamingo_mini.families import (_metric, encode_family, evaluate_family, family_pools,
                                         read_families_report)
     from flamingo_mini.model import FlamingoModel
     from flamingo_mini.processor import FlamingoProcessor
     report = read_families_report(run/'report.json')
     model, processor = FlamingoModel.from_pretrained(run/'checkpoint').eval(), FlamingoProcessor.from_pretrained(run/'checkpoint')
-    pools = family_pools({f: report['recipe']['pool'][f] for f in TUTORIAL_FAMILIES}, 'train', report['seed'])
-    tests = family_pools({f: n for f in TUTORIAL_FAMILIES}, 'test', report['seed'])
+    pools = family_pools(report['recipe']['pool'], 'train', report['seed'])  # the run's families
+    tests = family_pools({f: n for f in pools}, 'test', report['seed'])
     out = {}
-    for f in TUTORIAL_FAMILIES:  # encoding and scoring run without gradients (both are no_grad)
+    for f in pools:  # encoding and scoring run without gradients (both are no_grad)
         pool, queries = pools[f], tests[f]
         res = evaluate_family(model, processor, f, queries, encode_family(model, processor, f, queries), pool,
                               encode_family(model, processor, f, pool), (shots,), 'random', seed)[shots]
