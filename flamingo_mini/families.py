@@ -336,8 +336,7 @@ OTHER_RECIPES = dict(
     # the two-image family added, trained as the others are, on batches of one length each: families_four.json
     four=dict(pool=FAMILIES_RECIPE['pool'] | dict(compare=4000), batch=FAMILIES_RECIPE['batch'] | dict(compare=8),
               answer_loss=FAMILIES_RECIPE['answer_loss'] + ('compare', 'compare_long'), same_length=True,
-              shots={f: (0, 4, 8, 16, 32) for f in RUN_FAMILIES}),
-    same_length=dict(same_length=True))  # the tutorial's three families on batches of one length each: families_same_length.json
+              shots={f: (0, 4, 8, 16, 32) for f in RUN_FAMILIES}))
 
 def recipe_json(recipe:dict) -> dict:
     "A recipe as `report.json` stores it (ranges and tuples as lists)."
