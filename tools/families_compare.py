@@ -12,9 +12,10 @@ second image only gets none of them right, one that compares both gets them as r
     python tools/families_compare.py --run families-four --out reports/experiments/families_compare.json   # ~2 min on 2 threads
 """
 from __future__ import annotations
-import argparse, json, time
+import json
 from collections import Counter
 from pathlib import Path
+from families_queries import load_run, tool_main  # beside this file
 
 
 def one_image_rule(queries:list[dict], which:int) -> list[str]:
@@ -27,13 +28,10 @@ def one_image_rule(queries:list[dict], which:int) -> list[str]:
 
 def compare_reads(run:Path, n:int, shots:int=8, seed:int=0) -> dict:
     "The run's compare answers on `n` test pairs, against the one-image rules: overall and where each rule is wrong."
-    from flamingo_mini.families import encode_family, evaluate_family, family_pools, read_families_report
-    from flamingo_mini.model import FlamingoModel
+    from flamingo_mini.families import encode_family, evaluate_family, family_pools
     from flamingo_mini.metrics import vqa_normalize
-    from flamingo_mini.processor import FlamingoProcessor
-    report = read_families_report(run/'report.json')
+    report, model, processor = load_run(run)
     if 'compare' not in report['recipe']['pool']: raise ValueError(f"{run} did not train the two-image family")
-    model, processor = FlamingoModel.from_pretrained(run/'checkpoint').eval(), FlamingoProcessor.from_pretrained(run/'checkpoint')
     pool = family_pools({'compare': report['recipe']['pool']['compare']}, 'train', report['seed'])['compare']
     queries = family_pools({'compare': n}, 'test', report['seed'])['compare']
     res = evaluate_family(model, processor, 'compare', queries, encode_family(model, processor, 'compare', queries), pool,
@@ -57,19 +55,7 @@ def compare_reads(run:Path, n:int, shots:int=8, seed:int=0) -> dict:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--run', default='families-four', help="a finished run with the two-image family: `run_families('families-four', **OTHER_RECIPES['four'])`")
-    p.add_argument('--queries', type=int, default=500)
-    p.add_argument('--out', default='reports/experiments/families_compare.json')
-    p.add_argument('--threads', type=int, default=2)
-    args = p.parse_args(argv)
-    import torch
-    torch.set_num_threads(args.threads)
-    start = time.time()
-    reads = compare_reads(Path(args.run), args.queries)
-    result = dict(what=__doc__.split('\n\n')[0].replace('\n', ' '), script='tools/families_compare.py', run=args.run,
-                  threads=args.threads, seconds=round(time.time() - start), **reads)
-    Path(args.out).write_text(json.dumps(result, indent=1))
+    reads = tool_main(argv, __doc__, 'tools/families_compare.py', compare_reads, 'families-four', 'reports/experiments/families_compare.json')
     print(json.dumps({k: v for k, v in reads.items() if k != 'by_counts'}, indent=1))
 
 

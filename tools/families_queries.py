@@ -15,12 +15,8 @@ from pathlib import Path
 
 def score_queries(run:Path, n:int, shots:int=8, seed:int=0) -> dict:
     "Each family's metric at `shots` random demonstrations on the first `n` test examples, with its binomial standard error."
-    from flamingo_mini.families import (_metric, encode_family, evaluate_family, family_pools,
-                                        read_families_report)
-    from flamingo_mini.model import FlamingoModel
-    from flamingo_mini.processor import FlamingoProcessor
-    report = read_families_report(run/'report.json')
-    model, processor = FlamingoModel.from_pretrained(run/'checkpoint').eval(), FlamingoProcessor.from_pretrained(run/'checkpoint')
+    from flamingo_mini.families import _metric, encode_family, evaluate_family, family_pools
+    report, model, processor = load_run(run)
     pools = family_pools(report['recipe']['pool'], 'train', report['seed'])  # the run's families
     tests = family_pools({f: n for f in pools}, 'test', report['seed'])
     out = {}
@@ -34,21 +30,37 @@ def score_queries(run:Path, n:int, shots:int=8, seed:int=0) -> dict:
     return out
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--run', default='families-run', help='a finished `run_families` folder (its checkpoint/ and report.json)')
+def load_run(run:Path):
+    "A finished `run_families` folder's report (shots as integers), its checkpoint's model (in eval mode) and processor."
+    from flamingo_mini.families import read_families_report
+    from flamingo_mini.model import FlamingoModel
+    from flamingo_mini.processor import FlamingoProcessor
+    return (read_families_report(run/'report.json'), FlamingoModel.from_pretrained(run/'checkpoint').eval(),
+            FlamingoProcessor.from_pretrained(run/'checkpoint'))
+
+
+def tool_main(argv, doc:str, script:str, measure, default_run:str, default_out:str, **fields):
+    "The command line of a tool that measures a finished run: `measure(run, queries)` (a dict) written to --out with what ran it."
+    p = argparse.ArgumentParser(description=doc.split('\n\n')[0])
+    p.add_argument('--run', default=default_run, help='a finished `run_families` folder (its checkpoint/ and report.json)')
     p.add_argument('--queries', type=int, default=500)
-    p.add_argument('--out', default='reports/experiments/families_queries.json')
+    p.add_argument('--out', default=default_out)
     p.add_argument('--threads', type=int, default=2)
     args = p.parse_args(argv)
     import torch
     torch.set_num_threads(args.threads)
     start = time.time()
-    scores = score_queries(Path(args.run), args.queries)
-    result = dict(what=__doc__.split('\n\n')[0].replace('\n', ' '), script='tools/families_queries.py', run=args.run,
-                  shots=8, selection='random', threads=args.threads, seconds=round(time.time() - start), families=scores)
+    measured = measure(Path(args.run), args.queries)
+    result = dict(what=doc.split('\n\n')[0].replace('\n', ' '), script=script, run=args.run, threads=args.threads,
+                  seconds=round(time.time() - start), **fields, **measured)
     Path(args.out).write_text(json.dumps(result, indent=1))
-    print(json.dumps(scores, indent=1))
+    return measured
+
+
+def main(argv=None):
+    scores = tool_main(argv, __doc__, 'tools/families_queries.py', lambda run, n: dict(families=score_queries(run, n)),
+                       'families-run', 'reports/experiments/families_queries.json', shots=8, selection='random')
+    print(json.dumps(scores['families'], indent=1))
 
 
 if __name__ == '__main__': main()
