@@ -282,7 +282,8 @@ def evaluate_family(model, processor, family:str,
                     support:Sequence[dict], support_features:tuple, # and of the demonstrations' pool
                     shots=(0, 4, 8, 16, 32), selection:str='random', seed:int=0, batch_size:int=16,
                     zero_shot_demos:int=2, max_new_tokens:int|None=None,
-                    keep:int|None=4) -> dict: # predictions kept in each result, the first (None: all)
+                    keep:int|None=4, # predictions kept in each result, the first (None: all)
+                    rewrite=None) -> dict: # a function applied to each prompt (its media still stand-ins), e.g. a format variant
     "Score of each number of shots: `score_task`'s metrics and the first predictions."
     from flamingo_mini.evaluate import RicesIndex, VisionTokens, _prompt_inputs, random_demonstrations
     if selection not in ('random', 'rices'): raise ValueError(f"selection must be 'random' or 'rices', got {selection!r}")
@@ -296,6 +297,7 @@ def evaluate_family(model, processor, family:str,
         if index is not None and k: picks = index.select(query_features[1], n).tolist()
         else: picks = random_demonstrations(len(queries), len(support), n, seed=seed)
         prompts = family_prompts(family, queries, support, picks, text_only=k == 0)
+        if rewrite is not None: prompts = [rewrite(p) for p in prompts]
         predictions = []
         for start in range(0, len(prompts), batch_size):
             inputs = _prompt_inputs(processor, [resolve_media(p, features) for p in prompts[start:start + batch_size]])

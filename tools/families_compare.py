@@ -28,14 +28,19 @@ def one_image_rule(queries:list[dict], which:int) -> list[str]:
 
 def compare_reads(run:Path, n:int, shots:int=8, seed:int=0) -> dict:
     "The run's compare answers on `n` test pairs, against the one-image rules: overall and where each rule is wrong."
-    from flamingo_mini.families import encode_family, evaluate_family, family_pools
-    from flamingo_mini.metrics import vqa_normalize
     report, model, processor = load_run(run)
     if 'compare' not in report['recipe']['pool']: raise ValueError(f"{run} did not train the two-image family")
+    return reads_of(model, processor, report, n, shots, seed)
+
+
+def reads_of(model, processor, report:dict, n:int, shots:int=8, seed:int=0, rewrite=None) -> dict:
+    "`model`'s compare answers on `n` test pairs of `report`'s seed (its support pool), prompts rewritten by `rewrite`, against the one-image rules."
+    from flamingo_mini.families import encode_family, evaluate_family, family_pools
+    from flamingo_mini.metrics import vqa_normalize
     pool = family_pools({'compare': report['recipe']['pool']['compare']}, 'train', report['seed'])['compare']
     queries = family_pools({'compare': n}, 'test', report['seed'])['compare']
     res = evaluate_family(model, processor, 'compare', queries, encode_family(model, processor, 'compare', queries), pool,
-                          encode_family(model, processor, 'compare', pool), (shots,), 'random', seed, keep=None)[shots]
+                          encode_family(model, processor, 'compare', pool), (shots,), 'random', seed, keep=None, rewrite=rewrite)[shots]
     answers = [vqa_normalize(p) for p in res['predictions']]  # as `score_task` reads them
     truth = [q['answers'][0] for q in queries]
     right = [a == t for a, t in zip(answers, truth)]
