@@ -53,8 +53,9 @@ def caption(checkpoint:str, images:list, prompt:str='<image>', max_new_tokens:in
     if question is not None and not question.strip(): raise UsageError("--question is empty: give the question to ask")
     if together and (clip or question is None):
         raise UsageError("--together shows the images before one question: give --question, and not --clip")
-    media = (lambda files: tuple(load_image(f) for f in files)) if clip else (lambda files: [load_image(f) for f in files]) \
-        if together else (lambda files: load_image(files[0]))
+    def media(files):  # a clip's frames (a tuple), the images shown together (a list), or one image
+        if clip: return tuple(load_image(f) for f in files)
+        return [load_image(f) for f in files] if together else load_image(files[0])
     queries = [media(images)] if clip or together else [media([p]) for p in images]
     key = 'frames' if clip else 'images' if together else 'image'
     demonstrations = []

@@ -33,14 +33,22 @@ def compare_reads(run:Path, n:int, shots:int=8, seed:int=0) -> dict:
     return reads_of(model, processor, report, n, shots, seed)
 
 
-def reads_of(model, processor, report:dict, n:int, shots:int=8, seed:int=0, rewrite=None) -> dict:
+def support_of(model, processor, report:dict) -> tuple[list, tuple]:
+    "The run's two-image support pool and its `encode_family` features (the frozen tower's: training leaves them as they are)."
+    from flamingo_mini.families import encode_family, family_pools
+    pool = family_pools({'compare': report['recipe']['pool']['compare']}, 'train', report['seed'])['compare']
+    return pool, encode_family(model, processor, 'compare', pool)
+
+
+def reads_of(model, processor, report:dict, n:int, shots:int=8, seed:int=0, rewrite=None,
+             support:tuple|None=None) -> dict: # `support_of`'s (pool, features), if already encoded
     "`model`'s compare answers on `n` test pairs of `report`'s seed (its support pool), prompts rewritten by `rewrite`, against the one-image rules."
     from flamingo_mini.families import encode_family, evaluate_family, family_pools
     from flamingo_mini.metrics import vqa_normalize
-    pool = family_pools({'compare': report['recipe']['pool']['compare']}, 'train', report['seed'])['compare']
+    pool, features = support or support_of(model, processor, report)
     queries = family_pools({'compare': n}, 'test', report['seed'])['compare']
     res = evaluate_family(model, processor, 'compare', queries, encode_family(model, processor, 'compare', queries), pool,
-                          encode_family(model, processor, 'compare', pool), (shots,), 'random', seed, keep=None, rewrite=rewrite)[shots]
+                          features, (shots,), 'random', seed, keep=None, rewrite=rewrite)[shots]
     answers = [vqa_normalize(p) for p in res['predictions']]  # as `score_task` reads them
     truth = [q['answers'][0] for q in queries]
     right = [a == t for a, t in zip(answers, truth)]

@@ -13,7 +13,7 @@ pairs at eight random demonstrations, against the best one-image rules). The two
 from __future__ import annotations
 import argparse, json, time
 from pathlib import Path
-from families_compare import reads_of  # beside this file
+from families_compare import reads_of, support_of  # beside this file
 from families_queries import load_run
 
 
@@ -48,14 +48,13 @@ class WordAfterFirst:
 def arm(run:Path, word:str|None, steps:int, n:int, seed:int=0) -> dict:
     "The run's layers trained on for `steps` steps on two-image prompts (with `word` after each first image, or none), then scored."
     from flamingo_mini.demo import _demo_config
-    from flamingo_mini.families import AnswerLoss, FamilyEpisodes, SameLengthBatches, encode_family, family_pools
+    from flamingo_mini.families import AnswerLoss, FamilyEpisodes, SameLengthBatches
     from flamingo_mini.features import FeatureCollator
     from flamingo_mini.train import Learner
     report, model, processor = load_run(run)
     r = report['recipe']
-    pool = family_pools({'compare': r['pool']['compare']}, 'train', report['seed'])['compare']
-    tokens, _ = encode_family(model, processor, 'compare', pool)
-    episodes = FamilyEpisodes('compare', pool, tokens, r['ks'], seed=seed + 7)
+    pool, features = support_of(model, processor, report)  # encoded once: for training, then as the demonstrations' pool
+    episodes = FamilyEpisodes('compare', pool, features[0], r['ks'], seed=seed + 7)
     if word is not None: episodes = WordAfterFirst(episodes, word)
     collate = AnswerLoss(FeatureCollator(processor, texts_column='texts', images_column='image_features'), processor.tokenizer)
     learn = Learner(model.train(), dict(compare=SameLengthBatches(episodes, collate, r['batch']['compare'])), _demo_config(steps, seed, 25))
@@ -63,7 +62,7 @@ def arm(run:Path, word:str|None, steps:int, n:int, seed:int=0) -> dict:
     model.eval()
     rewrite = None if word is None else (lambda prompt: word_after_first(prompt, word))
     return dict(word=word, steps=steps, loss=[round(h['loss'], 4) for h in learn.history][-4:],
-                **reads_of(model, processor, report, n, rewrite=rewrite))
+                **reads_of(model, processor, report, n, rewrite=rewrite, support=(pool, features)))
 
 
 def main(argv=None):
