@@ -21,12 +21,14 @@ from .tasks import (BINDING_KEYS, HELD_OUT_KEYS, WORD_POOLS, DigitRanges, bindin
 from .data import FlamingoCollator, prepare_dataset
 
 # %% auto #0
-__all__ = ['DEMO_FLAMINGO', 'DEMO_EPISODES', 'DEMO_LONG_EPISODES', 'DEMO_VARIED', 'DEMO_WEIGHTS', 'ATTRIBUTES',
-           'PERCEPTION_SCENES', 'PERCEPTION_DIGITS', 'demo_sources', 'FeatureEpisodes', 'caption_accuracy',
-           'caption_images', 'evaluate_captions', 'evaluate_digits', 'evaluate_perception', 'evaluate_icl',
-           'evaluate_binding', 'evaluate_once', 'evaluate_rices', 'training_sources', 'train_in_context',
-           'wall_clock_schedule', 'demo_figure', 'run_demo', 'format_report', 'read_report', 'report_summary',
-           'report_tables', 'plot_few_shot', 'Picture', 'samples_alt', 'few_shot_alt', 'plot_binding', 'binding_alt']
+__all__ = ['DEMO_FLAMINGO', 'DEMO_EPISODES', 'DEMO_LONG_EPISODES', 'DEMO_VARIED', 'DEMO_LATE', 'DEMO_WEIGHTS', 'ATTRIBUTES',
+           'PERCEPTION_SCENES', 'PERCEPTION_DIGITS', 'PERCEPTION_TRAINED_BY', 'BINDING_FORMED', 'BINDING_PROBE_N',
+           'demo_sources', 'FeatureEpisodes', 'caption_accuracy', 'caption_images', 'evaluate_captions',
+           'evaluate_digits', 'evaluate_perception', 'evaluate_icl', 'binding_probe', 'evaluate_binding',
+           'evaluate_once', 'evaluate_rices', 'render_sources', 'encode_sources', 'training_sources',
+           'train_in_context', 'wall_clock_schedule', 'demo_figure', 'run_demo', 'late_joined', 'format_report',
+           'read_report', 'report_summary', 'report_tables', 'plot_few_shot', 'Picture', 'samples_alt', 'few_shot_alt',
+           'plot_binding', 'binding_alt']
 
 # %% ../nbs/18_demo.ipynb #e8d9ad95
 DEMO_FLAMINGO = dict(xattn_every=1, xattn_dim_head=32, xattn_heads=4, xattn_ff_mult=2, xattn_act='sqrelu', xattn_gate_init=1.,
@@ -55,7 +57,14 @@ DEMO_LONG_EPISODES = dict(ks=(16,), p_once=0.5)
 # trains fewer steps (reports/experiments/perception_recipe.json), and in-context binding was not learned within it, on the shipped tower or on one
 # trained on varied renders (see "The demo's recipe on a tower trained on varied renders" on the experiments page)
 DEMO_VARIED = 0
-# the loss weight of each source's batch in a step
+# renders beyond the world's own that join the mixture once in-context binding has formed (`run_demo`'s `late_join`):
+# empty scenes of any background and lighting (`tasks.RANGES['broad']`), captioned 'nothing', and digits of every
+# style (`tasks.DIGIT_RANGES['broad']`: handwritten or printed, scaled down, inverted, in coloured ink). In the mixture
+# from the first step they delayed the binding's transition, in one run of two past the budget's end; the digits'
+# batch and weight are those that named printed digits best of the runs that joined later (the experiments page,
+# reports/experiments/demo_late_*.json). Name -> rows drawn, rows per step and loss weight
+DEMO_LATE = dict(empty=dict(rows=1000, batch=4, weight=0.5), styled_digits=dict(rows=2000, batch=16, weight=1.))
+# the loss weight of each source's batch in a step (`DEMO_LATE` gives its sources' own)
 DEMO_WEIGHTS = dict(scenes=1., digits=0.5, varied=1., styled_digits=0.5, episodes=1., long=1.)
 
 # %% ../nbs/18_demo.ipynb #53d8ad6a
@@ -174,6 +183,11 @@ PERCEPTION_DIGITS = dict(
     styled=("tasks.DIGIT_RANGES['outside']: handwritten or printed at 0.4-0.7 scale, half inverted, half in coloured ink",
             'outside'))
 
+# name -> the render sources (`render_sources`) whose renders hold the set's kind: a run that trained on any of them
+# marks the set `in_training` (drawn from the same ranges, never the same renders)
+PERCEPTION_TRAINED_BY = dict(single_outside={'varied'}, empty={'varied', 'empty'}, three={'varied'}, novel_pairs=set(),
+                             digits_printed={'styled_digits'}, digits_styled={'styled_digits'})
+
 def _scene_exact(prediction:str, caption:str) -> bool:
     try: return parse_scene_caption(prediction) == parse_scene_caption(caption)
     except ValueError: return False
@@ -207,6 +221,20 @@ def evaluate_icl(model, processor, ks=(0, 2, 4, 8), n:int=200, ways:int=3, seed:
                                      for k in ks])
     rows = evaluate_episodes(model, processor, episodes, batch_size=32, verbose=False, baselines=episode_baselines)
     return {row['k']: {key: row[key] for key in ('accuracy', 'chance', 'most_frequent', 'last')} for row in rows}
+
+BINDING_FORMED = 0.75  # `binding_probe` accuracy taken to mean in-context binding has formed (most-frequent word: about 0.4)
+BINDING_PROBE_N = 32  # training episodes of four demonstrations `run_demo` probes
+
+@torch.no_grad()
+def binding_probe(model, processor, episodes) -> float:
+    "In-context accuracy on a few episodes (`world.episodes_dataset` rows), the caller's mode and random state left as they were."
+    from flamingo_mini.evaluate import evaluate_episodes
+    training = model.training
+    with torch.random.fork_rng(devices=[]):
+        model.eval()
+        accuracy = evaluate_episodes(model, processor, episodes, batch_size=32, verbose=False)[0]['accuracy']
+    model.train(training)
+    return accuracy
 
 def _episode_rows(episodes:list[dict]):
     from datasets import Dataset, Features, List, Value, Image
@@ -270,6 +298,32 @@ def _episode_source(scenes, processor, batch_size:int, seed:int, digits=None, **
     return (FeatureEpisodes.from_scenes(scenes, digits=digits, seed=seed, **episodes),
             FeatureCollator(processor, texts_column='texts', images_column='image_features'), batch_size)
 
+def render_sources(processor, rows:dict, # name -> rows: 'varied' (0-3 objects), 'empty' (none) or 'styled_digits', all from the broad ranges
+                   batches:dict, # name -> rows per step
+                   seed:int=0) -> dict:
+    "Pixel sources of renders beyond the world's own: captioned varied scenes, empty scenes ('nothing') and digits of every style."
+    from datasets import Dataset
+    def source(name:str, n:int):
+        if name == 'varied': ds = task_dataset('caption', n, ranges='broad', seed=seed)
+        elif name == 'empty':
+            scenes = [make_varied_scene(i, 0, 'broad', 'train', seed + 500) for i in range(n)]
+            ds = Dataset.from_dict(dict(image=[s.image for s in scenes], caption=[s.caption for s in scenes]))
+        elif name == 'styled_digits':
+            digits = [make_digit(i, 'broad', 'train', seed) for i in range(n)]
+            ds = Dataset.from_dict(dict(image=[d.image for d in digits], caption=[digit_caption(d.label) for d in digits]))
+        else: raise ValueError(f"unknown render source {name!r}: 'varied', 'empty' or 'styled_digits'")
+        return prepare_dataset(ds, ['image']), FlamingoCollator(processor), batches[name]
+    return {name: source(name, n) for name, n in rows.items()}
+
+def encode_sources(sources:dict, model, processor, log=print) -> dict:
+    "Pixel sources as sources of cached tower features: the frozen tower encodes each image once, and no step runs it."
+    from flamingo_mini.features import cache_vision_features, FeatureCollator
+    out = {}
+    for name, (ds, c, bs) in sources.items():
+        log(f'encoding the {name} images once ...')
+        out[name] = (cache_vision_features(ds, model, processor, image_column=c.image_column), FeatureCollator.from_collator(c), bs)
+    return out
+
 def training_sources(model, processor, seed:int=0,
                      episodes:dict|None=None, # `FeatureEpisodes` options; default `DEMO_EPISODES` ('words' a `tasks.WORD_POOLS` name)
                      episode_batch:int=16, # in-context episodes per step
@@ -278,22 +332,11 @@ def training_sources(model, processor, seed:int=0,
                      weights:dict|None=None, # loss weights, over `DEMO_WEIGHTS`
                      log=print) -> tuple[dict, dict]:
     "The demo's training mixture, every image encoded once by the frozen tower: (sources, weights) for `Learner`."
-    from datasets import Dataset
-    from flamingo_mini.features import cache_vision_features, FeatureCollator
     sources = demo_sources(processor, seed=seed)
-    if varied:
-        digits = [make_digit(i, 'broad', 'train', seed) for i in range(varied)]
-        sources['varied'] = (prepare_dataset(task_dataset('caption', varied, ranges='broad', seed=seed), ['image']),
-                             FlamingoCollator(processor), 32)
-        sources['styled_digits'] = (prepare_dataset(Dataset.from_dict(dict(
-            image=[d.image for d in digits], caption=[digit_caption(d.label) for d in digits])), ['image']),
-                                    FlamingoCollator(processor), 16)
+    if varied: sources |= render_sources(processor, dict(varied=varied, styled_digits=varied), dict(varied=32, styled_digits=16), seed)
     # The vision tower is frozen: the images, seen for several epochs, are encoded once, and the episodes are assembled
     # from the single-shape scenes' features (`FeatureEpisodes`), so no training step runs the vision tower.
-    for name, (ds, c, bs) in list(sources.items()):
-        log(f'encoding the {name} images once ...')
-        sources[name] = (cache_vision_features(ds, model, processor, image_column=c.image_column),
-                         FeatureCollator.from_collator(c), bs)
+    sources = encode_sources(sources, model, processor, log)
     episodes = DEMO_EPISODES | (episodes or {})
     pool = dict(words=WORD_POOLS[episodes.pop('words')], digits=sources['digits'][0] if 'digit' in episodes['keys'] else None)
     sources['episodes'] = _episode_source(sources['scenes'][0], processor, episode_batch, seed, **pool, **episodes)
@@ -369,6 +412,8 @@ def demo_figure(model, processor, images:list, path:str|Path|None=None, max_new_
     return captions
 
 # %% ../nbs/18_demo.ipynb #1e83f783
+_LATE_DATA = dict(varied='varied scenes', empty='empty scenes', styled_digits='digits of other styles')
+
 def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and report
              minutes:float=7.5, # wall-clock budget for the whole job (a fresh `make demo` adds about 2 minutes of installation)
              seed:int=0,
@@ -380,6 +425,8 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
              episodes:dict|None=None, # `FeatureEpisodes` options for the training episodes; default `DEMO_EPISODES`
              long_batch:int=4, # sixteen-demonstration episodes per step in a source of their own (`DEMO_LONG_EPISODES`; 0: none)
              varied:int=DEMO_VARIED, # captioned varied renders and styled digits (`training_sources`; 0: none)
+             late:dict|None=DEMO_LATE, # render sources that join during training (`DEMO_LATE`: name -> rows, batch and weight; None: none)
+             late_join:float|None=None, # when they join: None once in-context binding has formed (`binding_probe`), at the cool-down at the latest; else this share of the training time (0: from the first step)
              threads:int|None=2, # torch threads for training and evaluation
              log=print) -> dict:
     "Load (or build) the tiny world, train a Flamingo on it within the budget, evaluate, save; return the report."
@@ -400,15 +447,33 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
     held_out = 'held_out' if words == 'train' else 'world_held_out'  # the never-trained words of the evaluation
     with torch_threads(threads):
         sources, weights = training_sources(model, processor, seed, episodes, episode_batch, long_batch, varied, log=log)
+        late = {k: v for k, v in (late or {}).items() if k not in sources}  # a kind in the mixture from the start stays as it is
+        extra = encode_sources(render_sources(processor, {k: v['rows'] for k, v in late.items()},
+                                              {k: v['batch'] for k, v in late.items()}, seed), model, processor, log)
+        extra_weights = {k: v.get('weight', DEMO_WEIGHTS.get(k, 1.)) for k, v in late.items()}
+        probe = episodes_dataset(BINDING_PROBE_N, 4, ways=3, split='train', seed=seed + 77) if late and late_join is None else None
         prepared = time.time() - start - built
         # the gates start open and learn at the common rate (see "Why the gates start open" on the demo page)
         learn = Learner(model, sources, _demo_config(10**6, seed, 25), weights=weights)
         deadline = start + minutes * 60 - eval_reserve
-        learn.scheduler = wall_clock_schedule(learn.optimizer, learn.config.warmup_steps, deadline,
-                                              cooldown * (deadline - time.time()))
+        cool = cooldown * (deadline - time.time())
+        learn.scheduler = wall_clock_schedule(learn.optimizer, learn.config.warmup_steps, deadline, cool)
+        join_at = deadline - cool if late_join is None else time.time() + late_join * (deadline - time.time())
+        joined = dict(sources={k: dict(v, weight=extra_weights[k]) for k, v in late.items()}, join=late_join, step=None, by=None, probes=[])
         log(f'world ready in {built:.0f} s, data in {prepared:.0f} s; training for '
             f'{deadline - time.time():.0f} s, the learning rate falling to zero over the last {cooldown:.0%}')
         while time.time() < deadline:
+            if late and joined['step'] is None:
+                formed = False
+                if probe is not None and learn.step and learn.step % 100 == 0:
+                    accuracy = binding_probe(model, processor, probe)
+                    joined['probes'].append([learn.step, accuracy])
+                    formed = accuracy >= BINDING_FORMED
+                by = 'binding' if formed else 'time' if time.time() >= join_at else None
+                if by:
+                    learn.add_sources(extra, extra_weights)
+                    joined.update(step=learn.step, by=by)
+                    log(f"step {learn.step}: {', '.join(extra)} join the mixture ({'in-context binding formed' if by == 'binding' else 'on time'})")
             learn.fit(steps=25, progress=False)  # in chunks, to stop on time; a line of progress every 100 steps
             if learn.step % 100 == 0:
                 h = learn.history[-1]
@@ -428,14 +493,18 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
                                                                        n=eval_n // 4, seed=seed)),
                           once=evaluate_once(model, processor, key=episodes['keys'][0], words=held_out, n=max(1, eval_n // 20), seed=seed),
                           rices=evaluate_rices(model, processor, n=eval_n, seed=seed))
+            for name, r in report['perception'].items():  # whether renders of each set's kind were in the training mixture
+                r['in_training'] = bool(PERCEPTION_TRAINED_BY.get(name, set()) & set(learn.sources))
             samples = scenes_dataset(4, 'test', shapes='mixed', seed=seed + 7)['image']
             report['figure_captions'] = demo_figure(model, processor, samples, out/'samples.png')
     # the model card records what the checkpoint is: data, steps, results, tasks, and the prompt format (processor)
-    model.save_pretrained(out, training_data='the flamingo_mini tiny world (scenes, episodes, digits)', processor=processor,
+    joined_data = '' if joined['step'] is None else f"; from step {joined['step']}, {' and '.join(_LATE_DATA[k] for k in late)}"
+    model.save_pretrained(out, training_data=f'the flamingo_mini tiny world (scenes, episodes, digits{joined_data})', processor=processor,
                           training_steps=learn.step, evaluation={k: report[k] for k in ('captions', 'digits', 'perception', 'icl', 'binding', 'once', 'rices')},
                           tasks=['captioning', f"few-shot word binding by {', '.join(episodes['keys'])} (in context)", 'digit naming'])
     report['seconds']['total'] = round(time.time() - start)
     report['varied'] = varied  # captioned varied renders and styled digits in the mixture (`training_sources`)
+    report['late'] = joined  # the render sources that joined later: what they held, when and why they joined, the binding probes
     report['budget'] = dict(minutes=minutes, threads=threads, cooldown=cooldown)  # a shared machine trains fewer steps in the same budget
     report['episodes'] = dict(episodes, keys=list(episodes['keys']), ks=list(episodes['ks']), words=words, batch=episode_batch,  # what the training episodes held
                              long=dict(DEMO_LONG_EPISODES, ks=list(DEMO_LONG_EPISODES['ks']), batch=long_batch))
@@ -445,12 +514,28 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
     return report
 
 # %% ../nbs/18_demo.ipynb #46acf167
+def _in_training(report:dict, r:dict) -> bool:
+    "Whether renders of a perception set's kind were in the run's training (reports before `in_training`: any varied renders)."
+    return r.get('in_training', bool(report.get('varied')))
+
+def late_joined(report:dict) -> str:
+    "The sentence on the render sources that joined during training ('' when none did)."
+    late = report.get('late') or {}
+    if late.get('step') is None: return ''
+    why = (f"when in-context binding had formed ({late['probes'][-1][1]:.2f} at four shots on {BINDING_PROBE_N} training "
+           f"episodes, checked every 100 steps)" if late['by'] == 'binding' else
+           'at the cool-down, in-context binding not having formed' if late['join'] is None else
+           f"at {late['join']:.0%} of the training time")
+    kinds = ' and '.join(_LATE_DATA.get(k, k) for k in late['sources'])
+    return f"{kinds[0].upper()}{kinds[1:]} joined the mixture at step {late['step']:,}, {why}"
+
 def format_report(report:dict) -> str:
     "The demo's report as text: captions, digits and in-context learning, each next to its baselines."
     c, lines = report['captions'], []
     lines.append(f"trained {report['steps']} steps in {report['seconds']['training']} s "
                  f"(world ready in {report['seconds']['world']} s, data in {report['seconds'].get('data', 0)} s; "
                  f"total {report['seconds'].get('total', '?')} s)")
+    if late_joined(report): lines.append(late_joined(report))
     lines.append('captions (held-out scenes)      exact  colour  shape  position  size')
     for name in ('single', 'double', 'compositional'):
         r = c[name]
@@ -458,8 +543,9 @@ def format_report(report:dict) -> str:
     lines.append(f"  chance per attribute: colour {1/6:.2f}, shape {1/6:.2f}, position {1/5:.2f}, size 0.50")
     lines.append(f"digits (real images, held out): accuracy {report['digits']['accuracy']:.2f} (chance 0.10)")
     for name, r in report.get('perception', {}).items():
-        if 'exact' in r: lines.append(f"{name} ({r['what']}): exact {r['exact']:.2f} (one caption for all {r['most_frequent']:.2f})")
-        else: lines.append(f"{name} ({r['what']}): accuracy {r['accuracy']:.2f} (chance {r['chance']:.2f})")
+        kind = ', renders of this kind in training' if _in_training(report, r) else ''
+        if 'exact' in r: lines.append(f"{name} ({r['what']}): exact {r['exact']:.2f} (one caption for all {r['most_frequent']:.2f}{kind})")
+        else: lines.append(f"{name} ({r['what']}): accuracy {r['accuracy']:.2f} (chance {r['chance']:.2f}{kind})")
     lines.append('in-context learning (fresh word-colour maps)   k  accuracy  chance  most-frequent  last-demo')
     for k, r in sorted(report['icl'].items(), key=lambda kv: int(kv[0])):
         lines.append(f"  {'':<44}{int(k):>2}{r['accuracy']:10.2f}{r['chance']:8.2f}{r['most_frequent']:15.2f}{r['last']:11.2f}")
@@ -522,9 +608,11 @@ def _perception_summary(report:dict) -> str:
     "The sentence on renders beyond the world's own (empty for reports without them)."
     p = report.get('perception')
     if not p: return ''
-    scenes = ', '.join(f"{_PERCEPTION_TITLES.get(k, k)} {r['exact']:.2f} ({r['most_frequent']:.2f})" for k, r in p.items() if 'exact' in r)
-    digits = ', '.join(f"{_PERCEPTION_TITLES.get(k, k)} {r['accuracy']:.2f} (chance {r['chance']:.2f})" for k, r in p.items() if 'accuracy' in r)
-    trained = 'renders like these in its training' if report.get('varied') else 'no such renders in its training'
+    kind = lambda r: '; its kind in training' if _in_training(report, r) else ''
+    scenes = ', '.join(f"{_PERCEPTION_TITLES.get(k, k)} {r['exact']:.2f} ({r['most_frequent']:.2f}{kind(r)})" for k, r in p.items() if 'exact' in r)
+    digits = ', '.join(f"{_PERCEPTION_TITLES.get(k, k)} {r['accuracy']:.2f} (chance {r['chance']:.2f}{kind(r)})" for k, r in p.items() if 'accuracy' in r)
+    trained = ('renders of the kinds marked were in its training, never these renders' if any(_in_training(report, r) for r in p.values())
+               else 'no such renders in its training')
     return (f" Beyond the world's own renders ({trained}), captions exact, beside the best single caption for the whole set: "
             f"{scenes}; {digits}.")
 
@@ -553,9 +641,10 @@ def report_tables(report:dict) -> str:
     if report.get('perception'):
         measured = f" (measured {report['perception_measured']})" if 'perception_measured' in report else ''
         rows += ['', f'Held-out renders beyond the world\'s own{measured}; `demo.PERCEPTION_SCENES` and `PERCEPTION_DIGITS` say how each is drawn.', '',
-                 '| held-out renders beyond the world\'s own | exact caption / digit named | one caption for all / chance | n |', '|---|---|---|---|']
-        rows += [f"| {r['what']} | {r.get('exact', r.get('accuracy')):.2f} | {r.get('most_frequent', r.get('chance')):.2f} | {r['n']} |"
-                 for r in report['perception'].values()]
+                 '| held-out renders beyond the world\'s own | exact caption / digit named | one caption for all / chance | n | its kind in training |', '|---|---|---|---|---|']
+        rows += [f"| {r['what']} | {r.get('exact', r.get('accuracy')):.2f} | {r.get('most_frequent', r.get('chance')):.2f} | {r['n']} | "
+                 f"{'yes' if _in_training(report, r) else 'no'} |" for r in report['perception'].values()]
+        if late_joined(report): rows += ['', late_joined(report) + '.']
     rows += ['',
              f"Real digits, held out ({report['digits']['n']} images): accuracy {report['digits']['accuracy']:.2f} (chance 0.10).", '',
              '| in-context, k shots | accuracy | most frequent word | last demonstration\'s word | chance |', '|---|---|---|---|---|']

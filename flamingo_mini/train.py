@@ -117,13 +117,7 @@ class Learner:
         self.config, self.sources, self.weights, self.eval_fn = config, sources, weights, eval_fn
         self.accelerator = accelerator or make_accelerator(config.mixed_precision)
         self.callbacks = sorted([LogHistory(), Evaluate(), SaveCheckpoints(), *callbacks], key=lambda cb: cb.order)
-        for name, source in sources.items():
-            try:
-                if not isinstance(source, tuple): check_stream(source, self.accelerator); continue
-                dataset, collate, batch_size = source
-                if hasattr(collate, 'columns'): check_columns(dataset, collate.columns())
-                check_labels(dataset, collate, batch_size)
-            except ValueError as e: raise ValueError(f"dataset {name!r}: {e}") from None
+        self._check_sources(sources)
         # streams keep their own position, which checkpoints record per process; a dataset's position is the step's
         self.streams = {name: source for name, source in sources.items() if not isinstance(source, tuple)}
         if config.gradient_checkpointing:
@@ -140,6 +134,30 @@ class Learner:
         self.step, self.history = 0, []
         self.saved_step = None  # the step of the checkpoint on disk that matches this state (saved or loaded)
         self._mix = None  # (step it is at, the batches), kept between `fit` calls
+
+    def _check_sources(self, sources:dict):
+        "Fail before training on a dataset whose columns do not fit its collator or whose first batch has nothing to learn."
+        for name, source in sources.items():
+            try:
+                if not isinstance(source, tuple): check_stream(source, self.accelerator); continue
+                dataset, collate, batch_size = source
+                if hasattr(collate, 'columns'): check_columns(dataset, collate.columns())
+                check_labels(dataset, collate, batch_size)
+            except ValueError as e: raise ValueError(f"dataset {name!r}: {e}") from None
+
+    def add_sources(self,
+                    sources:dict, # more sources, as in the constructor, under new names
+                    weights:dict|None=None): # their loss weights (default 1 each)
+        "Add sources to the mixture from the next step on (a curriculum); the others go on where they were."
+        clash = sorted(set(sources) & set(self.sources))
+        if clash: raise ValueError(f"the mixture already has sources named {clash}")
+        weights = weights if weights is not None else {name: 1. for name in sources}
+        if set(weights) != set(sources): raise ValueError(f"weights for {sorted(weights)} but sources {sorted(sources)}")
+        self._check_sources(sources)
+        self.weights = {**(self.weights or {name: 1. for name in self.sources}), **weights}
+        self.sources = {**self.sources, **sources}
+        self.streams.update({name: source for name, source in sources.items() if not isinstance(source, tuple)})
+        self._mix = None  # the next `fit` builds the mixture again; each dataset resumes at the step, each stream where it is
 
     def _mixture(self):
         a = self.accelerator
