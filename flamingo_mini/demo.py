@@ -23,7 +23,7 @@ from .data import FlamingoCollator, prepare_dataset
 # %% auto #0
 __all__ = ['DEMO_FLAMINGO', 'DEMO_EPISODES', 'DEMO_LONG_EPISODES', 'DEMO_VARIED', 'DEMO_LATE', 'DEMO_WEIGHTS', 'ATTRIBUTES',
            'PERCEPTION_SCENES', 'PERCEPTION_DIGITS', 'PERCEPTION_TRAINED_BY', 'BINDING_FORMED', 'BINDING_PROBE_N',
-           'demo_sources', 'FeatureEpisodes', 'caption_accuracy', 'caption_images', 'evaluate_captions',
+           'demo_sources', 'FeatureEpisodes', 'SeenWordLoss', 'caption_accuracy', 'caption_images', 'evaluate_captions',
            'evaluate_digits', 'evaluate_perception', 'evaluate_icl', 'binding_probe', 'evaluate_binding',
            'evaluate_once', 'evaluate_rices', 'render_sources', 'encode_sources', 'training_sources',
            'train_in_context', 'wall_clock_schedule', 'demo_figure', 'run_demo', 'late_joined', 'format_report',
@@ -99,15 +99,17 @@ class FeatureEpisodes:
     def __len__(self): return self.n
 
     def __getitem__(self, i:int) -> dict:
-        "Episode `i`: `texts` (None where an image goes) and `image_features` (None where text goes)."
+        "Episode `i`: `texts` (None where an image goes), `image_features` (None where text goes) and `fresh` (per image: its value not shown before)."
         if not 0 <= i < self.n: raise IndexError(f"episode {i} is outside 0..{self.n - 1}")
         rng = np.random.default_rng([self.seed, 43, i])
         key, k = self.keys[rng.integers(len(self.keys))], self.ks[rng.integers(len(self.ks))]
         once_at = int(rng.integers(k)) if k >= 4 and rng.random() < self.p_once else None
         demos, mapping, query = binding_plan(rng, list(self.pool[key]), self.words, k, self.bursty, zipf=True, once_at=once_at)
         picks = [int(rng.choice(self.pool[key][v])) for v in demos + [query]]
-        return dict(texts=[t for v in demos + [query] for t in (None, demo_text(mapping[v]))],
-                    image_features=[f for j in picks for f in (self.features[j], None)])
+        shown = demos + [query]
+        return dict(texts=[t for v in shown for t in (None, demo_text(mapping[v]))],
+                    image_features=[f for j in picks for f in (self.features[j], None)],
+                    fresh=[v not in shown[:j] for j, v in enumerate(shown)])
 
     @classmethod
     def from_scenes(cls,
@@ -124,6 +126,24 @@ class FeatureEpisodes:
             features = torch.cat([features, digits.with_format('torch', columns=[column])[:][column].float()])
             labels = {key: v + [None] * len(digits) for key, v in labels.items()} | dict(digit=[None] * len(rows) + list(digits['label']))
         return cls(features, labels, **kwargs)
+
+class SeenWordLoss:
+    "Collates `FeatureEpisodes` rows with the loss only on words whose value an earlier image of the episode showed (and their `<EOC>`s)."
+    def __init__(self, collate, # a `FeatureCollator` of the episodes
+                 media_token_id:int, eoc_token_id:int):
+        self.collate, self.media, self.eoc = collate, media_token_id, eoc_token_id
+    def columns(self) -> list[str]: return self.collate.columns()
+    def __call__(self, rows:list[dict]) -> dict:
+        batch = self.collate(rows)
+        labels = batch['labels'].clone()
+        for r, row in enumerate(rows):
+            ids = batch['input_ids'][r].tolist()
+            media = [j for j, t in enumerate(ids) if t == self.media]
+            if len(media) != len(row['fresh']): raise ValueError(f"row {r} has {len(media)} images but {len(row['fresh'])} fresh flags")
+            for start, fresh in zip(media, row['fresh']):
+                if fresh: labels[r, start + 1:ids.index(self.eoc, start) + 1] = -100  # the word of a value not yet shown, and its <EOC>
+        return dict(batch) | dict(labels=labels)
+
 
 # %% ../nbs/18_demo.ipynb #f60f1b13
 ATTRIBUTES = ('colour', 'shape', 'position', 'size')
@@ -292,11 +312,12 @@ def evaluate_rices(model, processor, n:int=200, shots=(0, 4), support_n:int=500,
     return dict(chance=1 / len(words), **report)
 
 # %% ../nbs/18_demo.ipynb #aca9503a
-def _episode_source(scenes, processor, batch_size:int, seed:int, digits=None, **episodes) -> tuple:
+def _episode_source(scenes, processor, batch_size:int, seed:int, digits=None, seen_loss:bool=True, **episodes) -> tuple:
     "The training source of in-context episodes drawn from a cached scenes dataset (and digits): (episodes, collate, batch size)."
     from flamingo_mini.features import FeatureCollator
-    return (FeatureEpisodes.from_scenes(scenes, digits=digits, seed=seed, **episodes),
-            FeatureCollator(processor, texts_column='texts', images_column='image_features'), batch_size)
+    collate = FeatureCollator(processor, texts_column='texts', images_column='image_features')
+    if seen_loss: collate = SeenWordLoss(collate, processor.media_token_id, processor.tokenizer.convert_tokens_to_ids(EOC_TOKEN))
+    return FeatureEpisodes.from_scenes(scenes, digits=digits, seed=seed, **episodes), collate, batch_size
 
 def render_sources(processor, rows:dict, # name -> rows: 'varied' (0-3 objects), 'empty' (none) or 'styled_digits', all from the broad ranges
                    batches:dict, # name -> rows per step
@@ -330,6 +351,7 @@ def training_sources(model, processor, seed:int=0,
                      long_batch:int=4, # sixteen-demonstration episodes per step in a source of their own (`DEMO_LONG_EPISODES`; 0: none)
                      varied:int=DEMO_VARIED, # captioned varied renders, and as many digits of every style (`tasks.RANGES['broad']`; 0: none)
                      weights:dict|None=None, # loss weights, over `DEMO_WEIGHTS`
+                     seen_loss:bool=True, # the episodes' loss only on words an earlier image predicts (`SeenWordLoss`); False: on every word
                      log=print) -> tuple[dict, dict]:
     "The demo's training mixture, every image encoded once by the frozen tower: (sources, weights) for `Learner`."
     sources = demo_sources(processor, seed=seed)
@@ -339,9 +361,9 @@ def training_sources(model, processor, seed:int=0,
     sources = encode_sources(sources, model, processor, log)
     episodes = DEMO_EPISODES | (episodes or {})
     pool = dict(words=WORD_POOLS[episodes.pop('words')], digits=sources['digits'][0] if 'digit' in episodes['keys'] else None)
-    sources['episodes'] = _episode_source(sources['scenes'][0], processor, episode_batch, seed, **pool, **episodes)
+    sources['episodes'] = _episode_source(sources['scenes'][0], processor, episode_batch, seed, seen_loss=seen_loss, **pool, **episodes)
     if long_batch:
-        sources['long'] = _episode_source(sources['scenes'][0], processor, long_batch, seed + 1, **pool,
+        sources['long'] = _episode_source(sources['scenes'][0], processor, long_batch, seed + 1, seen_loss=seen_loss, **pool,
                                           **(episodes | DEMO_LONG_EPISODES))
     return sources, {k: w for k, w in (DEMO_WEIGHTS | (weights or {})).items() if k in sources}
 
@@ -427,6 +449,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
              varied:int=DEMO_VARIED, # captioned varied renders and styled digits (`training_sources`; 0: none)
              late:dict|None=DEMO_LATE, # render sources that join during training (`DEMO_LATE`: name -> rows, batch and weight; None: none)
              late_join:float|None=None, # when they join: None once in-context binding has formed (`binding_probe`), at the cool-down at the latest; else this share of the training time (0: from the first step)
+             seen_loss:bool=True, # the episodes' loss only on words an earlier image predicts (`SeenWordLoss`); False: on every word
              threads:int|None=2, # torch threads for training and evaluation
              log=print) -> dict:
     "Load (or build) the tiny world, train a Flamingo on it within the budget, evaluate, save; return the report."
@@ -446,7 +469,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
     words = episodes['words']
     held_out = 'held_out' if words == 'train' else 'world_held_out'  # the never-trained words of the evaluation
     with torch_threads(threads):
-        sources, weights = training_sources(model, processor, seed, episodes, episode_batch, long_batch, varied, log=log)
+        sources, weights = training_sources(model, processor, seed, episodes, episode_batch, long_batch, varied, seen_loss=seen_loss, log=log)
         late = {k: v for k, v in (late or {}).items() if k not in sources}  # a kind in the mixture from the start stays as it is
         extra = encode_sources(render_sources(processor, {k: v['rows'] for k, v in late.items()},
                                               {k: v['batch'] for k, v in late.items()}, seed), model, processor, log)
@@ -506,7 +529,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
     report['varied'] = varied  # captioned varied renders and styled digits in the mixture (`training_sources`)
     report['late'] = joined  # the render sources that joined later: what they held, when and why they joined, the binding probes
     report['budget'] = dict(minutes=minutes, threads=threads, cooldown=cooldown)  # a shared machine trains fewer steps in the same budget
-    report['episodes'] = dict(episodes, keys=list(episodes['keys']), ks=list(episodes['ks']), words=words, batch=episode_batch,  # what the training episodes held
+    report['episodes'] = dict(episodes, keys=list(episodes['keys']), ks=list(episodes['ks']), words=words, batch=episode_batch, seen_loss=seen_loss,  # what the training episodes held
                              long=dict(DEMO_LONG_EPISODES, ks=list(DEMO_LONG_EPISODES['ks']), batch=long_batch))
     rates = [h['samples_per_s'] for h in learn.history if 'samples_per_s' in h]
     report['samples_per_s'] = round(float(np.mean(rates))) if rates else 0
