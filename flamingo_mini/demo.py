@@ -25,7 +25,7 @@ __all__ = ['DEMO_FLAMINGO', 'DEMO_EPISODES', 'DEMO_LONG_EPISODES', 'DEMO_VARIED'
            'PERCEPTION_SCENES', 'PERCEPTION_DIGITS', 'PERCEPTION_TRAINED_BY', 'BINDING_FORMED', 'BINDING_PROBE_N',
            'demo_sources', 'FeatureEpisodes', 'SeenWordLoss', 'caption_accuracy', 'caption_images', 'evaluate_captions',
            'evaluate_digits', 'evaluate_perception', 'evaluate_icl', 'binding_probe', 'evaluate_binding',
-           'evaluate_once', 'evaluate_rices', 'render_sources', 'encode_sources', 'training_sources',
+           'evaluate_once', 'evaluate_rices', 'seen_share', 'render_sources', 'encode_sources', 'training_sources',
            'train_in_context', 'wall_clock_schedule', 'demo_figure', 'run_demo', 'late_joined', 'format_report',
            'read_report', 'report_summary', 'report_tables', 'plot_few_shot', 'Picture', 'samples_alt', 'few_shot_alt',
            'plot_binding', 'binding_alt']
@@ -319,6 +319,11 @@ def _episode_source(scenes, processor, batch_size:int, seed:int, digits=None, se
     if seen_loss: collate = SeenWordLoss(collate, processor.media_token_id, processor.tokenizer.convert_tokens_to_ids(EOC_TOKEN))
     return FeatureEpisodes.from_scenes(scenes, digits=digits, seed=seed, **episodes), collate, batch_size
 
+def seen_share(episodes:FeatureEpisodes, n:int=2000) -> float:
+    "The share of an episode source's words that `SeenWordLoss` keeps in the loss, over its first `n` episodes."
+    fresh = [f for i in range(min(n, len(episodes))) for f in episodes[i]['fresh']]
+    return round(1 - float(np.mean(fresh)), 3)
+
 def render_sources(processor, rows:dict, # name -> rows: 'varied' (0-3 objects), 'empty' (none) or 'styled_digits', all from the broad ranges
                    batches:dict, # name -> rows per step
                    seed:int=0) -> dict:
@@ -365,7 +370,11 @@ def training_sources(model, processor, seed:int=0,
     if long_batch:
         sources['long'] = _episode_source(sources['scenes'][0], processor, long_batch, seed + 1, seen_loss=seen_loss, **pool,
                                           **(episodes | DEMO_LONG_EPISODES))
-    return sources, {k: w for k, w in (DEMO_WEIGHTS | (weights or {})).items() if k in sources}
+    weights = {k: w for k, w in (DEMO_WEIGHTS | (weights or {})).items() if k in sources}
+    if seen_loss:  # the predictable words weigh what they did with every word in the loss (a source's loss is a mean over its labels)
+        for name in ('episodes', 'long'):
+            if name in sources: weights[name] *= seen_share(sources[name][0])
+    return sources, weights
 
 def _demo_config(steps:int, seed:int, log_every:int):
     "The demo's optimisation: a constant rate after warm-up (`run_demo` adds a wall-clock cool-down); the gates start open and learn at the common rate."
