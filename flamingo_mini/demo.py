@@ -312,7 +312,7 @@ def evaluate_rices(model, processor, n:int=200, shots=(0, 4), support_n:int=500,
     return dict(chance=1 / len(words), **report)
 
 # %% ../nbs/18_demo.ipynb #aca9503a
-def _episode_source(scenes, processor, batch_size:int, seed:int, digits=None, seen_loss:bool=True, **episodes) -> tuple:
+def _episode_source(scenes, processor, batch_size:int, seed:int, digits=None, seen_loss:bool=False, **episodes) -> tuple:
     "The training source of in-context episodes drawn from a cached scenes dataset (and digits): (episodes, collate, batch size)."
     from flamingo_mini.features import FeatureCollator
     collate = FeatureCollator(processor, texts_column='texts', images_column='image_features')
@@ -356,7 +356,7 @@ def training_sources(model, processor, seed:int=0,
                      long_batch:int=4, # sixteen-demonstration episodes per step in a source of their own (`DEMO_LONG_EPISODES`; 0: none)
                      varied:int=DEMO_VARIED, # captioned varied renders, and as many digits of every style (`tasks.RANGES['broad']`; 0: none)
                      weights:dict|None=None, # loss weights, over `DEMO_WEIGHTS`
-                     seen_loss:bool=True, # the episodes' loss only on words an earlier image predicts (`SeenWordLoss`); False: on every word
+                     seen_loss:bool=False, # the episodes' loss only on words an earlier image predicts (`SeenWordLoss`); False: on every word
                      log=print) -> tuple[dict, dict]:
     "The demo's training mixture, every image encoded once by the frozen tower: (sources, weights) for `Learner`."
     sources = demo_sources(processor, seed=seed)
@@ -456,9 +456,9 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
              episodes:dict|None=None, # `FeatureEpisodes` options for the training episodes; default `DEMO_EPISODES`
              long_batch:int=4, # sixteen-demonstration episodes per step in a source of their own (`DEMO_LONG_EPISODES`; 0: none)
              varied:int=DEMO_VARIED, # captioned varied renders and styled digits (`training_sources`; 0: none)
-             late:dict|None=DEMO_LATE, # render sources that join during training (`DEMO_LATE`: name -> rows, batch and weight; None: none)
+             late:dict|None=None, # render sources that join during training, e.g. `DEMO_LATE` (name -> rows, batch and weight); None: none
              late_join:float|None=None, # when they join: None once in-context binding has formed (`binding_probe`), at the cool-down at the latest; else this share of the training time (0: from the first step)
-             seen_loss:bool=True, # the episodes' loss only on words an earlier image predicts (`SeenWordLoss`); False: on every word
+             seen_loss:bool=False, # the episodes' loss only on words an earlier image predicts (`SeenWordLoss`; not the default: see its section); False: on every word
              threads:int|None=2, # torch threads for training and evaluation
              log=print) -> dict:
     "Load (or build) the tiny world, train a Flamingo on it within the budget, evaluate, save; return the report."

@@ -10,23 +10,25 @@ Variants (`VARIANTS`): `none` (no render sources: the demo before them); with th
 the digits at 8 rows a step and weight 0.5), `from_start` (in the mixture from the first step), `from_start_light` (the
 same at weight 0.2), `half` (joining half-way through the training time), `cooldown` (joining at the cool-down's start)
 and `binding_first` (once `binding_probe` says in-context binding has formed, at the cool-down at the latest);
-`binding_all_words` (`DEMO_LATE`, joining as `binding_first`); all of these with the episodes' loss on every word. And
-`binding`, the demo's default: as `binding_all_words`, the loss only on words an earlier image predicts (`SeenWordLoss`).
+`binding` and `binding_again`, `DEMO_LATE`'s sources joining as `binding_first`, run twice; and `binding_seen`, the
+same with the episodes' loss only on the words an earlier image predicts (`SeenWordLoss`).
+A ninth run, `binding_seen` before its episode weights were scaled (`seen_share`), no variant runs any more.
 """
 from __future__ import annotations
 import argparse, json
 from pathlib import Path
 
+from flamingo_mini.demo import DEMO_LATE
 # the render sources of the first runs: as `DEMO_LATE`, with the digits at 8 rows a step and weight 0.5
 FIRST_LATE = dict(empty=dict(rows=1000, batch=4, weight=0.5), styled_digits=dict(rows=2000, batch=8, weight=0.5))
 def _weighted(late:dict, weight:float) -> dict: return {k: dict(v, weight=weight) for k, v in late.items()}
 
-# variant -> run_demo arguments; every run but `binding` had the loss on every episode word (`seen_loss=False`)
+# variant -> run_demo arguments
 VARIANTS = dict(none=lambda: dict(late=None), from_start=lambda: dict(late=FIRST_LATE, late_join=0.),
                 from_start_light=lambda: dict(late=_weighted(FIRST_LATE, 0.2), late_join=0.),
                 half=lambda: dict(late=FIRST_LATE, late_join=0.5), cooldown=lambda: dict(late=FIRST_LATE, late_join=0.75),
-                binding_first=lambda: dict(late=FIRST_LATE), binding_all_words=lambda: {})
-VARIANTS = {k: (lambda f: lambda: dict(f(), seen_loss=False))(f) for k, f in VARIANTS.items()} | dict(binding=lambda: {})
+                binding_first=lambda: dict(late=FIRST_LATE), binding=lambda: dict(late=DEMO_LATE), binding_again=lambda: dict(late=DEMO_LATE),
+                binding_seen=lambda: dict(late=DEMO_LATE, seen_loss=True))
 
 def run(variant:str, out:str) -> dict:
     from flamingo_mini.demo import run_demo, format_report
