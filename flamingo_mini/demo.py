@@ -57,12 +57,12 @@ DEMO_LONG_EPISODES = dict(ks=(16,), p_once=0.5)
 # trains fewer steps (reports/experiments/perception_recipe.json), and in-context binding was not learned within it, on the shipped tower or on one
 # trained on varied renders (see "The demo's recipe on a tower trained on varied renders" on the experiments page)
 DEMO_VARIED = 0
-# renders beyond the world's own that join the mixture once in-context binding has formed (`run_demo`'s `late_join`):
-# empty scenes of any background and lighting (`tasks.RANGES['broad']`), captioned 'nothing', and digits of every
-# style (`tasks.DIGIT_RANGES['broad']`: handwritten or printed, scaled down, inverted, in coloured ink). In the mixture
-# from the first step they delayed the binding's transition, in one run of two past the budget's end; the digits'
-# batch and weight are those that named printed digits best of the runs that joined later (the experiments page,
-# reports/experiments/demo_late_*.json). Name -> rows drawn, rows per step and loss weight
+# renders beyond the world's own for `run_demo(late=DEMO_LATE)`, joining the mixture once in-context binding has formed
+# (not the default yet: see "The whole job"): empty scenes of any background and lighting (`tasks.RANGES['broad']`),
+# captioned 'nothing', and digits of every style (`tasks.DIGIT_RANGES['broad']`: handwritten or printed, scaled down,
+# inverted, in coloured ink). In the mixture from the first step they delayed the binding's transition, in one run of
+# two past the budget's end; the digits' batch and weight are those that named printed digits best of the runs that
+# joined later (the experiments page, reports/experiments/demo_late_*.json). Name -> rows drawn, rows per step and loss weight
 DEMO_LATE = dict(empty=dict(rows=1000, batch=4, weight=0.5), styled_digits=dict(rows=2000, batch=16, weight=1.))
 # the loss weight of each source's batch in a step (`DEMO_LATE` gives its sources' own)
 DEMO_WEIGHTS = dict(scenes=1., digits=0.5, varied=1., styled_digits=0.5, episodes=1., long=1.)
