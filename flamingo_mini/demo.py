@@ -567,7 +567,7 @@ def format_report(report:dict) -> str:
     lines.append(f"trained {report['steps']} steps in {report['seconds']['training']} s "
                  f"(world ready in {report['seconds']['world']} s, data in {report['seconds'].get('data', 0)} s; "
                  f"total {report['seconds'].get('total', '?')} s)")
-    if late_joined(report): lines.append(late_joined(report))
+    if joined := late_joined(report): lines.append(joined)
     lines.append('captions (held-out scenes)      exact  colour  shape  position  size')
     for name in ('single', 'double', 'compositional'):
         r = c[name]
@@ -676,7 +676,7 @@ def report_tables(report:dict) -> str:
                  '| held-out renders beyond the world\'s own | exact caption / digit named | one caption for all / chance | n | its kind in training |', '|---|---|---|---|---|']
         rows += [f"| {r['what']} | {r.get('exact', r.get('accuracy')):.2f} | {r.get('most_frequent', r.get('chance')):.2f} | {r['n']} | "
                  f"{'yes' if _in_training(report, r) else 'no'} |" for r in report['perception'].values()]
-        if late_joined(report): rows += ['', late_joined(report) + '.']
+        if joined := late_joined(report): rows += ['', joined + '.']
     rows += ['',
              f"Real digits, held out ({report['digits']['n']} images): accuracy {report['digits']['accuracy']:.2f} (chance 0.10).", '',
              '| in-context, k shots | accuracy | most frequent word | last demonstration\'s word | chance |', '|---|---|---|---|---|']
