@@ -129,6 +129,7 @@ class Chat:
             answer:str|None=None): # a demonstration: this answer is written as a reply would be, nothing is generated
         "Add a user turn (with optional images) and return the model's reply (or `answer`)."
         images = [load_image(im) for im in (images or [])]  # an unreadable file fails here, before any state changes
+        if answer is not None and not (text.strip() or images): raise ValueError("a demonstration needs a message or an image to answer")
         turn = self._turn(text, images)
         enc = self.processor(text=turn, images=images or None, special_tokens='media')  # a typed <EOC> stays text
         new = enc['input_ids']
@@ -166,19 +167,19 @@ class Chat:
 
 # %% ../nbs/19_chat.ipynb #836af774
 def parse_demo(text:str) -> tuple[str, str|None]:
-    "A message and, for '/demo MESSAGE => ANSWER' (a demonstration, in the terminal and the web chat), its answer; otherwise `(text, None)`."
+    "A message and, for '/demo MESSAGE => ANSWER' (a demonstration, in the terminal and the web chat; MESSAGE may be empty), its answer; otherwise `(text, None)`."
     if text.split()[:1] != ['/demo']: return text, None
     message, sep, answer = text.strip()[len('/demo'):].rpartition('=>')
-    if not (sep and message.strip() and answer.strip()): raise ValueError("a demonstration is '/demo MESSAGE => ANSWER'")
+    if not (sep and answer.strip()): raise ValueError("a demonstration is '/demo MESSAGE => ANSWER' (MESSAGE may be empty when images are attached)")
     return message.strip(), answer.strip()
 
 def chat_loop(chat:Chat, lines=None, out=None):
-    "Read messages (and /image, /demo, /reset, /quit commands) line by line and print the replies."
+    "Read messages (and /image, /send, /demo, /reset, /quit commands) line by line and print the replies."
     lines, out = lines if lines is not None else sys.stdin, out or sys.stdout
     pending = []
     print(describe(chat.summary), file=out)
-    print("type a message; '/image PATH ...' attaches images (quote paths with spaces); '/demo MESSAGE => ANSWER' adds a "
-          "demonstration; '/reset'; '/quit'", file=out)
+    print("type a message; '/image PATH ...' attaches images (quote paths with spaces); '/send' sends them with no text; "
+          "'/demo MESSAGE => ANSWER' adds a demonstration; '/reset'; '/quit'", file=out)
     for line in lines:
         line = line.strip()
         if not line: continue
@@ -189,6 +190,9 @@ def chat_loop(chat:Chat, lines=None, out=None):
                 for path in shlex.split(line[len('/image'):]): load_image(path); pending.append(path)
                 print(f'({len(pending)} image(s) attached)', file=out); continue
             dropped = chat.dropped
+            if line == '/send':
+                if not pending: raise ValueError("'/send' sends the attached images with no text: attach one first with '/image PATH'")
+                line = ''
             line, answer = parse_demo(line)
             reply = chat.say(line, pending, answer=answer)
             if chat.dropped > dropped:

@@ -425,8 +425,13 @@ def _help(text:str, default) -> str:
 _QUESTIONS = _help("each message is a question in the trained question format of the task families (its images, then "
                    "' question: MESSAGE answer:')", False)
 
-def _chat_template(questions:bool) -> str|None:
-    "The `Chat` template of `chat --questions` and `web --questions`: `tasks.VQA_TEMPLATE` around the message; else None."
+_PLAIN = _help("each turn is its images, then the message if any, and a reply is closed by <EOC>: the interleaved format the "
+               "demo trained on (in the chat '/send' sends an image alone, which it captions, and '/demo => WORD' after an "
+               "image is a few-shot demonstration)", False)
+
+def _chat_template(questions:bool, plain:bool=False) -> str|None:
+    "The `Chat` template of `chat`/`web`: `tasks.VQA_TEMPLATE` around the message (`--questions`), the bare message (`--plain`); else None."
+    if plain: return '{message}'
     if not questions: return None
     from flamingo_mini.tasks import VQA_TEMPLATE
     return VQA_TEMPLATE.format(question='{message}')
@@ -517,7 +522,9 @@ def _parser() -> argparse.ArgumentParser:
     t = command('chat', 'a multi-turn chat with a saved checkpoint, in the terminal')
     t.add_argument('checkpoint', help=_CHECKPOINT)
     t.add_argument('--max-new-tokens', type=POSITIVE, default=32, help=_help('longest reply, in tokens', 32))
-    t.add_argument('--questions', action='store_true', help=_QUESTIONS)
+    t_format = t.add_mutually_exclusive_group()
+    t_format.add_argument('--questions', action='store_true', help=_QUESTIONS)
+    t_format.add_argument('--plain', action='store_true', help=_PLAIN)
     _train_arguments(command('train', 'train a Flamingo on a dataset (also under accelerate launch or torchrun)'))
     w = command('web', 'serve a web chat with a saved checkpoint on this computer')
     w.add_argument('checkpoint', help=_CHECKPOINT)
@@ -526,7 +533,9 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument('--port', type=_number(int, 0, 'port'), default=7860, help=_help('0 picks a free one', 7860))
     w.add_argument('--max-new-tokens', type=POSITIVE, default=32, help=_help('longest reply, in tokens', 32))
     w.add_argument('--open', action='store_true', help=_help('open the page in the default browser', False))
-    w.add_argument('--questions', action='store_true', help=_QUESTIONS)
+    w_format = w.add_mutually_exclusive_group()
+    w_format.add_argument('--questions', action='store_true', help=_QUESTIONS)
+    w_format.add_argument('--plain', action='store_true', help=_PLAIN)
     _eval_arguments(command('eval', 'few-shot evaluation of a saved checkpoint on a dataset (also under accelerate launch or torchrun)'))
     return parser
 
@@ -555,11 +564,11 @@ def run(args:argparse.Namespace):
         from flamingo_mini.chat import Chat, chat_loop, load_checkpoint, model_summary
         model, processor = load_checkpoint(args.checkpoint)
         chat_loop(Chat(model, processor, max_new_tokens=args.max_new_tokens, summary=model_summary(model, args.checkpoint),
-                       template=_chat_template(args.questions)))
+                       template=_chat_template(args.questions, args.plain)))
     elif args.command == 'web':
         from flamingo_mini.web import serve
         serve(args.checkpoint, host=args.host, port=args.port, max_new_tokens=args.max_new_tokens, open_browser=args.open,
-              template=_chat_template(args.questions))
+              template=_chat_template(args.questions, args.plain))
     elif args.command == 'eval':
         from flamingo_mini.evaluate import evaluate_checkpoint, results_table, _rank_world
         fixed = ('command', 'debug', 'checkpoint', 'dataset', 'task', 'split', 'support_split', 'tiny_world_scenes', 'out')
