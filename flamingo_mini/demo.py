@@ -130,8 +130,9 @@ class FeatureEpisodes:
 class SeenWordLoss:
     "Collates `FeatureEpisodes` rows with the loss only on words whose value an earlier image of the episode showed (and their `<EOC>`s)."
     def __init__(self, collate, # a `FeatureCollator` of the episodes
-                 media_token_id:int, eoc_token_id:int):
-        self.collate, self.media, self.eoc = collate, media_token_id, eoc_token_id
+                 media_token_id:int, eoc_token_id:int,
+                 first_only:bool=False): # drop the loss on the first image's word only (where a caption prompt's word goes), keep it on the other new ones
+        self.collate, self.media, self.eoc, self.first_only = collate, media_token_id, eoc_token_id, first_only
     def columns(self) -> list[str]: return self.collate.columns()
     def __call__(self, rows:list[dict]) -> dict:
         batch = self.collate(rows)
@@ -140,8 +141,8 @@ class SeenWordLoss:
             ids = batch['input_ids'][r].tolist()
             media = [j for j, t in enumerate(ids) if t == self.media]
             if len(media) != len(row['fresh']): raise ValueError(f"row {r} has {len(media)} images but {len(row['fresh'])} fresh flags")
-            for start, fresh in zip(media, row['fresh']):
-                if fresh: labels[r, start + 1:ids.index(self.eoc, start) + 1] = -100  # the word of a value not yet shown, and its <EOC>
+            for j, (start, fresh) in enumerate(zip(media, row['fresh'])):
+                if fresh and (j == 0 or not self.first_only): labels[r, start + 1:ids.index(self.eoc, start) + 1] = -100  # the word of a value not yet shown, and its <EOC>
         return dict(batch) | dict(labels=labels)
 
 
@@ -312,16 +313,17 @@ def evaluate_rices(model, processor, n:int=200, shots=(0, 4), support_n:int=500,
     return dict(chance=1 / len(words), **report)
 
 # %% ../nbs/18_demo.ipynb #aca9503a
-def _episode_source(scenes, processor, batch_size:int, seed:int, digits=None, seen_loss:bool=False, **episodes) -> tuple:
+def _episode_source(scenes, processor, batch_size:int, seed:int, digits=None, seen_loss:bool|str=False, **episodes) -> tuple:
     "The training source of in-context episodes drawn from a cached scenes dataset (and digits): (episodes, collate, batch size)."
     from flamingo_mini.features import FeatureCollator
     collate = FeatureCollator(processor, texts_column='texts', images_column='image_features')
-    if seen_loss: collate = SeenWordLoss(collate, processor.media_token_id, processor.tokenizer.convert_tokens_to_ids(EOC_TOKEN))
+    if seen_loss: collate = SeenWordLoss(collate, processor.media_token_id, processor.tokenizer.convert_tokens_to_ids(EOC_TOKEN),
+                                         first_only=seen_loss == 'first')
     return FeatureEpisodes.from_scenes(scenes, digits=digits, seed=seed, **episodes), collate, batch_size
 
-def seen_share(episodes:FeatureEpisodes, n:int=2000) -> float:
+def seen_share(episodes:FeatureEpisodes, n:int=2000, first_only:bool=False) -> float:
     "The share of an episode source's words that `SeenWordLoss` keeps in the loss, over its first `n` episodes."
-    fresh = [f for i in range(min(n, len(episodes))) for f in episodes[i]['fresh']]
+    fresh = [f and (j == 0 or not first_only) for i in range(min(n, len(episodes))) for j, f in enumerate(episodes[i]['fresh'])]
     return round(1 - float(np.mean(fresh)), 3)
 
 def render_sources(processor, rows:dict, # name -> rows: 'varied' (0-3 objects), 'empty' (none) or 'styled_digits', all from the broad ranges
@@ -356,9 +358,10 @@ def training_sources(model, processor, seed:int=0,
                      long_batch:int=4, # sixteen-demonstration episodes per step in a source of their own (`DEMO_LONG_EPISODES`; 0: none)
                      varied:int=DEMO_VARIED, # captioned varied renders, and as many digits of every style (`tasks.RANGES['broad']`; 0: none)
                      weights:dict|None=None, # loss weights, over `DEMO_WEIGHTS`
-                     seen_loss:bool=False, # the episodes' loss only on words an earlier image predicts (`SeenWordLoss`); False: on every word
+                     seen_loss:bool|str=False, # the episodes' loss only on words an earlier image predicts (`SeenWordLoss`); 'first': on every word but the first image's; False: on every word
                      log=print) -> tuple[dict, dict]:
     "The demo's training mixture, every image encoded once by the frozen tower: (sources, weights) for `Learner`."
+    if seen_loss not in (False, True, 'first'): raise ValueError(f"seen_loss must be False, True or 'first', got {seen_loss!r}")
     sources = demo_sources(processor, seed=seed)
     if varied: sources |= render_sources(processor, dict(varied=varied, styled_digits=varied), dict(varied=32, styled_digits=16), seed)
     # The vision tower is frozen: the images, seen for several epochs, are encoded once, and the episodes are assembled
@@ -373,7 +376,7 @@ def training_sources(model, processor, seed:int=0,
     weights = {k: w for k, w in (DEMO_WEIGHTS | (weights or {})).items() if k in sources}
     if seen_loss:  # the predictable words weigh what they did with every word in the loss (a source's loss is a mean over its labels)
         for name in ('episodes', 'long'):
-            if name in sources: weights[name] *= seen_share(sources[name][0])
+            if name in sources: weights[name] *= seen_share(sources[name][0], first_only=seen_loss == 'first')
     return sources, weights
 
 def _demo_config(steps:int, seed:int, log_every:int):
@@ -458,7 +461,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
              varied:int=DEMO_VARIED, # captioned varied renders and styled digits (`training_sources`; 0: none)
              late:dict|None=None, # render sources that join during training, e.g. `DEMO_LATE` (name -> rows, batch and weight); None: none
              late_join:float|None=None, # when they join: None once in-context binding has formed (`binding_probe`), at the cool-down at the latest; else this share of the training time (0: from the first step)
-             seen_loss:bool=False, # the episodes' loss only on words an earlier image predicts (`SeenWordLoss`; not the default: see its section); False: on every word
+             seen_loss:bool|str=False, # the episodes' loss only on words an earlier image predicts (`SeenWordLoss`; not the default: see its section); 'first': on every word but the first image's; False: on every word
              threads:int|None=2, # torch threads for training and evaluation
              log=print) -> dict:
     "Load (or build) the tiny world, train a Flamingo on it within the budget, evaluate, save; return the report."

@@ -7,13 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 import numpy as np
 import torch
+from einops import reduce
 from torch import Tensor
 from .core import *
 from .compat import output_cache
 from .lm import gate_values
 
 # %% auto #0
-__all__ = ['AttentionRecord', 'record_attention', 'patch_attention', 'show_patch_attention', 'plot_gates']
+__all__ = ['AttentionRecord', 'record_attention', 'patch_attention', 'show_patch_attention', 'caption_maps', 'object_patches',
+           'object_words', 'word_maps', 'plot_gates']
 
 # %% ../nbs/15_inspect.ipynb #5a5284be
 @dataclass
@@ -81,6 +83,46 @@ def _new_axes():
     require_extra('viz', 'matplotlib', by='the attention plots')
     import matplotlib.pyplot as plt
     return plt.subplots(figsize=(2.5, 2.5))[1]
+
+# %% ../nbs/15_inspect.ipynb #wmaps001
+def caption_maps(model, processor, scene) -> tuple[Tensor, list[str], Tensor]:
+    "A scene's caption teacher-forced after its image: each caption token's map over the patches, the tokens, and the resampler's map over the patches."
+    inputs = processor(text=[[scene.image, ' ' + scene.caption]])
+    rec = record_attention(model, **inputs)
+    tokens = [t.replace('Ġ', ' ') for t in processor.tokenizer.convert_ids_to_tokens(inputs['input_ids'][0])]
+    after = tokens.index(MEDIA_TOKEN) + 1
+    last = rec.resampler[0][-1][0, 0].mean(0)  # (n, 1 + patches + n): the last layer, heads averaged
+    n = last.shape[0]
+    to_patches = last[:, 1:last.shape[1] - n]  # (n, patches): no CLS, no latents
+    return patch_attention(rec)[after:], tokens[after:], (to_patches / to_patches.sum(-1, keepdim=True)).mean(0)
+
+def object_patches(scene, cover:float=0.1, patch:int=8) -> Tensor:
+    "(objects, patches): whether each object of a tiny-world scene covers more than `cover` of each `patch` x `patch`-pixel patch."
+    return reduce(torch.tensor(scene.masks()), 'o (y p) (x q) -> o (y x)', 'mean', p=patch, q=patch) > cover
+
+def object_words(tokens:list[str], scene) -> list[tuple[int, int]]:
+    "Where each object's colour and shape words are in a caption's tokens (the objects are joined by ' and')."
+    split = tokens.index(' and') if ' and' in tokens else len(tokens)
+    spans = [range(0, split), range(split, len(tokens))]
+    return [tuple(next(j for j in span if tokens[j] == ' ' + w) for w in (o.colour, o.shape)) for o, span in zip(scene.objects, spans)]
+
+def word_maps(model, processor, n:int=40, split:str='test') -> dict:
+    "Over `n` two-object tiny-world scenes: how far each colour and shape word's map weighs its own object over the other, and the resampler's weight on the objects."
+    from flamingo_mini.world import make_scene
+    own, other, share, resampler, objects_share, spread = [], [], [], [], [], []
+    for i in range(n):
+        scene = make_scene(i, split, shapes=2)
+        maps, tokens, resampled = caption_maps(model, processor, scene)
+        covered = object_patches(scene).float()  # (2, patches)
+        for k, js in enumerate(object_words(tokens, scene)):
+            for j in js:
+                own.append(float(maps[j] @ covered[k])); other.append(float(maps[j] @ covered[1 - k])); share.append(float(covered[k].mean()))
+        either = covered.amax(0)
+        resampler.append(float(resampled @ either)); objects_share.append(float(either.mean()))
+        spread.append(float((maps[:, None] - maps[None]).abs().sum(-1).max()))
+    own, other, share = map(np.array, (own, other, share))
+    return dict(right=int((own > other).sum()), words=len(own), own=float(own.mean()), other=float(other.mean()), share=float(share.mean()),
+                resampler=np.array(resampler), objects_share=np.array(objects_share), spread=max(spread))
 
 # %% ../nbs/15_inspect.ipynb #f6e44dec
 def plot_gates(model, ax=None):
