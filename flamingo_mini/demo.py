@@ -25,10 +25,10 @@ __all__ = ['DEMO_FLAMINGO', 'DEMO_EPISODES', 'DEMO_LONG_EPISODES', 'DEMO_VARIED'
            'PERCEPTION_SCENES', 'PERCEPTION_DIGITS', 'PERCEPTION_TRAINED_BY', 'BINDING_FORMED', 'BINDING_PROBE_N',
            'demo_sources', 'FeatureEpisodes', 'SeenWordLoss', 'caption_accuracy', 'caption_images', 'evaluate_captions',
            'evaluate_digits', 'evaluate_perception', 'evaluate_icl', 'binding_probe', 'evaluate_binding',
-           'evaluate_once', 'evaluate_rices', 'seen_share', 'render_sources', 'encode_sources', 'training_sources',
-           'train_in_context', 'wall_clock_schedule', 'demo_figure', 'run_demo', 'late_joined', 'format_report',
-           'read_report', 'report_summary', 'report_tables', 'plot_few_shot', 'Picture', 'samples_alt', 'few_shot_alt',
-           'plot_binding', 'binding_alt']
+           'evaluate_once', 'evaluate_rices', 'seen_share', 'seen_sources', 'render_sources', 'encode_sources',
+           'training_sources', 'train_in_context', 'wall_clock_schedule', 'demo_figure', 'run_demo', 'late_joined',
+           'format_report', 'read_report', 'report_summary', 'report_tables', 'plot_few_shot', 'Picture', 'samples_alt',
+           'few_shot_alt', 'plot_binding', 'binding_alt']
 
 # %% ../nbs/18_demo.ipynb #e8d9ad95
 DEMO_FLAMINGO = dict(xattn_every=1, xattn_dim_head=32, xattn_heads=4, xattn_ff_mult=2, xattn_act='sqrelu', xattn_gate_init=1.,
@@ -326,6 +326,13 @@ def seen_share(episodes:FeatureEpisodes, n:int=2000, first_only:bool=False) -> f
     fresh = [f and (j == 0 or not first_only) for i in range(min(n, len(episodes))) for j, f in enumerate(episodes[i]['fresh'])]
     return round(1 - float(np.mean(fresh)), 3)
 
+def seen_sources(learn, processor, first_only:bool=False, names=('episodes', 'long')) -> tuple[dict, dict]:
+    "A `Learner`'s episode sources collated with `SeenWordLoss` and their weights scaled by `seen_share`: `change_sources`' arguments."
+    eoc = processor.tokenizer.convert_tokens_to_ids(EOC_TOKEN)
+    sources = {name: (ds, SeenWordLoss(collate, processor.media_token_id, eoc, first_only=first_only), bs)
+               for name, (ds, collate, bs) in learn.sources.items() if name in names}
+    return sources, {name: learn.weights[name] * seen_share(sources[name][0], first_only=first_only) for name in sources}
+
 def render_sources(processor, rows:dict, # name -> rows: 'varied' (0-3 objects), 'empty' (none) or 'styled_digits', all from the broad ranges
                    batches:dict, # name -> rows per step
                    seed:int=0) -> dict:
@@ -459,9 +466,10 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
              episodes:dict|None=None, # `FeatureEpisodes` options for the training episodes; default `DEMO_EPISODES`
              long_batch:int=4, # sixteen-demonstration episodes per step in a source of their own (`DEMO_LONG_EPISODES`; 0: none)
              varied:int=DEMO_VARIED, # captioned varied renders and styled digits (`training_sources`; 0: none)
-             late:dict|None=None, # render sources that join during training, e.g. `DEMO_LATE` (name -> rows, batch and weight); None: none
+             late:dict|None=DEMO_LATE, # render sources that join during training (name -> rows, batch and weight); None: none
              late_join:float|None=None, # when they join: None once in-context binding has formed (`binding_probe`), at the cool-down at the latest; else this share of the training time (0: from the first step)
-             seen_loss:bool|str=False, # the episodes' loss only on words an earlier image predicts (`SeenWordLoss`; not the default: see its section); 'first': on every word but the first image's; False: on every word
+             late_loss:bool|str='first', # the episodes' loss from then on (`SeenWordLoss`): 'first' none on the first image's word, True only on words an earlier image predicts, False every word; not applied with `seen_loss`
+             seen_loss:bool|str=False, # the episodes' loss from the first step (`SeenWordLoss`: True, 'first'; not the default: see its section); False: on every word
              threads:int|None=2, # torch threads for training and evaluation
              log=print) -> dict:
     "Load (or build) the tiny world, train a Flamingo on it within the budget, evaluate, save; return the report."
@@ -469,6 +477,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
     from flamingo_mini.processor import FlamingoProcessor
     from flamingo_mini.pretrain import build_tiny_world
     from flamingo_mini.train import Learner
+    if late_loss not in (False, True, 'first'): raise ValueError(f"late_loss must be False, True or 'first', got {late_loss!r}")
     start = time.time()
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     log('loading the tiny world (tokenizer, LM, vision encoder; built first if a world_dir is given) ...')
@@ -483,10 +492,11 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
     with torch_threads(threads):
         sources, weights = training_sources(model, processor, seed, episodes, episode_batch, long_batch, varied, seen_loss=seen_loss, log=log)
         late = {k: v for k, v in (late or {}).items() if k not in sources}  # a kind in the mixture from the start stays as it is
+        switch = bool(late_loss) and not seen_loss  # the episodes' loss changes at the join
         extra = encode_sources(render_sources(processor, {k: v['rows'] for k, v in late.items()},
                                               {k: v['batch'] for k, v in late.items()}, seed), model, processor, log)
         extra_weights = {k: v.get('weight', DEMO_WEIGHTS.get(k, 1.)) for k, v in late.items()}
-        probe = episodes_dataset(BINDING_PROBE_N, 4, ways=3, split='train', seed=seed + 77) if late and late_join is None else None
+        probe = episodes_dataset(BINDING_PROBE_N, 4, ways=3, split='train', seed=seed + 77) if (late or switch) and late_join is None else None
         prepared = time.time() - start - built
         # the gates start open and learn at the common rate (see "Why the gates start open" on the demo page)
         learn = Learner(model, sources, _demo_config(10**6, seed, 25), weights=weights)
@@ -494,11 +504,12 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
         cool = cooldown * (deadline - time.time())
         learn.scheduler = wall_clock_schedule(learn.optimizer, learn.config.warmup_steps, deadline, cool)
         join_at = deadline - cool if late_join is None else time.time() + late_join * (deadline - time.time())
-        joined = dict(sources={k: dict(v, weight=extra_weights[k]) for k, v in late.items()}, join=late_join, step=None, by=None, probes=[])
+        joined = dict(sources={k: dict(v, weight=extra_weights[k]) for k, v in late.items()}, loss=late_loss if switch else None,
+                      join=late_join, step=None, by=None, probes=[])
         log(f'world ready in {built:.0f} s, data in {prepared:.0f} s; training for '
             f'{deadline - time.time():.0f} s, the learning rate falling to zero over the last {cooldown:.0%}')
         while time.time() < deadline:
-            if late and joined['step'] is None:
+            if (late or switch) and joined['step'] is None:
                 formed = False
                 if probe is not None and learn.step and learn.step % 100 == 0:
                     accuracy = binding_probe(model, processor, probe)
@@ -506,9 +517,11 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
                     formed = accuracy >= BINDING_FORMED
                 by = 'binding' if formed else 'time' if time.time() >= join_at else None
                 if by:
-                    learn.add_sources(extra, extra_weights)
+                    if extra: learn.add_sources(extra, extra_weights)
+                    if switch: learn.change_sources(*seen_sources(learn, processor, first_only=late_loss == 'first'))
                     joined.update(step=learn.step, by=by)
-                    log(f"step {learn.step}: {', '.join(extra)} join the mixture ({'in-context binding formed' if by == 'binding' else 'on time'})")
+                    log(f"step {learn.step}: {' and '.join([*extra] + (['the loss on fewer episode words'] if switch else []))} "
+                        f"from now on ({'in-context binding formed' if by == 'binding' else 'on time'})")
             learn.fit(steps=25, progress=False)  # in chunks, to stop on time; a line of progress every 100 steps
             if learn.step % 100 == 0:
                 h = learn.history[-1]
@@ -533,13 +546,13 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
             samples = scenes_dataset(4, 'test', shapes='mixed', seed=seed + 7)['image']
             report['figure_captions'] = demo_figure(model, processor, samples, out/'samples.png')
     # the model card records what the checkpoint is: data, steps, results, tasks, and the prompt format (processor)
-    joined_data = '' if joined['step'] is None else f"; from step {joined['step']}, {' and '.join(_LATE_DATA[k] for k in late)}"
+    joined_data = '' if joined['step'] is None or not late else f"; from step {joined['step']}, {' and '.join(_LATE_DATA[k] for k in late)}"
     model.save_pretrained(out, training_data=f'the flamingo_mini tiny world (scenes, episodes, digits{joined_data})', processor=processor,
                           training_steps=learn.step, evaluation={k: report[k] for k in ('captions', 'digits', 'perception', 'icl', 'binding', 'once', 'rices')},
                           tasks=['captioning', f"few-shot word binding by {', '.join(episodes['keys'])} (in context)", 'digit naming'])
     report['seconds']['total'] = round(time.time() - start)
     report['varied'] = varied  # captioned varied renders and styled digits in the mixture (`training_sources`)
-    report['late'] = joined  # the render sources that joined later: what they held, when and why they joined, the binding probes
+    report['late'] = joined  # the render sources that joined later and the episodes' loss from then on: what, when and why, the binding probes
     report['budget'] = dict(minutes=minutes, threads=threads, cooldown=cooldown)  # a shared machine trains fewer steps in the same budget
     report['episodes'] = dict(episodes, keys=list(episodes['keys']), ks=list(episodes['ks']), words=words, batch=episode_batch, seen_loss=seen_loss,  # what the training episodes held
                              long=dict(DEMO_LONG_EPISODES, ks=list(DEMO_LONG_EPISODES['ks']), batch=long_batch))
@@ -554,7 +567,7 @@ def _in_training(report:dict, r:dict) -> bool:
     return r.get('in_training', bool(report.get('varied')))
 
 def late_joined(report:dict) -> str:
-    "The sentence on the render sources that joined during training ('' when none did)."
+    "The sentence on the render sources that joined during training and the episodes' loss from then on ('' when nothing changed)."
     late = report.get('late') or {}
     if late.get('step') is None: return ''
     why = (f"when in-context binding had formed ({late['probes'][-1][1]:.2f} at four shots on {BINDING_PROBE_N} training "
@@ -562,7 +575,9 @@ def late_joined(report:dict) -> str:
            'at the cool-down, in-context binding not having formed' if late['join'] is None else
            f"at {late['join']:.0%} of the training time")
     kinds = ' and '.join(_LATE_DATA.get(k, k) for k in late['sources'])
-    return f"{kinds[0].upper()}{kinds[1:]} joined the mixture at step {late['step']:,}, {why}"
+    loss = {'first': "the episodes' loss left the first image's word", True: "the episodes' loss kept only the words an earlier image predicts"}.get(late.get('loss'))
+    what = (f"{kinds} joined the mixture" + (f" and {loss}" if loss else '')) if kinds else loss
+    return f"{what[0].upper()}{what[1:]} at step {late['step']:,}, {why}"
 
 def format_report(report:dict) -> str:
     "The demo's report as text: captions, digits and in-context learning, each next to its baselines."

@@ -159,6 +159,20 @@ class Learner:
         self.streams.update({name: source for name, source in sources.items() if not isinstance(source, tuple)})
         self._mix = None  # the next `fit` builds the mixture again; each dataset resumes at the step, each stream where it is
 
+    def change_sources(self,
+                       sources:dict, # sources already in the mixture, by name, each as in the constructor: a new collator, say
+                       weights:dict|None=None): # new loss weights for some of them (default: each keeps its own)
+        "Replace sources of the mixture from the next step on (a curriculum); each dataset goes on from the step, as if it had been drawn from since the start."
+        unknown = sorted(set(sources) - set(self.sources))
+        if unknown: raise ValueError(f"the mixture has no sources named {unknown}: add them with add_sources")
+        weights = weights or {}
+        if not set(weights) <= set(sources): raise ValueError(f"weights for {sorted(set(weights) - set(sources))}, which are not among the changed sources {sorted(sources)}")
+        self._check_sources(sources)
+        self.weights = {**(self.weights or {name: 1. for name in self.sources}), **weights}
+        self.sources = {**self.sources, **sources}
+        self.streams = {name: source for name, source in self.sources.items() if not isinstance(source, tuple)}
+        self._mix = None
+
     def _mixture(self):
         a = self.accelerator
         return MixedBatches(self.sources, self.weights, seed=self.config.seed, skip=self.step * self.config.grad_accum,
