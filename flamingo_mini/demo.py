@@ -57,8 +57,8 @@ DEMO_LONG_EPISODES = dict(ks=(16,), p_once=0.5)
 # trains fewer steps (reports/experiments/perception_recipe.json), and in-context binding was not learned within it, on the shipped tower or on one
 # trained on varied renders (see "The demo's recipe on a tower trained on varied renders" on the experiments page)
 DEMO_VARIED = 0
-# renders beyond the world's own for `run_demo(late=DEMO_LATE)`, joining the mixture once in-context binding has formed
-# (not the default yet: see "The whole job"): empty scenes of any background and lighting (`tasks.RANGES['broad']`),
+# renders beyond the world's own that `run_demo` adds (`late=DEMO_LATE`, its default) once in-context binding has formed
+# (see "The whole job"): empty scenes of any background and lighting (`tasks.RANGES['broad']`),
 # captioned 'nothing', and digits of every style (`tasks.DIGIT_RANGES['broad']`: handwritten or printed, scaled down,
 # inverted, in coloured ink). In the mixture from the first step they delayed the binding's transition, in one run of
 # two past the budget's end; the digits' batch and weight are those that named printed digits best of the runs that
