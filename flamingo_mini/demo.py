@@ -63,7 +63,7 @@ DEMO_VARIED = 0
 # inverted, in coloured ink). In the mixture from the first step they delayed the binding's transition, in one run of
 # two past the budget's end; the digits' batch and weight are those that named printed digits best of the runs that
 # joined later (the experiments page, reports/experiments/demo_late_*.json). Name -> rows drawn, rows per step and loss weight
-DEMO_LATE = dict(empty=dict(rows=1000, batch=4, weight=0.5), styled_digits=dict(rows=2000, batch=16, weight=1.))
+DEMO_LATE = dict(empty=dict(rows=1000, batch=4, weight=1.), styled_digits=dict(rows=2000, batch=16, weight=1.))
 # the loss weight of each source's batch in a step (`DEMO_LATE` gives its sources' own)
 DEMO_WEIGHTS = dict(scenes=1., digits=0.5, varied=1., styled_digits=0.5, episodes=1., long=1.)
 
