@@ -62,7 +62,9 @@ DEMO_VARIED = 0
 # captioned 'nothing', and digits of every style (`tasks.DIGIT_RANGES['broad']`: handwritten or printed, scaled down,
 # inverted, in coloured ink). In the mixture from the first step they delayed the binding's transition, in one run of
 # two past the budget's end; the digits' batch and weight are those that named printed digits best of the runs that
-# joined later (the experiments page, reports/experiments/demo_late_*.json). Name -> rows drawn, rows per step and loss weight
+# joined later, and the empty scenes weigh 1 because at 0.5, with the episodes' loss changed at the same step
+# (`late_loss`), a run called six in a hundred of them digits (the experiments page, reports/experiments/demo_late_*.json).
+# Name -> rows drawn, rows per step and loss weight
 DEMO_LATE = dict(empty=dict(rows=1000, batch=4, weight=1.), styled_digits=dict(rows=2000, batch=16, weight=1.))
 # the loss weight of each source's batch in a step (`DEMO_LATE` gives its sources' own)
 DEMO_WEIGHTS = dict(scenes=1., digits=0.5, varied=1., styled_digits=0.5, episodes=1., long=1.)

@@ -11,11 +11,11 @@ Variants (`VARIANTS`): `none` (no render sources: the demo before them); with th
 the digits at 8 rows a step and weight 0.5), `from_start` (in the mixture from the first step), `from_start_light` (the
 same at weight 0.2), `half` (joining half-way through the training time), `cooldown` (joining at the cool-down's start)
 and `binding_first` (once `binding_probe` says in-context binding has formed, at the cool-down at the latest);
-`binding` and `binding_again`, `DEMO_LATE`'s sources joining as `binding_first`, run twice; `binding_seen`, the
+`binding` and `binding_again`, the digits at twice the rows and weight (`SECOND_LATE`) joining as `binding_first`, run twice; `binding_seen`, the
 same with the episodes' loss only on the words an earlier image predicts (`SeenWordLoss`); `binding_seen_first`,
 the same with the loss dropped on the first image's word only (`seen_loss='first'`); and `binding_late_first`, the
-sources joining as `binding`, the episodes' loss leaving the first image's word at the same step (`late_loss='first'`,
-`run_demo`'s default since). A further run,
+sources joining as `binding`, the episodes' loss leaving the first image's word at the same step (`late_loss='first'`);
+and `default`, `run_demo`'s defaults: that with the empty scenes at weight 1 (`DEMO_LATE`). A further run,
 `binding_seen_unweighted` (`binding_seen` before its episode weights were scaled by `seen_share`), no variant runs any
 more. Each file also holds its checkpoint's word maps (`inspect.word_maps`: 15_inspect's measure of whether caption
 words read their own object), which `save` takes and `maps` adds to a file saved before.
@@ -25,8 +25,10 @@ import argparse, json
 from pathlib import Path
 
 from flamingo_mini.demo import DEMO_LATE
-# the render sources of the first runs: as `DEMO_LATE`, with the digits at 8 rows a step and weight 0.5
+# the render sources of the first runs: empty scenes at weight 0.5, the digits at 8 rows a step and weight 0.5
 FIRST_LATE = dict(empty=dict(rows=1000, batch=4, weight=0.5), styled_digits=dict(rows=2000, batch=8, weight=0.5))
+# the next runs': the digits at 16 rows a step and weight 1 (`DEMO_LATE` until the empty scenes' weight became 1)
+SECOND_LATE = dict(empty=dict(rows=1000, batch=4, weight=0.5), styled_digits=dict(rows=2000, batch=16, weight=1.))
 def _weighted(late:dict, weight:float) -> dict: return {k: dict(v, weight=weight) for k, v in late.items()}
 
 # variant -> run_demo arguments (the runs before `late_loss` had the loss on every episode word throughout: False)
@@ -34,11 +36,12 @@ VARIANTS = dict(none=lambda: dict(late=None, late_loss=False), from_start=lambda
                 from_start_light=lambda: dict(late=_weighted(FIRST_LATE, 0.2), late_join=0., late_loss=False),
                 half=lambda: dict(late=FIRST_LATE, late_join=0.5, late_loss=False),
                 cooldown=lambda: dict(late=FIRST_LATE, late_join=0.75, late_loss=False),
-                binding_first=lambda: dict(late=FIRST_LATE, late_loss=False), binding=lambda: dict(late=DEMO_LATE, late_loss=False),
-                binding_again=lambda: dict(late=DEMO_LATE, late_loss=False),
-                binding_seen=lambda: dict(late=DEMO_LATE, seen_loss=True),
-                binding_seen_first=lambda: dict(late=DEMO_LATE, seen_loss='first'),
-                binding_late_first=lambda: dict(late=DEMO_LATE, late_loss='first'))
+                binding_first=lambda: dict(late=FIRST_LATE, late_loss=False), binding=lambda: dict(late=SECOND_LATE, late_loss=False),
+                binding_again=lambda: dict(late=SECOND_LATE, late_loss=False),
+                binding_seen=lambda: dict(late=SECOND_LATE, seen_loss=True),
+                binding_seen_first=lambda: dict(late=SECOND_LATE, seen_loss='first'),
+                binding_late_first=lambda: dict(late=SECOND_LATE, late_loss='first'),
+                default=lambda: dict(late=DEMO_LATE, late_loss='first'))
 
 def run(variant:str, out:str) -> dict:
     from flamingo_mini.demo import run_demo, format_report
