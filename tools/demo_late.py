@@ -15,7 +15,8 @@ and `binding_first` (once `binding_probe` says in-context binding has formed, at
 same with the episodes' loss only on the words an earlier image predicts (`SeenWordLoss`); `binding_seen_first`,
 the same with the loss dropped on the first image's word only (`seen_loss='first'`); and `binding_late_first`, the
 sources joining as `binding`, the episodes' loss leaving the first image's word at the same step (`late_loss='first'`);
-and `default`, `run_demo`'s defaults: that with the empty scenes at weight 1 (`DEMO_LATE`). A further run,
+and `default` and `default_again`, `run_demo`'s defaults, run twice: that with the empty scenes at weight 1
+(`DEMO_LATE`). A further run,
 `binding_seen_unweighted` (`binding_seen` before its episode weights were scaled by `seen_share`), no variant runs any
 more. Each file also holds its checkpoint's word maps (`inspect.word_maps`: 15_inspect's measure of whether caption
 words read their own object), which `save` takes and `maps` adds to a file saved before.
@@ -41,7 +42,7 @@ VARIANTS = dict(none=lambda: dict(late=None, late_loss=False), from_start=lambda
                 binding_seen=lambda: dict(late=SECOND_LATE, seen_loss=True),
                 binding_seen_first=lambda: dict(late=SECOND_LATE, seen_loss='first'),
                 binding_late_first=lambda: dict(late=SECOND_LATE, late_loss='first'),
-                default=lambda: dict(late=DEMO_LATE, late_loss='first'))
+                default=lambda: dict(late=DEMO_LATE, late_loss='first'), default_again=lambda: dict(late=DEMO_LATE, late_loss='first'))
 
 def run(variant:str, out:str) -> dict:
     from flamingo_mini.demo import run_demo, format_report
