@@ -315,25 +315,27 @@ def evaluate_rices(model, processor, n:int=200, shots=(0, 4), support_n:int=500,
     return dict(chance=1 / len(words), **report)
 
 # %% ../nbs/18_demo.ipynb #aca9503a
-def _episode_source(scenes, processor, batch_size:int, seed:int, digits=None, seen_loss:bool|str=False, **episodes) -> tuple:
+def _episode_source(scenes, processor, batch_size:int, seed:int, digits=None, **episodes) -> tuple:
     "The training source of in-context episodes drawn from a cached scenes dataset (and digits): (episodes, collate, batch size)."
     from flamingo_mini.features import FeatureCollator
-    collate = FeatureCollator(processor, texts_column='texts', images_column='image_features')
-    if seen_loss: collate = SeenWordLoss(collate, processor.media_token_id, processor.tokenizer.convert_tokens_to_ids(EOC_TOKEN),
-                                         first_only=seen_loss == 'first')
-    return FeatureEpisodes.from_scenes(scenes, digits=digits, seed=seed, **episodes), collate, batch_size
+    return (FeatureEpisodes.from_scenes(scenes, digits=digits, seed=seed, **episodes),
+            FeatureCollator(processor, texts_column='texts', images_column='image_features'), batch_size)
+
+def _check_loss_option(name:str, value):
+    "The episodes' loss options (`seen_loss`, `late_loss`) are False, True or 'first'."
+    if value not in (False, True, 'first'): raise ValueError(f"{name} must be False, True or 'first', got {value!r}")
 
 def seen_share(episodes:FeatureEpisodes, n:int=2000, first_only:bool=False) -> float:
     "The share of an episode source's words that `SeenWordLoss` keeps in the loss, over its first `n` episodes."
     fresh = [f and (j == 0 or not first_only) for i in range(min(n, len(episodes))) for j, f in enumerate(episodes[i]['fresh'])]
     return round(1 - float(np.mean(fresh)), 3)
 
-def seen_sources(learn, processor, first_only:bool=False, names=('episodes', 'long')) -> tuple[dict, dict]:
-    "A `Learner`'s episode sources collated with `SeenWordLoss` and their weights scaled by `seen_share`: `change_sources`' arguments."
+def seen_sources(sources:dict, weights:dict, processor, first_only:bool=False, names=('episodes', 'long')) -> tuple[dict, dict]:
+    "The episode sources of a mixture collated with `SeenWordLoss`, and their weights scaled by `seen_share` (the words kept weigh what they did): `Learner.change_sources`' arguments."
     eoc = processor.tokenizer.convert_tokens_to_ids(EOC_TOKEN)
-    sources = {name: (ds, SeenWordLoss(collate, processor.media_token_id, eoc, first_only=first_only), bs)
-               for name, (ds, collate, bs) in learn.sources.items() if name in names}
-    return sources, {name: learn.weights[name] * seen_share(sources[name][0], first_only=first_only) for name in sources}
+    changed = {name: (ds, SeenWordLoss(collate, processor.media_token_id, eoc, first_only=first_only), bs)
+               for name, (ds, collate, bs) in sources.items() if name in names}
+    return changed, {name: weights[name] * seen_share(changed[name][0], first_only=first_only) for name in changed}
 
 def render_sources(processor, rows:dict, # name -> rows: 'varied' (0-3 objects), 'empty' (none) or 'styled_digits', all from the broad ranges
                    batches:dict, # name -> rows per step
@@ -370,7 +372,7 @@ def training_sources(model, processor, seed:int=0,
                      seen_loss:bool|str=False, # the episodes' loss only on words an earlier image predicts (`SeenWordLoss`); 'first': on every word but the first image's; False: on every word
                      log=print) -> tuple[dict, dict]:
     "The demo's training mixture, every image encoded once by the frozen tower: (sources, weights) for `Learner`."
-    if seen_loss not in (False, True, 'first'): raise ValueError(f"seen_loss must be False, True or 'first', got {seen_loss!r}")
+    _check_loss_option('seen_loss', seen_loss)
     sources = demo_sources(processor, seed=seed)
     if varied: sources |= render_sources(processor, dict(varied=varied, styled_digits=varied), dict(varied=32, styled_digits=16), seed)
     # The vision tower is frozen: the images, seen for several epochs, are encoded once, and the episodes are assembled
@@ -378,14 +380,13 @@ def training_sources(model, processor, seed:int=0,
     sources = encode_sources(sources, model, processor, log)
     episodes = DEMO_EPISODES | (episodes or {})
     pool = dict(words=WORD_POOLS[episodes.pop('words')], digits=sources['digits'][0] if 'digit' in episodes['keys'] else None)
-    sources['episodes'] = _episode_source(sources['scenes'][0], processor, episode_batch, seed, seen_loss=seen_loss, **pool, **episodes)
+    sources['episodes'] = _episode_source(sources['scenes'][0], processor, episode_batch, seed, **pool, **episodes)
     if long_batch:
-        sources['long'] = _episode_source(sources['scenes'][0], processor, long_batch, seed + 1, seen_loss=seen_loss, **pool,
-                                          **(episodes | DEMO_LONG_EPISODES))
+        sources['long'] = _episode_source(sources['scenes'][0], processor, long_batch, seed + 1, **pool, **(episodes | DEMO_LONG_EPISODES))
     weights = {k: w for k, w in (DEMO_WEIGHTS | (weights or {})).items() if k in sources}
     if seen_loss:  # the predictable words weigh what they did with every word in the loss (a source's loss is a mean over its labels)
-        for name in ('episodes', 'long'):
-            if name in sources: weights[name] *= seen_share(sources[name][0], first_only=seen_loss == 'first')
+        changed, scaled = seen_sources(sources, weights, processor, first_only=seen_loss == 'first')
+        sources, weights = sources | changed, weights | scaled
     return sources, weights
 
 def _demo_config(steps:int, seed:int, log_every:int):
@@ -479,7 +480,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
     from flamingo_mini.processor import FlamingoProcessor
     from flamingo_mini.pretrain import build_tiny_world
     from flamingo_mini.train import Learner
-    if late_loss not in (False, True, 'first'): raise ValueError(f"late_loss must be False, True or 'first', got {late_loss!r}")
+    _check_loss_option('late_loss', late_loss)
     start = time.time()
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     log('loading the tiny world (tokenizer, LM, vision encoder; built first if a world_dir is given) ...')
@@ -520,7 +521,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
                 by = 'binding' if formed else 'time' if time.time() >= join_at else None
                 if by:
                     if extra: learn.add_sources(extra, extra_weights)
-                    if switch: learn.change_sources(*seen_sources(learn, processor, first_only=late_loss == 'first'))
+                    if switch: learn.change_sources(*seen_sources(learn.sources, learn.weights, processor, first_only=late_loss == 'first'))
                     joined.update(step=learn.step, by=by)
                     log(f"step {learn.step}: {' and '.join([*extra] + (['the loss on fewer episode words'] if switch else []))} "
                         f"from now on ({'in-context binding formed' if by == 'binding' else 'on time'})")

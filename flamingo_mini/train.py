@@ -154,10 +154,7 @@ class Learner:
         weights = weights if weights is not None else {name: 1. for name in sources}
         if set(weights) != set(sources): raise ValueError(f"weights for {sorted(weights)} but sources {sorted(sources)}")
         self._check_sources(sources)
-        self.weights = {**(self.weights or {name: 1. for name in self.sources}), **weights}
-        self.sources = {**self.sources, **sources}
-        self.streams.update({name: source for name, source in sources.items() if not isinstance(source, tuple)})
-        self._mix = None  # the next `fit` builds the mixture again; each dataset resumes at the step, each stream where it is
+        self._merge_sources(sources, weights)
 
     def change_sources(self,
                        sources:dict, # sources already in the mixture, by name, each as in the constructor: a new collator, say
@@ -168,6 +165,10 @@ class Learner:
         weights = weights or {}
         if not set(weights) <= set(sources): raise ValueError(f"weights for {sorted(set(weights) - set(sources))}, which are not among the changed sources {sorted(sources)}")
         self._check_sources(sources)
+        self._merge_sources(sources, weights)
+
+    def _merge_sources(self, sources:dict, weights:dict):
+        "Sources and weights, new or replacing, from the next step on: the next `fit` builds the mixture again; each dataset resumes at the step, each stream where it is."
         self.weights = {**(self.weights or {name: 1. for name in self.sources}), **weights}
         self.sources = {**self.sources, **sources}
         self.streams = {name: source for name, source in self.sources.items() if not isinstance(source, tuple)}
