@@ -32,6 +32,8 @@ FIRST_LATE = dict(empty=dict(rows=1000, batch=4, weight=0.5), styled_digits=dict
 SECOND_LATE = dict(empty=dict(rows=1000, batch=4, weight=0.5), styled_digits=dict(rows=2000, batch=16, weight=1.))
 def _weighted(late:dict, weight:float) -> dict: return {k: dict(v, weight=weight) for k, v in late.items()}
 
+def _defaults() -> dict: return dict(late=DEMO_LATE, late_loss='first')  # `run_demo`'s own
+
 # variant -> run_demo arguments (the runs before `late_loss` had the loss on every episode word throughout: False)
 VARIANTS = dict(none=lambda: dict(late=None, late_loss=False), from_start=lambda: dict(late=FIRST_LATE, late_join=0., late_loss=False),
                 from_start_light=lambda: dict(late=_weighted(FIRST_LATE, 0.2), late_join=0., late_loss=False),
@@ -42,7 +44,7 @@ VARIANTS = dict(none=lambda: dict(late=None, late_loss=False), from_start=lambda
                 binding_seen=lambda: dict(late=SECOND_LATE, seen_loss=True),
                 binding_seen_first=lambda: dict(late=SECOND_LATE, seen_loss='first'),
                 binding_late_first=lambda: dict(late=SECOND_LATE, late_loss='first'),
-                default=lambda: dict(late=DEMO_LATE, late_loss='first'), default_again=lambda: dict(late=DEMO_LATE, late_loss='first'))
+                default=_defaults, default_again=_defaults)
 
 def run(variant:str, out:str) -> dict:
     from flamingo_mini.demo import run_demo, format_report
