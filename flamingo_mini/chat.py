@@ -89,7 +89,7 @@ class Chat:
     "A conversation with a Flamingo model that reuses its cache between turns, and drops its oldest turns to fit the context."
     def __init__(self, model, processor, max_new_tokens:int=32, user:str='User:', assistant:str='Assistant:',
                  summary:dict|None=None, # what the chat says about its model; default: `model_summary(model)`
-                 template:str|None=None, # a turn's text after its images, '{message}' the message, each reply closed by <EOC>: e.g. the task families' ' question: {message} answer:'; None: user and assistant lines
+                 template:str|None=None, # a turn's text after its images, '{message}' the message (an empty message: the images alone), each reply closed by <EOC>: e.g. the task families' ' question: {message} answer:', the demo's ' {message}'; None: user and assistant lines
                  **generate_kwargs): # e.g. do_sample=True, top_p=0.9, max_time=10 (seconds a reply may take)
         if template is not None and '{message}' not in template: raise ValueError(f"template {template!r} has no '{{message}}' for the message")
         self.model, self.processor = model.eval(), processor
@@ -122,7 +122,7 @@ class Chat:
             if images and MEDIA_TOKEN not in text: text = MEDIA_TOKEN * len(images) + text
             return f"{'' if self.ids is None else chr(10)}{self.user} {text}\n{self.assistant}"
         if MEDIA_TOKEN in text: raise ValueError(f"with a template the images come first: attach them instead of writing {MEDIA_TOKEN}")
-        return MEDIA_TOKEN * len(images) + self.template.replace('{message}', text)
+        return MEDIA_TOKEN * len(images) + (self.template.replace('{message}', text.strip()) if text.strip() else '')
 
     @torch.no_grad()
     def say(self, text:str, images:list|None=None,

@@ -431,7 +431,7 @@ _PLAIN = _help("each turn is its images, then the message if any, and a reply is
 
 def _chat_template(questions:bool, plain:bool=False) -> str|None:
     "The `Chat` template of `chat`/`web`: `tasks.VQA_TEMPLATE` around the message (`--questions`), the bare message (`--plain`); else None."
-    if plain: return '{message}'
+    if plain: return ' {message}'  # an image alone is the caption prompt; typed words follow it as the captions' do
     if not questions: return None
     from flamingo_mini.tasks import VQA_TEMPLATE
     return VQA_TEMPLATE.format(question='{message}')

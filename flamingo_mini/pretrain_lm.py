@@ -242,13 +242,22 @@ def repeat_batches(
     length:int|Sequence[int]=24, # tokens of the random sequence, which each row writes twice (several: drawn per batch)
     seed:int=0,
     exclude:Iterable[int]=(), # token ids never drawn
+    alphabet:int|Sequence[int|None]|None=None, # distinct tokens a row draws its sequence from (several: drawn per batch); None: the whole vocabulary
 ) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
     "Endless batches of a random token sequence written twice (`a b c a b c`), labelled on the second copy (Olsson et al. 2022)."
     vocab = _random_token_vocab(tokenizer, exclude)
+    alphabets = alphabet if alphabet is None or isinstance(alphabet, int) else list(alphabet)
+    if isinstance(alphabets, list) and not alphabets: raise ValueError("alphabet is a size, a list of sizes or None")
+    if any(a is not None and not 1 < a <= len(vocab) for a in (alphabets if isinstance(alphabets, list) else [alphabets])):
+        raise ValueError(f"an alphabet holds 2 to {len(vocab)} tokens, got {alphabet}")
     rng = np.random.default_rng([seed, 6])
     while True:
         n = length if isinstance(length, int) else int(length[rng.integers(len(length))])
-        sequence = torch.as_tensor(rng.choice(vocab, size=(batch_size, n)))
+        a = alphabets[rng.integers(len(alphabets))] if isinstance(alphabets, list) else alphabets
+        if a is None: sequence = torch.as_tensor(rng.choice(vocab, size=(batch_size, n)))  # the default's exact draws
+        else:  # a small alphabet repeats tokens within the sequence, so the token before is not enough to go on
+            letters = np.stack([rng.choice(vocab, a, replace=False) for _ in range(batch_size)])
+            sequence = torch.as_tensor(np.take_along_axis(letters, rng.integers(a, size=(batch_size, n)), 1))
         input_ids = torch.cat([sequence, sequence], 1)
         labels = input_ids.clone()
         labels[:, :n + 1] = -100  # the first copy is fresh draws, and its repeat starts unannounced
@@ -321,6 +330,7 @@ def pretrain_lm(
     held_out:Iterable[int]=(), # tokens that no random-token batch (copy, repeat, open-vocabulary) ever draws
     held_out_words:Iterable[str]=(), # nonsense words no world text episode shows (`world_batches`' skip_words)
     repeat_length:int|Sequence[int]=24, # `repeat_batches`' sequence length (several: drawn per batch)
+    repeat_alphabet:int|Sequence[int|None]|None=None, # `repeat_batches`' alphabet: tokens a sequence draws from (None: all)
     init:GPT2LMHeadModel|None=None, # continue from a copy of this LM (same vocabulary) instead of a fresh one
     answer_loss:bool=True, # label only the words and `<EOC>`s of text episodes (`world_batches`)
     ways:Iterable[int]=(2, 3, 4), # ways of the text episodes, drawn uniformly
@@ -357,7 +367,7 @@ def pretrain_lm(
     episodes = world_batches(tokenizer, batch_size, p_episode=p_episode, seed=seed + 1, answer_loss=answer_loss,
                              ways=ways, skip_words=held_out_words)
     copies, picks = copy_batches(tokenizer, batch_size, seed=seed, exclude=held_out), np.random.default_rng([seed, 3])
-    repeats = repeat_batches(tokenizer, batch_size, repeat_length, seed=seed, exclude=held_out)
+    repeats = repeat_batches(tokenizer, batch_size, repeat_length, seed=seed, exclude=held_out, alphabet=repeat_alphabet)
     open_episodes = open_vocab_batches(tokenizer, open_vocab or [], batch_size, seed=seed, **options)
     def second_phase(r:float):  # one draw a step: with p_repeat = p_open_vocab = 0 the default build's exact draws
         if r < p_copy: return next(copies)
@@ -523,9 +533,10 @@ def repeat_accuracy(
     length:int=24, # tokens of the random sequence, written twice
     n:int=64, # sequences
     seed:int=5, # the evaluation stream (training's `repeat_batches` use other seeds)
+    alphabet:int|None=None, # tokens each sequence draws from (None: the whole vocabulary): small ones need more than the token before
 ) -> float:
     "Greedy next-token accuracy on the second copy of repeated random sequences: the induction-head probe."
-    input_ids, labels, _ = next(repeat_batches(tokenizer, n, length, seed=seed))
+    input_ids, labels, _ = next(repeat_batches(tokenizer, n, length, seed=seed, alphabet=alphabet))
     predicted = model(input_ids=input_ids.to(model.device)).logits[:, :-1].argmax(-1).cpu()  # (b, i-1)
     targets = labels[:, 1:]
     return float((predicted == targets)[targets != -100].float().mean())

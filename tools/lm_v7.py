@@ -19,6 +19,7 @@ from flamingo_mini.pretrain_lm import (LM_V7, lm_perplexity, open_vocab_report, 
 
 KS = (0, 4, 8, 16)
 REPEAT_LENGTHS = (8, 24, 60)  # the shipped LM's 128 positions hold the longest twice
+ALPHABET = 6  # the second induction probe: sequences of 6 distinct tokens, where the token before is not enough
 
 def conditions(sets:dict) -> dict:
     "Each measured condition: `open_vocab_report` arguments and what it measures."
@@ -44,6 +45,7 @@ def measure(model, tok, sets:dict, n:int) -> dict:
     out['text_icl_colour'] = text_icl_report(model, tok, ks=KS, n=max(n, 300), key='colour')
     out['text_icl_shape'] = text_icl_report(model, tok, ks=KS, n=max(n, 300), key='shape')
     out['repeat_accuracy'] = {L: repeat_accuracy(model, tok, L, n=64) for L in REPEAT_LENGTHS}
+    out[f'repeat_accuracy_alphabet_{ALPHABET}'] = {L: repeat_accuracy(model, tok, L, n=64, alphabet=ALPHABET) for L in REPEAT_LENGTHS}
     out['caption_perplexity'] = lm_perplexity(model, tok, world_text(300, seed=99, p_episode=0.0, split='test'))
     return out
 
@@ -51,7 +53,7 @@ def summary(results:dict) -> str:
     lines = []
     for name, r in results.items():
         if name == 'caption_perplexity': lines.append(f'  {name}: {r:.3f}'); continue
-        if name == 'repeat_accuracy': lines.append(f'  {name}: ' + ' '.join(f'{k}: {v:.2f}' for k, v in r.items())); continue
+        if name.startswith('repeat_accuracy'): lines.append(f'  {name}: ' + ' '.join(f'{k}: {v:.2f}' for k, v in r.items())); continue
         cells = []
         for k, v in r.items():
             cells.append(f"{k}: {v['accuracy']:.2f}/{v.get('copied', 0):.2f}" if 'accuracy' in v else f'{k}: -')
@@ -67,6 +69,8 @@ def main():
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--set', action='append', default=[], help='override an LM_V7 setting: name=python-literal')
     ap.add_argument('--skip-shipped', action='store_true')
+    ap.add_argument('--label', default="the tiny world's LM version 7 (trained from scratch with LM_V7)",
+                    help="what the candidate is, for the report's `what` (its settings are recorded beside)")
     ap.add_argument('--candidate', help='measure this trained LM folder instead of training one; its training record '
                     'comes from --training-report')
     ap.add_argument('--training-report', help='a report of this tool whose training section (and commit) to keep')
@@ -102,7 +106,7 @@ def main():
     commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True).stdout.strip()
     if args.candidate: commit = f"{trained['commit']} (trained), {commit} (measured)"
     report = dict(
-        what=("text-only in-context recall of the tiny world's LM version 7 (trained from scratch with LM_V7) and of "
+        what=(f"text-only in-context recall of {args.label} and of "
               "the shipped LM (version 6): episodes `key answer<EOC> ... key`, the greedy continuation scored exactly "
               "(every answer token right); `copied` is the share of continuations that are some demonstration's answer"),
         conditions={name: {k: v for k, v in c.items()} for name, c in conditions(sets).items()},
@@ -111,6 +115,8 @@ def main():
         caption_perplexity="lm_perplexity on 300 test-split captions of world_text(300, seed=99, p_episode=0)",
         repeat_accuracy=("repeat_accuracy: greedy next-token accuracy on the second copy of 64 random sequences of each "
                          "length written twice (the induction-head probe); chance about 1/420"),
+        repeat_accuracy_alphabet=(f"the same on sequences drawn from {ALPHABET} random tokens each (repeat_batches' alphabet): "
+                                  "the token before recurs, so copying has to match further back"),
         answer_sets={name: len(v) for name, v in sets.items() if name != 'keys'},
         held_out=("answer tokens: a random 12.5% of the ordinary tokens that are no key word's and no answer word's "
                   "(world_answer_sets), and tasks.HELD_OUT_WORDS: never an episode answer in training (world text "
