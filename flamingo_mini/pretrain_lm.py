@@ -215,17 +215,26 @@ def open_vocab_batches(
     p_words:float=0., # share of episodes answering with `words` instead of random token strings
     p_once:float=0., # share of episodes whose query key is shown once, at a random place
     pool:int=1, # batches drawn at once and regrouped by length
+    alphabet:Sequence[int|None]|None=None, # random answers draw from this many of `answers` per episode (drawn per episode; None: all), at least twice the ways
 ) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
     "Endless batches of open-vocabulary text episodes, completed and closed with end-of-text, labelled where the context decides."
     ks, ways, eos = list(ks), list(ways), tokenizer.eos_token_id
     if p_words and not words: raise ValueError("p_words needs `words`, the whole answers")
+    alphabets = None if alphabet is None else list(alphabet)
+    if alphabets is not None and (not alphabets or any(a is not None and not 1 < a <= len(answers) for a in alphabets)):
+        raise ValueError(f"alphabet is a list of sizes from 2 to {len(answers)} (None: every answer token), got {alphabet}")
+    letters = np.random.default_rng([seed, 9])  # its own stream: without alphabets the episodes are drawn as before
     eoc = tokenizer.convert_tokens_to_ids(EOC_TOKEN)
     rng, order = np.random.default_rng([seed, 5]), np.random.default_rng([seed, 8])
     def episode():
         k, w = ks[rng.integers(len(ks))], ways[rng.integers(len(ways))]
         answer_words = words if p_words and rng.random() < p_words else None
         once_at = int(rng.integers(k)) if p_once and k > 1 and rng.random() < p_once else None
-        e = open_vocab_episode(rng, tokenizer, answers, k, max(w, 2) if once_at is not None else w, lengths, keys,
+        drawn = answers
+        if alphabets is not None and (a := alphabets[letters.integers(len(alphabets))]) is not None:
+            # answers that share tokens across keys (and within themselves): the token before no longer tells which follows
+            drawn = letters.choice(answers, min(len(answers), max(a, 2 * w)), replace=False)
+        e = open_vocab_episode(rng, tokenizer, drawn, k, max(w, 2) if once_at is not None else w, lengths, keys,
                                answer_words, once_at)
         return (e['input_ids'] + e['answer'] + [eoc, eos], e['determined'] + [1] * (len(e['answer']) + 1) + [0])
     while True:

@@ -25,22 +25,23 @@ from __future__ import annotations
 import argparse, json
 from pathlib import Path
 
-from flamingo_mini.demo import DEMO_LATE
 # the render sources of the first runs: empty scenes at weight 0.5, the digits at 8 rows a step and weight 0.5
 FIRST_LATE = dict(empty=dict(rows=1000, batch=4, weight=0.5), styled_digits=dict(rows=2000, batch=8, weight=0.5))
-# the next runs': the digits at 16 rows a step and weight 1 (`DEMO_LATE` until the empty scenes' weight became 1)
+# the next runs': the digits at 16 rows a step and weight 1 (`demo.DEMO_LATE` until the empty scenes' weight became 1)
 SECOND_LATE = dict(empty=dict(rows=1000, batch=4, weight=0.5), styled_digits=dict(rows=2000, batch=16, weight=1.))
 def _weighted(late:dict, weight:float) -> dict: return {k: dict(v, weight=weight) for k, v in late.items()}
 
-def _defaults() -> dict: return dict(late=DEMO_LATE, late_loss='first')  # `run_demo`'s own
+def _defaults() -> dict:  # `run_demo`'s own (imported here: `--help` does not load torch)
+    from flamingo_mini.demo import DEMO_LATE
+    return dict(late=DEMO_LATE, late_loss='first')
+def _second() -> dict: return dict(late=SECOND_LATE, late_loss=False)
 
 # variant -> run_demo arguments (the runs before `late_loss` had the loss on every episode word throughout: False)
 VARIANTS = dict(none=lambda: dict(late=None, late_loss=False), from_start=lambda: dict(late=FIRST_LATE, late_join=0., late_loss=False),
                 from_start_light=lambda: dict(late=_weighted(FIRST_LATE, 0.2), late_join=0., late_loss=False),
                 half=lambda: dict(late=FIRST_LATE, late_join=0.5, late_loss=False),
                 cooldown=lambda: dict(late=FIRST_LATE, late_join=0.75, late_loss=False),
-                binding_first=lambda: dict(late=FIRST_LATE, late_loss=False), binding=lambda: dict(late=SECOND_LATE, late_loss=False),
-                binding_again=lambda: dict(late=SECOND_LATE, late_loss=False),
+                binding_first=lambda: dict(late=FIRST_LATE, late_loss=False), binding=_second, binding_again=_second,
                 binding_seen=lambda: dict(late=SECOND_LATE, seen_loss=True),
                 binding_seen_first=lambda: dict(late=SECOND_LATE, seen_loss='first'),
                 binding_late_first=lambda: dict(late=SECOND_LATE, late_loss='first'),
