@@ -202,6 +202,14 @@ def open_vocab_episode(
     return dict(input_ids=input_ids + [query], determined=determined + [0],
                 answer=list(mapping[query]), demo_answers=[list(mapping[v]) for v in demos])
 
+def _alphabets(alphabet, largest:int) -> list|None:
+    "`alphabet` (a size, or sizes to draw from, None among them meaning every token) as a list; None if not given."
+    if alphabet is None: return None
+    sizes = [alphabet] if isinstance(alphabet, int) else list(alphabet)
+    if not sizes or any(a is not None and not 1 < a <= largest for a in sizes):
+        raise ValueError(f"alphabet is a size or a list of sizes from 2 to {largest} (None in a list: every token), got {alphabet}")
+    return sizes
+
 def open_vocab_batches(
     tokenizer, # the LM's tokenizer, with `<EOC>`
     answers:Sequence[int], # the token ids answers are drawn from (`open_vocab_split(...)[0]` in training)
@@ -215,14 +223,12 @@ def open_vocab_batches(
     p_words:float=0., # share of episodes answering with `words` instead of random token strings
     p_once:float=0., # share of episodes whose query key is shown once, at a random place
     pool:int=1, # batches drawn at once and regrouped by length
-    alphabet:Sequence[int|None]|None=None, # random answers draw from this many of `answers` per episode (drawn per episode; None: all), at least twice the ways
+    alphabet:int|Sequence[int|None]|None=None, # random answers draw from this many of `answers` (several: drawn per episode; None: all), at least twice the ways
 ) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
     "Endless batches of open-vocabulary text episodes, completed and closed with end-of-text, labelled where the context decides."
     ks, ways, eos = list(ks), list(ways), tokenizer.eos_token_id
     if p_words and not words: raise ValueError("p_words needs `words`, the whole answers")
-    alphabets = None if alphabet is None else list(alphabet)
-    if alphabets is not None and (not alphabets or any(a is not None and not 1 < a <= len(answers) for a in alphabets)):
-        raise ValueError(f"alphabet is a list of sizes from 2 to {len(answers)} (None: every answer token), got {alphabet}")
+    alphabets = _alphabets(alphabet, len(answers))
     letters = np.random.default_rng([seed, 9])  # its own stream: without alphabets the episodes are drawn as before
     eoc = tokenizer.convert_tokens_to_ids(EOC_TOKEN)
     rng, order = np.random.default_rng([seed, 5]), np.random.default_rng([seed, 8])
@@ -255,14 +261,11 @@ def repeat_batches(
 ) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
     "Endless batches of a random token sequence written twice (`a b c a b c`), labelled on the second copy (Olsson et al. 2022)."
     vocab = _random_token_vocab(tokenizer, exclude)
-    alphabets = alphabet if alphabet is None or isinstance(alphabet, int) else list(alphabet)
-    if isinstance(alphabets, list) and not alphabets: raise ValueError("alphabet is a size, a list of sizes or None")
-    if any(a is not None and not 1 < a <= len(vocab) for a in (alphabets if isinstance(alphabets, list) else [alphabets])):
-        raise ValueError(f"an alphabet holds 2 to {len(vocab)} tokens, got {alphabet}")
+    alphabets = _alphabets(alphabet, len(vocab))
     rng = np.random.default_rng([seed, 6])
     while True:
         n = length if isinstance(length, int) else int(length[rng.integers(len(length))])
-        a = alphabets[rng.integers(len(alphabets))] if isinstance(alphabets, list) else alphabets
+        a = alphabets[rng.integers(len(alphabets))] if alphabets else None
         if a is None: sequence = torch.as_tensor(rng.choice(vocab, size=(batch_size, n)))  # the default's exact draws
         else:  # a small alphabet repeats tokens within the sequence, so the token before is not enough to go on
             letters = np.stack([rng.choice(vocab, a, replace=False) for _ in range(batch_size)])

@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from transformers import AutoTokenizer, GPT2LMHeadModel
 from flamingo_mini.world import shipped_world_dir, world_text
-from flamingo_mini.pretrain_lm import (LM_V7, lm_perplexity, open_vocab_report, pretrain_lm, repeat_accuracy,
-                                       text_icl_report, world_answer_sets)
+from flamingo_mini.pretrain_lm import (LM_V7, lm_perplexity, open_vocab_episode, open_vocab_report, pretrain_lm,
+                                       repeat_accuracy, text_icl_report, world_answer_sets)
 
 KS = (0, 4, 8, 16)
 REPEAT_LENGTHS = (8, 24, 60)  # the shipped LM's 128 positions hold the longest twice
@@ -33,6 +33,21 @@ def conditions(sets:dict) -> dict:
         out[f'key_{name}'] = dict(words='held_out_words', keys=name, what=f'keyed by a {name} word, HELD_OUT_WORDS answers')
     return out
 
+@torch.no_grad()
+def by_answer_token(model, tok, answers, k:int, n:int, lengths=(1,), words=None, ways:int=3, once_at=None) -> dict:
+    "Teacher-forced accuracy of each answer token by its place in the answer, and exact accuracy by how often the query's key was shown: where a copy breaks."
+    rng = np.random.default_rng([1, 7, k, ways, *lengths])  # `open_vocab_report`'s episodes for these arguments
+    places, shown = {}, {}
+    for _ in range(n):
+        e = open_vocab_episode(rng, tok, answers, k, ways, lengths, None, words, once_at)
+        ids = torch.tensor([e['input_ids'] + e['answer']], device=model.device)
+        predicted = model(input_ids=ids).logits[0, len(e['input_ids']) - 1:-1].argmax(-1).tolist()
+        right = [p == a for p, a in zip(predicted, e['answer'])]
+        for j, r in enumerate(right): places.setdefault(j + 1, []).append(r)
+        shown.setdefault(sum(a == e['answer'] for a in e['demo_answers']), []).append(all(right))
+    return dict(by_place={j: float(np.mean(v)) for j, v in places.items()},
+                by_times_shown={t: dict(all_right=float(np.mean(v)), n=len(v)) for t, v in sorted(shown.items())})
+
 def measure(model, tok, sets:dict, n:int) -> dict:
     out = {}
     for name, c in conditions(sets).items():
@@ -46,6 +61,9 @@ def measure(model, tok, sets:dict, n:int) -> dict:
     out['text_icl_shape'] = text_icl_report(model, tok, ks=KS, n=max(n, 300), key='shape')
     out['repeat_accuracy'] = {L: repeat_accuracy(model, tok, L, n=64) for L in REPEAT_LENGTHS}
     out[f'repeat_accuracy_alphabet_{ALPHABET}'] = {L: repeat_accuracy(model, tok, L, n=64, alphabet=ALPHABET) for L in REPEAT_LENGTHS}
+    out['by_answer_token'] = dict(held_out_multi=by_answer_token(model, tok, sets['held_out'], 8, n, lengths=tuple(range(2, 8))),
+                                  held_out_words=by_answer_token(model, tok, sets['train'], 8, n, words=sets['held_out_words']),
+                                  held_out_words_once_14=by_answer_token(model, tok, sets['train'], 16, n, words=sets['held_out_words'], ways=4, once_at=13))
     out['caption_perplexity'] = lm_perplexity(model, tok, world_text(300, seed=99, p_episode=0.0, split='test'))
     return out
 
@@ -53,6 +71,11 @@ def summary(results:dict) -> str:
     lines = []
     for name, r in results.items():
         if name == 'caption_perplexity': lines.append(f'  {name}: {r:.3f}'); continue
+        if name == 'by_answer_token':
+            for c, r2 in r.items():
+                lines.append(f'  {name} {c}: ' + ' '.join(f'{j}: {v:.2f}' for j, v in r2['by_place'].items()) + ' | shown '
+                             + ' '.join(f"{t}x: {v['all_right']:.2f} ({v['n']})" for t, v in r2['by_times_shown'].items()))
+            continue
         if name.startswith('repeat_accuracy'): lines.append(f'  {name}: ' + ' '.join(f'{k}: {v:.2f}' for k, v in r.items())); continue
         cells = []
         for k, v in r.items():
@@ -106,8 +129,8 @@ def main():
     commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True).stdout.strip()
     if args.candidate: commit = f"{trained['commit']} (trained), {commit} (measured)"
     report = dict(
-        what=(f"text-only in-context recall of {args.label} and of "
-              "the shipped LM (version 6): episodes `key answer<EOC> ... key`, the greedy continuation scored exactly "
+        what=(f"text-only in-context recall of {args.label}" + ('' if args.skip_shipped else " and of the shipped LM (version 6)")
+              + ": episodes `key answer<EOC> ... key`, the greedy continuation scored exactly "
               "(every answer token right); `copied` is the share of continuations that are some demonstration's answer"),
         conditions={name: {k: v for k, v in c.items()} for name, c in conditions(sets).items()},
         once_among_16="16 demonstrations, 4 keys (colour or shape words); the query's key is shown exactly once, as demonstration p; HELD_OUT_WORDS answers",
@@ -115,6 +138,9 @@ def main():
         caption_perplexity="lm_perplexity on 300 test-split captions of world_text(300, seed=99, p_episode=0)",
         repeat_accuracy=("repeat_accuracy: greedy next-token accuracy on the second copy of 64 random sequences of each "
                          "length written twice (the induction-head probe); chance about 1/420"),
+        by_answer_token=("teacher-forced: each answer token predicted with the right ones before it, by its place in the "
+                         "answer (k = 8; 2-7 held-out tokens or HELD_OUT_WORDS, 3 ways; and a HELD_OUT_WORDS answer whose key is "
+                         "shown once, as the 14th of 16 demonstrations, 4 ways), and exact accuracy by how often the query's key was shown"),
         repeat_accuracy_alphabet=(f"the same on sequences drawn from {ALPHABET} random tokens each (repeat_batches' alphabet): "
                                   "the token before recurs, so copying has to match further back"),
         answer_sets={name: len(v) for name, v in sets.items() if name != 'keys'},
