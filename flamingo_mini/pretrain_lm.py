@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 from .core import EOC_TOKEN, add_special_tokens_, byte_level_bpe, torch_threads
 from .world import COLOURS, POSITIONS, SHAPES, SIZES, WORDS
 from .world import digit_caption, episode_baselines, text_episode, world_text
@@ -20,9 +20,9 @@ from .tasks import ANSWER_WORDS, BINDING_KEYS, HELD_OUT_WORDS, TRAIN_WORDS
 # %% auto #0
 __all__ = ['END_OF_TEXT', 'WORLD_WORDS', 'DIGIT_CAPTIONS', 'OPEN_VOCAB_KEYS', 'LM_V7', 'train_world_tokenizer', 'add_eoc_token',
            'world_batches', 'copy_batches', 'open_vocab_split', 'world_answer_sets', 'open_vocab_episode',
-           'open_vocab_batches', 'repeat_batches', 'world_lm_config', 'new_world_lm', 'pretrain_lm', 'lm_perplexity',
-           'next_words', 'text_icl_accuracy', 'text_icl_report', 'greedy_continuations', 'open_vocab_report',
-           'repeat_accuracy']
+           'open_vocab_batches', 'repeat_batches', 'world_lm_config', 'llama_like', 'new_world_lm', 'pretrain_lm',
+           'lm_perplexity', 'next_words', 'text_icl_accuracy', 'text_icl_report', 'greedy_continuations',
+           'open_vocab_report', 'repeat_accuracy']
 
 # %% ../nbs/10a_pretrain_lm.ipynb #8112063f
 END_OF_TEXT = '<|endoftext|>'
@@ -288,13 +288,27 @@ def world_lm_config(
                                 resid_pdrop=0., embd_pdrop=0., attn_pdrop=0.,
                                 bos_token_id=eos, eos_token_id=eos, pad_token_id=eos), **kwargs})
 
+def _positions(config) -> int|None:
+    "The positions an LM config learned (GPT-2's `n_positions`, Llama's `max_position_embeddings`); None without one."
+    return getattr(config, 'n_positions', None) or getattr(config, 'max_position_embeddings', None)
+
+def llama_like(config:GPT2Config) -> LlamaConfig:
+    "A Llama config of `config`'s sizes (layers, width, heads, positions, vocabulary; MLP 4x wide, tied embeddings): rotary positions instead of learned ones."
+    return LlamaConfig(vocab_size=config.vocab_size, hidden_size=config.n_embd, intermediate_size=4 * config.n_embd,
+                       num_hidden_layers=config.n_layer, num_attention_heads=config.n_head, num_key_value_heads=config.n_head,
+                       max_position_embeddings=config.n_positions, tie_word_embeddings=True, attention_dropout=0.,
+                       bos_token_id=config.bos_token_id, eos_token_id=config.eos_token_id, pad_token_id=config.pad_token_id)
+
 def new_world_lm(tokenizer, # with `<EOC>` already added
-                 seed:int=0, **config) -> GPT2LMHeadModel: # `world_lm_config` fields
-    "A freshly initialised GPT-2 of `world_lm_config` (seeded); the tokenizer's maximum length set to its positions."
+                 seed:int=0,
+                 family:str='gpt2', # 'gpt2', or 'llama': the same sizes with rotary positions (`llama_like`)
+                 **config) -> GPT2LMHeadModel|LlamaForCausalLM: # `world_lm_config` fields
+    "A freshly initialised LM of `world_lm_config` (seeded); the tokenizer's maximum length set to its positions."
+    if family not in ('gpt2', 'llama'): raise ValueError(f"family is 'gpt2' or 'llama', got {family!r}")
     config = world_lm_config(tokenizer, **config)
     tokenizer.model_max_length = config.n_positions
     torch.manual_seed(seed)
-    model = GPT2LMHeadModel(config)
+    model = GPT2LMHeadModel(config) if family == 'gpt2' else LlamaForCausalLM(llama_like(config))
     model.loss_type = 'ForCausalLM'  # transformers picks the loss by class name, matches none for GPT-2, and warns
     return model
 
@@ -352,7 +366,7 @@ def pretrain_lm(
     seed:int=0,
     threads:int|None=2, # torch threads (None: leave torch's setting)
     log_every:int=0, # print the mean loss every this many steps (0: silent)
-    **config_kwargs, # `world_lm_config` fields: n_layer, n_embd, n_head, n_positions
+    **config_kwargs, # `world_lm_config` fields (n_layer, n_embd, n_head, n_positions) and `new_world_lm`'s family
 ) -> GPT2LMHeadModel:
     "A small GPT-2 pretrained on world text: captions, then text episodes mixed with doubled tokens; in eval mode."
     if not 0 <= p_copy < 1: raise ValueError(f"p_copy must be in [0, 1), got {p_copy}")
@@ -370,7 +384,7 @@ def pretrain_lm(
     if init is not None:
         if init.config.vocab_size != len(tokenizer):
             raise ValueError(f"`init` has {init.config.vocab_size} tokens, the tokenizer {len(tokenizer)}")
-        tokenizer.model_max_length = init.config.n_positions
+        tokenizer.model_max_length = _positions(init.config)
         torch.manual_seed(seed)
         model = copy.deepcopy(init)
         model.loss_type = 'ForCausalLM'
@@ -515,7 +529,7 @@ def open_vocab_report(
     once_at:int|None=None, # the query's key shown once, as this demonstration (`open_vocab_episode`)
 ) -> dict[int, dict[str, float]]:
     "For each k: exact `accuracy` of the greedy answer, the share `copied` from some demonstration, and the baselines."
-    report, positions = {}, getattr(getattr(model, 'config', None), 'n_positions', None)
+    report, positions = {}, _positions(getattr(model, 'config', None))
     for k in ks:
         rng = np.random.default_rng([seed, 7, k, ways, *lengths])
         episodes = [open_vocab_episode(rng, tokenizer, answers, k, ways, lengths, keys, words, once_at) for _ in range(n)]

@@ -12,7 +12,7 @@ import argparse, json, shutil, subprocess, time
 from pathlib import Path
 import numpy as np
 import torch
-from transformers import AutoTokenizer, GPT2LMHeadModel
+from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2LMHeadModel
 from flamingo_mini.world import shipped_world_dir, world_text
 from flamingo_mini.pretrain_lm import (LM_V7, lm_perplexity, open_vocab_episode, open_vocab_report, pretrain_lm,
                                        repeat_accuracy, text_icl_report, world_answer_sets)
@@ -107,7 +107,7 @@ def main():
     for s in args.set:
         name, value = s.split('=', 1); settings[name] = eval(value)
     if args.candidate:
-        out, candidate = Path(args.candidate), GPT2LMHeadModel.from_pretrained(args.candidate).eval()
+        out, candidate = Path(args.candidate), AutoModelForCausalLM.from_pretrained(args.candidate).eval()
         trained = json.loads(Path(args.training_report).read_text())
         settings, train_seconds = trained['training']['settings'], trained['training']['seconds']
     else:
