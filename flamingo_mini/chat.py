@@ -10,6 +10,7 @@ import torch
 from .core import *
 from .compat import cache_kwarg, output_cache
 from .processor import load_image
+from .checks import lm_context
 
 # %% auto #0
 __all__ = ['DEMO_CHECKPOINT', 'load_checkpoint', 'model_summary', 'describe', 'Chat', 'parse_demo', 'chat_loop']
@@ -69,7 +70,7 @@ def model_summary(model, # a `FlamingoModel`
     data = [data] if isinstance(data, str) else list(data or [])
     tasks = [tasks] if isinstance(tasks, str) else list(tasks or [])
     return dict(name=folder.name or 'unnamed model',
-                context=getattr(config.text_config, 'max_position_embeddings', None) or getattr(config.text_config, 'n_positions', None),
+                context=lm_context(config.text_config),
                 tasks=tasks or None, training_data=data or None,
                 answers_questions=any(re.search(r'question|vqa|instruct|chat', str(t), re.I) for t in tasks))
 
@@ -96,8 +97,7 @@ class Chat:
         self.max_new_tokens, self.user, self.assistant, self.template = max_new_tokens, user, assistant, template
         self.eoc = processor.tokenizer.convert_tokens_to_ids(EOC_TOKEN)
         self.generate_kwargs = dict(do_sample=False) | generate_kwargs
-        self.context = getattr(model.config.text_config, 'max_position_embeddings', None) or \
-                       getattr(model.config.text_config, 'n_positions', None)
+        self.context = lm_context(model.config.text_config)
         self.summary = summary or model_summary(model)
         self.reset()
 

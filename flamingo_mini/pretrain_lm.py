@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 from .core import EOC_TOKEN, add_special_tokens_, byte_level_bpe, torch_threads
+from .checks import lm_context
 from .world import COLOURS, POSITIONS, SHAPES, SIZES, WORDS
 from .world import digit_caption, episode_baselines, text_episode, world_text
 from .tasks import ANSWER_WORDS, BINDING_KEYS, HELD_OUT_WORDS, TRAIN_WORDS
@@ -22,7 +23,7 @@ __all__ = ['END_OF_TEXT', 'WORLD_WORDS', 'DIGIT_CAPTIONS', 'OPEN_VOCAB_KEYS', 'L
            'world_batches', 'copy_batches', 'open_vocab_split', 'world_answer_sets', 'open_vocab_episode',
            'open_vocab_batches', 'repeat_batches', 'world_lm_config', 'llama_like', 'new_world_lm', 'pretrain_lm',
            'lm_perplexity', 'next_words', 'text_icl_accuracy', 'text_icl_report', 'greedy_continuations',
-           'open_vocab_report', 'repeat_accuracy']
+           'open_vocab_episodes', 'open_vocab_report', 'repeat_accuracy']
 
 # %% ../nbs/10a_pretrain_lm.ipynb #8112063f
 END_OF_TEXT = '<|endoftext|>'
@@ -288,10 +289,6 @@ def world_lm_config(
                                 resid_pdrop=0., embd_pdrop=0., attn_pdrop=0.,
                                 bos_token_id=eos, eos_token_id=eos, pad_token_id=eos), **kwargs})
 
-def _positions(config) -> int|None:
-    "The positions an LM config learned (GPT-2's `n_positions`, Llama's `max_position_embeddings`); None without one."
-    return getattr(config, 'n_positions', None) or getattr(config, 'max_position_embeddings', None)
-
 def llama_like(config:GPT2Config) -> LlamaConfig:
     "A Llama config of `config`'s sizes (layers, width, heads, positions, vocabulary; MLP 4x wide, tied embeddings): rotary positions instead of learned ones."
     return LlamaConfig(vocab_size=config.vocab_size, hidden_size=config.n_embd, intermediate_size=4 * config.n_embd,
@@ -384,7 +381,7 @@ def pretrain_lm(
     if init is not None:
         if init.config.vocab_size != len(tokenizer):
             raise ValueError(f"`init` has {init.config.vocab_size} tokens, the tokenizer {len(tokenizer)}")
-        tokenizer.model_max_length = _positions(init.config)
+        tokenizer.model_max_length = lm_context(init.config)
         torch.manual_seed(seed)
         model = copy.deepcopy(init)
         model.loss_type = 'ForCausalLM'
@@ -515,6 +512,12 @@ def greedy_continuations(
         for i, ids in zip(members, input_ids[:, -n:].tolist()): out[i] = ids
     return out
 
+def open_vocab_episodes(tokenizer, answers:Sequence[int], k:int, n:int=200, ways:int=3, lengths:Sequence[int]=(1,), seed:int=1,
+                        keys=None, words=None, once_at:int|None=None) -> list[dict]:
+    "The `n` evaluation episodes of `k` demonstrations that `open_vocab_report` scores for these arguments (`open_vocab_episode`'s)."
+    rng = np.random.default_rng([seed, 7, k, ways, *lengths])
+    return [open_vocab_episode(rng, tokenizer, answers, k, ways, lengths, keys, words, once_at) for _ in range(n)]
+
 def open_vocab_report(
     model, # a causal LM
     tokenizer, # its tokenizer, with `<EOC>`
@@ -529,10 +532,9 @@ def open_vocab_report(
     once_at:int|None=None, # the query's key shown once, as this demonstration (`open_vocab_episode`)
 ) -> dict[int, dict[str, float]]:
     "For each k: exact `accuracy` of the greedy answer, the share `copied` from some demonstration, and the baselines."
-    report, positions = {}, _positions(getattr(model, 'config', None))
+    report, positions = {}, lm_context(getattr(model, 'config', None))
     for k in ks:
-        rng = np.random.default_rng([seed, 7, k, ways, *lengths])
-        episodes = [open_vocab_episode(rng, tokenizer, answers, k, ways, lengths, keys, words, once_at) for _ in range(n)]
+        episodes = open_vocab_episodes(tokenizer, answers, k, n, ways, lengths, seed, keys, words, once_at)
         longest = max(len(e['input_ids']) + len(e['answer']) for e in episodes)
         if positions and longest > positions:  # beyond the learned positions an LM reads nothing: no score
             report[k] = dict(skipped=f'prompts up to {longest} tokens, the LM has {positions} positions')

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2LMHeadModel
 from flamingo_mini.world import shipped_world_dir, world_text
-from flamingo_mini.pretrain_lm import (LM_V7, lm_perplexity, open_vocab_episode, open_vocab_report, pretrain_lm,
+from flamingo_mini.pretrain_lm import (LM_V7, lm_perplexity, open_vocab_episodes, open_vocab_report, pretrain_lm,
                                        repeat_accuracy, text_icl_report, world_answer_sets)
 
 KS = (0, 4, 8, 16)
@@ -36,10 +36,8 @@ def conditions(sets:dict) -> dict:
 @torch.no_grad()
 def by_answer_token(model, tok, answers, k:int, n:int, lengths=(1,), words=None, ways:int=3, once_at=None) -> dict:
     "Teacher-forced accuracy of each answer token by its place in the answer, and exact accuracy by how often the query's key was shown: where a copy breaks."
-    rng = np.random.default_rng([1, 7, k, ways, *lengths])  # `open_vocab_report`'s episodes for these arguments
     places, shown = {}, {}
-    for _ in range(n):
-        e = open_vocab_episode(rng, tok, answers, k, ways, lengths, None, words, once_at)
+    for e in open_vocab_episodes(tok, answers, k, n, ways, lengths, words=words, once_at=once_at):  # `open_vocab_report`'s
         ids = torch.tensor([e['input_ids'] + e['answer']], device=model.device)
         predicted = model(input_ids=ids).logits[0, len(e['input_ids']) - 1:-1].argmax(-1).tolist()
         right = [p == a for p, a in zip(predicted, e['answer'])]
