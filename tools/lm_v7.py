@@ -12,7 +12,7 @@ import argparse, json, shutil, subprocess, time
 from pathlib import Path
 import numpy as np
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2LMHeadModel
+from transformers import AutoModelForCausalLM, AutoTokenizer
 from flamingo_mini.world import shipped_world_dir, world_text
 from flamingo_mini.pretrain_lm import (LM_V7, lm_perplexity, open_vocab_episodes, open_vocab_report, pretrain_lm,
                                        repeat_accuracy, text_icl_report, world_answer_sets)
@@ -99,7 +99,7 @@ def main():
     torch.set_num_threads(args.threads)
     lm_dir = shipped_world_dir()/'lm'
     if Path(args.out).resolve() == lm_dir.resolve(): raise SystemExit('--out must not be the shipped LM')
-    tok, shipped = AutoTokenizer.from_pretrained(lm_dir), GPT2LMHeadModel.from_pretrained(lm_dir).eval()
+    tok, shipped = AutoTokenizer.from_pretrained(lm_dir), AutoModelForCausalLM.from_pretrained(lm_dir).eval()
     settings = dict(LM_V7)
     if args.steps is not None: settings['episode_steps'] = args.steps
     for s in args.set:
@@ -116,6 +116,8 @@ def main():
         candidate.save_pretrained(out)
         for f in lm_dir.iterdir():  # the shipped tokenizer files, unchanged (`pretrain_lm` adds `<EOC>`, which they have)
             if f.name.startswith('tokenizer'): shutil.copy(f, out/f.name)
+        config = json.loads((out/'tokenizer_config.json').read_text())  # but the candidate's own context, not the shipped LM's
+        (out/'tokenizer_config.json').write_text(json.dumps(dict(config, model_max_length=tok.model_max_length), indent=2) + '\n')
     sets = world_answer_sets(tok)
     t1 = time.time()
     with torch.no_grad():
@@ -127,7 +129,7 @@ def main():
     commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True).stdout.strip()
     if args.candidate: commit = f"{trained['commit']} (trained), {commit} (measured)"
     report = dict(
-        what=(f"text-only in-context recall of {args.label}" + ('' if args.skip_shipped else " and of the shipped LM (version 6)")
+        what=(f"text-only in-context recall of {args.label}" + ('' if args.skip_shipped else f" and of the shipped LM (tiny world version {json.loads((lm_dir.parent/'build.json').read_text())['settings']['version']})")
               + ": episodes `key answer<EOC> ... key`, the greedy continuation scored exactly "
               "(every answer token right); `copied` is the share of continuations that are some demonstration's answer"),
         conditions={name: {k: v for k, v in c.items()} for name, c in conditions(sets).items()},

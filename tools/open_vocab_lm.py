@@ -14,7 +14,7 @@ import argparse, json, subprocess, time
 from pathlib import Path
 import numpy as np
 import torch
-from transformers import AutoTokenizer, GPT2LMHeadModel
+from transformers import AutoModelForCausalLM, AutoTokenizer
 from flamingo_mini.world import WORDS, shipped_world_dir, world_text
 from flamingo_mini.pretrain_lm import (lm_perplexity, open_vocab_report, open_vocab_split, pretrain_lm,
                                        text_icl_report)
@@ -44,7 +44,7 @@ def main():
     torch.set_num_threads(args.threads)
     lm_dir = shipped_world_dir()/'lm'
     if Path(args.out).resolve() == lm_dir.resolve(): raise SystemExit('--out must not be the shipped LM')
-    tok, shipped = AutoTokenizer.from_pretrained(lm_dir), GPT2LMHeadModel.from_pretrained(lm_dir).eval()
+    tok, shipped = AutoTokenizer.from_pretrained(lm_dir), AutoModelForCausalLM.from_pretrained(lm_dir).eval()
     trained, held_out = open_vocab_split(tok)
     sets = dict(trained=trained, held_out=held_out, world_words=[tok(f' {w}')['input_ids'][0] for w in WORDS])
     mix = dict(caption_steps=0, episode_steps=args.steps, p_copy=0.2, p_repeat=0.2, p_open_vocab=0.4, lr=args.lr,
