@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, PreTrainedModel, PreTrainedTokenizerFast
 from .core import EOC_TOKEN, add_special_tokens_, byte_level_bpe, torch_threads
 from .checks import lm_context
 from .world import COLOURS, POSITIONS, SHAPES, SIZES, WORDS
@@ -354,7 +354,7 @@ def pretrain_lm(
     held_out_words:Iterable[str]=(), # nonsense words no world text episode shows (`world_batches`' skip_words)
     repeat_length:int|Sequence[int]=24, # `repeat_batches`' sequence length (several: drawn per batch)
     repeat_alphabet:int|Sequence[int|None]|None=None, # `repeat_batches`' alphabet: tokens a sequence draws from (None: all)
-    init:GPT2LMHeadModel|None=None, # continue from a copy of this LM (same vocabulary) instead of a fresh one
+    init:PreTrainedModel|None=None, # continue from a copy of this causal LM (same vocabulary) instead of a fresh one
     answer_loss:bool=True, # label only the words and `<EOC>`s of text episodes (`world_batches`)
     ways:Iterable[int]=(2, 3, 4), # ways of the text episodes, drawn uniformly
     decay_share:float=0.1, # the learning rate decays linearly to 0 over this last share of the steps
@@ -364,8 +364,8 @@ def pretrain_lm(
     threads:int|None=2, # torch threads (None: leave torch's setting)
     log_every:int=0, # print the mean loss every this many steps (0: silent)
     **config_kwargs, # `world_lm_config` fields (n_layer, n_embd, n_head, n_positions) and `new_world_lm`'s family
-) -> GPT2LMHeadModel:
-    "A small GPT-2 pretrained on world text: captions, then text episodes mixed with doubled tokens; in eval mode."
+) -> GPT2LMHeadModel|LlamaForCausalLM:
+    "A small LM (`new_world_lm`) pretrained on world text: captions, then text episodes mixed with doubled tokens; in eval mode."
     if not 0 <= p_copy < 1: raise ValueError(f"p_copy must be in [0, 1), got {p_copy}")
     if min(p_repeat, p_open_vocab) < 0 or p_copy + p_repeat + p_open_vocab > 1:
         raise ValueError(f"p_copy, p_repeat and p_open_vocab are shares of the steps: each >= 0, together <= 1")

@@ -8,7 +8,7 @@ Hugging Face folder, and measures it and the shipped LM in text with `open_vocab
     python tools/lm_v7.py --steps 300 --n 20 --report /tmp/lm_v7.json --out /tmp/lm_v7   # a quick look
 """
 from __future__ import annotations
-import argparse, json, shutil, subprocess, time
+import argparse, json, subprocess, time
 from pathlib import Path
 import numpy as np
 import torch
@@ -114,10 +114,7 @@ def main():
         train_seconds = time.time() - t0
         out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
         candidate.save_pretrained(out)
-        for f in lm_dir.iterdir():  # the shipped tokenizer files, unchanged (`pretrain_lm` adds `<EOC>`, which they have)
-            if f.name.startswith('tokenizer'): shutil.copy(f, out/f.name)
-        config = json.loads((out/'tokenizer_config.json').read_text())  # but the candidate's own context, not the shipped LM's
-        (out/'tokenizer_config.json').write_text(json.dumps(dict(config, model_max_length=tok.model_max_length), indent=2) + '\n')
+        tok.save_pretrained(out)  # as `build_tiny_world` saves it: the shipped vocabulary, the candidate's own context
     sets = world_answer_sets(tok)
     t1 = time.time()
     with torch.no_grad():
