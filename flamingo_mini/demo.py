@@ -5,6 +5,7 @@
 # %% ../nbs/18_demo.ipynb #39ee4f4d
 from __future__ import annotations
 import json, textwrap, time
+from collections import Counter
 from pathlib import Path
 from typing import Sequence
 import numpy as np
@@ -23,12 +24,13 @@ from .data import FlamingoCollator, prepare_dataset
 # %% auto #0
 __all__ = ['DEMO_FLAMINGO', 'DEMO_DOUBLE', 'DEMO_EPISODES', 'DEMO_LONG_EPISODES', 'DEMO_VARIED', 'DEMO_LATE', 'DEMO_WEIGHTS',
            'ATTRIBUTES', 'PERCEPTION_SCENES', 'PERCEPTION_DIGITS', 'PERCEPTION_TRAINED_BY', 'BINDING_FORMED',
-           'BINDING_PROBE_N', 'demo_sources', 'FeatureEpisodes', 'SeenWordLoss', 'caption_accuracy', 'caption_images',
-           'evaluate_captions', 'evaluate_digits', 'evaluate_perception', 'evaluate_icl', 'binding_probe',
-           'evaluate_binding', 'evaluate_once', 'evaluate_rices', 'seen_share', 'seen_sources', 'render_sources',
-           'encode_sources', 'training_sources', 'train_in_context', 'wall_clock_schedule', 'demo_figure', 'run_demo',
-           'late_joined', 'format_report', 'read_report', 'report_summary', 'report_tables', 'plot_few_shot', 'Picture',
-           'samples_alt', 'few_shot_alt', 'plot_binding', 'binding_alt']
+           'BINDING_PROBE_N', 'BINDING_WORDS', 'demo_sources', 'FeatureEpisodes', 'SeenWordLoss', 'caption_accuracy',
+           'caption_images', 'evaluate_captions', 'evaluate_digits', 'evaluate_perception', 'evaluate_icl',
+           'binding_probe', 'evaluate_binding', 'word_tokens', 'evaluate_once', 'evaluate_rices', 'seen_share',
+           'seen_sources', 'render_sources', 'encode_sources', 'training_sources', 'train_in_context',
+           'wall_clock_schedule', 'demo_figure', 'run_demo', 'late_joined', 'format_report', 'read_report',
+           'report_summary', 'report_tables', 'plot_few_shot', 'Picture', 'samples_alt', 'few_shot_alt', 'plot_binding',
+           'binding_alt']
 
 # %% ../nbs/18_demo.ipynb #e8d9ad95
 DEMO_FLAMINGO = dict(xattn_every=1, xattn_dim_head=32, xattn_heads=4, xattn_ff_mult=2, xattn_act='sqrelu', xattn_gate_init=1.,
@@ -55,15 +57,18 @@ def demo_sources(processor, n_scenes:int=4000, n_digits:int|None=None, seed:int=
     digits = prepare_dataset(digits, ['image'])
     return dict(scenes=(scenes, FlamingoCollator(processor), bs['scenes']),
                 digits=(digits, FlamingoCollator(processor), bs['digits']))
-# the training episodes: words keyed by colour, from `tasks.TRAIN_WORDS` (344 nonsense words of one to several tokens,
-# the world's first twelve among them, drawn with weight 1/rank; `tasks.HELD_OUT_WORDS` and the world's last four are
-# never an answer, here or in the LM's pretraining: the generalisation test). Since tiny world version 7 the LM copies
-# any word from its context; Flamingo layers trained on the twelve world words alone then fit those twelve and missed
-# the held-out ones (experiments page, "The demo on the version-7 LM"), and several keys at once did not learn within
-# the budget; one to eight demonstrations, a quarter of those with four or more showing the query's value once;
+# the training episodes: words keyed by colour, from `tasks.OPEN_WORDS` (the 344 nonsense words of `TRAIN_WORDS`, of
+# one to several tokens, the world's first twelve among them, then 20,000 more, drawn with weight 1/rank, so that most
+# draws from the tail are words seen about once; `tasks.HELD_OUT_WORDS` and the world's last four are never an answer,
+# here or in the LM's pretraining: the generalisation test). Since tiny world version 7 the LM copies any word from its
+# context; Flamingo layers trained on the twelve world words alone then fit those twelve and missed the held-out ones
+# (experiments page, "The demo on the version-7 LM"), and several keys at once did not learn within the budget; on the
+# 344 alone they still pulled multi-token held-out words towards trained ones ('bava' said 'bavama'), which the open
+# pool mended (reports/experiments/demo_open_pool.json); one to eight demonstrations, a quarter of those with four or
+# more showing the query's value once;
 # and a second, smaller source of sixteen-demonstration episodes, half of them once-shown (a batch pads every episode
 # to its longest, so long episodes get a batch of their own)
-DEMO_EPISODES = dict(keys=('colour',), ks=range(1, 9), p_once=0.25, words='train')
+DEMO_EPISODES = dict(keys=('colour',), ks=range(1, 9), p_once=0.25, words='open')
 DEMO_LONG_EPISODES = dict(ks=(16,), p_once=0.5)
 
 # captions of varied renders (zero to three objects, any background, lighting and size: `tasks.RANGES['broad']`) and
@@ -295,6 +300,11 @@ def evaluate_binding(model, processor,
                                       **binding_baselines([e for e in episodes if len(e['words']) == row['k']])) for row in rows}
     return report
 
+def word_tokens(tokenizer, pools:Sequence[str]) -> dict:
+    "How many tokens each word of each answer pool (`tasks.WORD_POOLS` names) takes, written as an episode writes it: {pool: {tokens: words}}."
+    count = lambda pool: Counter(map(len, tokenizer([f' {w}' for w in WORD_POOLS[pool]], add_special_tokens=False)['input_ids']))
+    return {pool: dict(sorted(count(pool).items())) for pool in dict.fromkeys(pools)}
+
 def evaluate_once(model, processor, k:int=16, key:str='colour', words:str='held_out', n:int=12, seed:int=0,
                   max_new_tokens:int=8, batch_size:int=32) -> dict:
     "Recall of a value shown once among `k` demonstrations (the others repeat two other values), for each position of that one demonstration."
@@ -505,7 +515,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
     model = FlamingoModel.from_pretrained_parts(paths['lm'], paths['vision'], **DEMO_FLAMINGO)
     episodes = DEMO_EPISODES | (episodes or {})
     words = episodes['words']
-    held_out = 'held_out' if words == 'train' else 'world_held_out'  # the never-trained words of the evaluation
+    held_out = 'world_held_out' if words.startswith('world') else 'held_out'  # the never-trained words of the evaluation
     with torch_threads(threads):
         sources, weights = training_sources(model, processor, seed, episodes, episode_batch, long_batch, varied, seen_loss=seen_loss, log=log)
         late = {k: v for k, v in (late or {}).items() if k not in sources}  # a kind in the mixture from the start stays as it is
@@ -556,8 +566,12 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
                           binding=dict(train_words=evaluate_binding(model, processor, words=words, n=eval_n // 4, seed=seed),
                                        held_out_words=evaluate_binding(model, processor, keys=episodes['keys'], words=held_out,
                                                                        n=eval_n // 4, seed=seed)),
+                          word_tokens=word_tokens(processor.tokenizer, (words, held_out, 'world_held_out')),
                           once=evaluate_once(model, processor, key=episodes['keys'][0], words=held_out, n=max(1, eval_n // 20), seed=seed),
                           rices=evaluate_rices(model, processor, n=eval_n, seed=seed))
+            if held_out != 'world_held_out':  # the world's last four never-trained words: one token each for its tokenizer
+                report['binding']['held_out_world_words'] = evaluate_binding(model, processor, keys=episodes['keys'], words='world_held_out',
+                                                                             n=eval_n // 4, seed=seed)
             for name, r in report['perception'].items():  # whether renders of each set's kind were in the training mixture
                 r['in_training'] = bool(PERCEPTION_TRAINED_BY.get(name, set()) & set(learn.sources))
             samples = scenes_dataset(4, 'test', shapes='mixed', seed=seed + 7)['image']
@@ -624,8 +638,8 @@ def format_report(report:dict) -> str:
             lines.append(f"  {'':<44}{int(k):>2}{r['random'][k]:13.2f}{r['rices'][k]:13.2f}{r['chance']:8.2f}")
     if 'binding' in report:
         lines.append('binding on held-out renders        key   words          k  accuracy  most-frequent  last-demo  chance')
-        for words, title in (('train_words', 'trained'), ('held_out_words', 'never trained')):
-            for key, by_k in report['binding'][words].items():
+        for words, title in dict(BINDING_WORDS, held_out_world_words='world last 4').items():
+            for key, by_k in report['binding'].get(words, {}).items():
                 for k, r in sorted(by_k.items(), key=lambda kv: int(kv[0])):
                     lines.append(f"  {'':<32}{key:<9}{title:<14}{int(k):>2}{r['accuracy']:10.2f}{r['most_frequent']:15.2f}{r['last']:11.2f}{r['chance']:8.3f}")
         o = report['once']
@@ -684,6 +698,13 @@ def _perception_summary(report:dict) -> str:
     return (f" Beyond the world's own renders ({trained}), captions exact, beside the best single caption for the whole set: "
             f"{scenes}; {digits}.")
 
+def _world_words_clause(report:dict) -> str:
+    "', the world's last four (one token each) ...' for reports that measured them apart."
+    w = report['binding'].get('held_out_world_words', {}).get('colour')
+    if not w: return ''
+    one = set(map(int, report.get('word_tokens', {}).get('world_held_out', {}))) == {1}
+    return f" (the world's last four{', one token each,' if one else ''} {_slashed(w[kk]['accuracy'] for kk in sorted(w) if kk)})"
+
 def _binding_summary(report:dict) -> str:
     "The sentence on binding by other keys, words never trained and a demonstration shown once (empty for reports without them)."
     if 'binding' not in report: return ''
@@ -692,7 +713,8 @@ def _binding_summary(report:dict) -> str:
     keys = ', '.join(f"{key}{' (held out)' if key in HELD_OUT_KEYS else ''} {b[key][k]['accuracy']:.2f}" for key in b)
     return (f" Binding at {k} shots, by key: {keys} (copying the most frequent word {_slashed(b[key][k]['most_frequent'] for key in b)}); "
             f"with answer words never seen in training (colour key) {_slashed(held['colour'][kk]['accuracy'] for kk in sorted(held['colour']) if kk)} "
-            f"at {', '.join(str(kk) for kk in sorted(held['colour']) if kk)} shots and {held['colour'][0]['accuracy']:.2f} at zero; "
+            f"at {', '.join(str(kk) for kk in sorted(held['colour']) if kk)} shots and {held['colour'][0]['accuracy']:.2f} at zero"
+            f"{_world_words_clause(report)}; "
             f"a demonstration shown once among {once['k']} recalled {once['mean']:.2f} on average, {once['worst']:.2f} at the worst position.")
 
 def report_tables(report:dict) -> str:
@@ -727,16 +749,33 @@ def report_tables(report:dict) -> str:
     rows += [f"| {k} | {r['random'][k]:.2f} | {r['rices'][k]:.2f} | {r['chance']:.2f} |" for k in sorted(r['random'])]
     return '\n'.join(rows)
 
+# the report's binding pools and their titles; 'held_out_world_words' (the world's last four, one token each) since the open pool
+BINDING_WORDS = dict(train_words='trained', held_out_words='never trained', held_out_world_words="never trained, the world's last four")
+
+def _tokens_note(report:dict) -> str:
+    "The sentence on how many tokens the never-trained words take ('' for reports without `word_tokens`)."
+    t, e = report.get('word_tokens'), report.get('episodes', {})
+    if not t: return ''
+    t = {pool: {int(k): n for k, n in c.items()} for pool, c in t.items()}  # JSON keeps the token counts as strings
+    span = lambda c: f"{min(c)}" if min(c) == max(c) else f"{min(c)}-{max(c)}"
+    plural = lambda k: 's' if k > 1 else ''
+    held = 'world_held_out' if str(e.get('words', '')).startswith('world') else 'held_out'
+    parts = [f"the {sum(c.values())} never-trained words take {span(c)} tokens ({', '.join(f'{n} of {k} token{plural(k)}' for k, n in c.items())})"
+             for pool, c in t.items() if pool == held]
+    if 'held_out_world_words' in report.get('binding', {}):
+        c = t['world_held_out']; parts.append(f"the world's last four {span(c)} token{plural(max(c))} each")
+    return f"For the world's tokenizer {' and '.join(parts)}." if parts else ''
+
 def _binding_tables(report:dict) -> list[str]:
     "Markdown rows for binding by key, with trained and never-trained answer words, and for the once-shown demonstration."
     if 'binding' not in report: return []
     e = report.get('episodes', {})
     rows = ['', f"Binding episodes on held-out renders: the word stands for the image's colour, shape, size or position; training keyed "
                 f"words by {', '.join(e.get('keys', ()))} only, so position is never a key in training. 'Trained words' draws the answers "
-                "from the words of training episodes, 'never-trained words' from a pool no training episode used.", '',
+                f"from the words of training episodes, 'never-trained words' from a pool no training episode used. {_tokens_note(report)}", '',
             '| key | answer words | k | accuracy | most frequent word | last demonstration\'s word | chance |', '|---|---|---|---|---|---|---|']
-    for words, title in (('train_words', 'trained'), ('held_out_words', 'never trained')):
-        for key, by_k in report['binding'][words].items():
+    for words, title in BINDING_WORDS.items():
+        for key, by_k in report['binding'].get(words, {}).items():
             rows += [f"| {key}{' (held out)' if key in HELD_OUT_KEYS else ''} | {title} | {k} | {r['accuracy']:.2f} | {r['most_frequent']:.2f} | "
                      f"{r['last']:.2f} | {r['chance']:.3f} |" for k, r in sorted(by_k.items())]
     o = report['once']

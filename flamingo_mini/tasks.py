@@ -19,8 +19,8 @@ from .world import _blind_scores
 # %% auto #0
 __all__ = ['RANGES', 'SIZE_SPLIT', 'MULTI_OBJECT_RADIUS', 'MIN_CONTRAST', 'MIN_GAP', 'EMPTY_CAPTION', 'DIGIT_RANGES',
            'VQA_TEMPLATE', 'VQA_KINDS', 'COUNT_QUESTION', 'COMPARE_QUESTION', 'MAX_COUNT', 'VQA_ANSWERS', 'MOTIONS',
-           'FAMILIES', 'BINDING_KEYS', 'HELD_OUT_KEYS', 'ANSWER_WORDS', 'HELD_OUT_WORDS', 'TRAIN_WORDS', 'WORD_POOLS',
-           'HELD_OUT_POOLS', 'RenderRanges', 'size_of', 'VariedScene', 'render_objects', 'scene_caption',
+           'FAMILIES', 'BINDING_KEYS', 'HELD_OUT_KEYS', 'ANSWER_WORDS', 'HELD_OUT_WORDS', 'TRAIN_WORDS', 'OPEN_WORDS',
+           'WORD_POOLS', 'HELD_OUT_POOLS', 'RenderRanges', 'size_of', 'VariedScene', 'render_objects', 'scene_caption',
            'parse_scene_caption', 'make_varied_scene', 'DigitRanges', 'DigitImage', 'make_digit', 'vqa_example',
            'count_scene', 'count_example', 'compare_example', 'motion_caption', 'video_example', 'task_prompt',
            'score_task', 'binding_plan', 'binding_episode', 'binding_baselines', 'binding_prompt', 'task_dataset']
@@ -424,6 +424,24 @@ ANSWER_WORDS = WORDS + _made_words()
 HELD_OUT_WORDS = WORDS[-4:] + _made_words()[-52:]
 TRAIN_WORDS = tuple(w for w in ANSWER_WORDS if w not in HELD_OUT_WORDS)
 
+_SYLLABLES = tuple(c + v for c in 'bdfgklmnprstvz' for v in 'aeiou')
+
+def _fresh_words(n:int, seed:int=1) -> tuple[str, ...]:
+    "`n` more words made as `_made_words` makes them (one to three syllables), none of the 400 answer words nor a word of the world."
+    rng = np.random.default_rng([seed, 9])
+    taken = set(ANSWER_WORDS) | set(COLOURS) | set(SHAPES) | set(SIZES) | set(POSITIONS) | {'the', 'digit', 'on', 'at', 'in', 'and', 'to', 'a'}
+    words = {}  # insertion-ordered: the draw order is the pool's order
+    while len(words) < n:
+        for row, length in zip(rng.integers(len(_SYLLABLES), size=(2 * n, 3)).tolist(), rng.integers(1, 4, size=2 * n).tolist()):
+            word = ''.join(_SYLLABLES[j] for j in row[:length])
+            if word not in taken: words.setdefault(word)
+            if len(words) == n: break
+    return tuple(words)
+
+# the open pool: the training words first (the frequent head of a Zipfian draw), then 20,000 words no other pool holds
+# (nearly every draw from the tail is a word the model has not seen before): none held out
+OPEN_WORDS = TRAIN_WORDS + _fresh_words(20_000)
+
 def _binding_image(rng, key:str, value:str, ranges, split:str):
     "An image whose `key` is `value`: a digit, or one object at a place (its other attributes drawn)."
     if key == 'digit':
@@ -463,9 +481,10 @@ def binding_plan(
     picks = rng.choice(len(pool), len(named), replace=False, p=weights / weights.sum())
     return demos, dict(zip(named, (pool[i] for i in picks))), query
 
-# the answer pools: the made-up words (`train`, and `held_out` never in training), and for an LM that answers only with the
+# the answer pools: the made-up words (`train`, `open` with 20,000 more, and `held_out` never in training), and for an LM that answers only with the
 # world's 16 nonsense words (the version-6 tiny world's), those words, of which the last four are held out as well
-WORD_POOLS = dict(train=TRAIN_WORDS, held_out=HELD_OUT_WORDS, world=WORDS, world_train=WORDS[:-4], world_held_out=WORDS[-4:])
+WORD_POOLS = dict(train=TRAIN_WORDS, held_out=HELD_OUT_WORDS, world=WORDS, world_train=WORDS[:-4], world_held_out=WORDS[-4:],
+                  open=OPEN_WORDS)  # last: a pool's place seeds its episodes (`binding_episode`), so those of the others stay as they were
 HELD_OUT_POOLS = ('held_out', 'world_held_out')
 
 def binding_episode(
