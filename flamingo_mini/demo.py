@@ -22,12 +22,12 @@ from .tasks import (BINDING_KEYS, HELD_OUT_KEYS, WORD_POOLS, DigitRanges, bindin
 from .data import FlamingoCollator, prepare_dataset
 
 # %% auto #0
-__all__ = ['DEMO_FLAMINGO', 'DEMO_DOUBLE', 'DEMO_EPISODES', 'DEMO_LONG_EPISODES', 'DEMO_VARIED', 'DEMO_LATE', 'DEMO_WEIGHTS',
-           'ATTRIBUTES', 'PERCEPTION_SCENES', 'PERCEPTION_DIGITS', 'PERCEPTION_TRAINED_BY', 'BINDING_FORMED',
-           'BINDING_PROBE_N', 'BINDING_WORDS', 'demo_sources', 'FeatureEpisodes', 'SeenWordLoss', 'caption_accuracy',
-           'caption_images', 'evaluate_captions', 'evaluate_digits', 'evaluate_perception', 'evaluate_icl',
-           'binding_probe', 'evaluate_binding', 'word_tokens', 'evaluate_once', 'evaluate_rices', 'seen_share',
-           'seen_sources', 'render_sources', 'encode_sources', 'training_sources', 'train_in_context',
+__all__ = ['DEMO_FLAMINGO', 'DEMO_DOUBLE', 'DEMO_EPISODES', 'DEMO_LONG_EPISODES', 'DEMO_VARIED', 'DEMO_LATE', 'DEMO_LATE_AFTER',
+           'DEMO_WEIGHTS', 'ATTRIBUTES', 'PERCEPTION_SCENES', 'PERCEPTION_DIGITS', 'PERCEPTION_TRAINED_BY',
+           'BINDING_FORMED', 'BINDING_PROBE_N', 'BINDING_WORDS', 'demo_sources', 'FeatureEpisodes', 'SeenWordLoss',
+           'caption_accuracy', 'caption_images', 'evaluate_captions', 'evaluate_digits', 'evaluate_perception',
+           'evaluate_icl', 'binding_probe', 'evaluate_binding', 'word_tokens', 'evaluate_once', 'evaluate_rices',
+           'seen_share', 'seen_sources', 'render_sources', 'encode_sources', 'training_sources', 'train_in_context',
            'wall_clock_schedule', 'demo_figure', 'run_demo', 'late_joined', 'format_report', 'read_report',
            'report_summary', 'report_tables', 'plot_few_shot', 'Picture', 'samples_alt', 'few_shot_alt', 'plot_binding',
            'binding_alt']
@@ -85,6 +85,10 @@ DEMO_VARIED = 0
 # (`late_loss`), a run called six in a hundred of them digits (the experiments page, reports/experiments/demo_late_*.json).
 # Name -> rows drawn, rows per step and loss weight
 DEMO_LATE = dict(empty=dict(rows=1000, batch=4, weight=1.), styled_digits=dict(rows=2000, batch=16, weight=1.))
+# and not before this share of the training time: on the open word pool binding formed by step 300, and the runs whose
+# render sources joined that early named two-shape scenes and never-trained colour-shape pairs worse
+# (reports/experiments/demo_open_pool.json)
+DEMO_LATE_AFTER = 0.5
 # the loss weight of each source's batch in a step (`DEMO_LATE` gives its sources' own)
 DEMO_WEIGHTS = dict(scenes=1., digits=0.5, varied=1., styled_digits=0.5, episodes=1., long=1.)
 
@@ -495,6 +499,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
              varied:int=DEMO_VARIED, # captioned varied renders and styled digits (`training_sources`; 0: none)
              late:dict|None=DEMO_LATE, # render sources that join during training (name -> rows, batch and weight); None: none
              late_join:float|None=None, # when they join: None once in-context binding has formed (`binding_probe`), at the cool-down at the latest; else this share of the training time (0: from the first step)
+             late_after:float=DEMO_LATE_AFTER, # with late_join=None: the share of the training time before which nothing joins (binding is probed from then on)
              late_loss:bool|str='first', # the episodes' loss from then on (`SeenWordLoss`): 'first' none on the first image's word, True only on words an earlier image predicts, False every word; not applied with `seen_loss`
              seen_loss:bool|str=False, # the episodes' loss from the first step (`SeenWordLoss`: True, 'first'; not the default: see its section); False: on every word
              threads:int|None=2, # torch threads for training and evaluation
@@ -505,6 +510,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
     from flamingo_mini.pretrain import build_tiny_world
     from flamingo_mini.train import Learner
     _check_loss_option('late_loss', late_loss)
+    if not 0 <= late_after < 1: raise ValueError(f"late_after is a share of the training time, in [0, 1), got {late_after}")
     start = time.time()
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     log('loading the tiny world (tokenizer, LM, vision encoder; built first if a world_dir is given) ...')
@@ -530,15 +536,16 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
         deadline = start + minutes * 60 - eval_reserve
         cool = cooldown * (deadline - time.time())
         learn.scheduler = wall_clock_schedule(learn.optimizer, learn.config.warmup_steps, deadline, cool)
+        after_at = time.time() + late_after * (deadline - time.time())
         join_at = deadline - cool if late_join is None else time.time() + late_join * (deadline - time.time())
         joined = dict(sources={k: dict(v, weight=extra_weights[k]) for k, v in late.items()}, loss=late_loss if switch else None,
-                      join=late_join, step=None, by=None, probes=[])
+                      join=late_join, after=late_after if late_join is None else None, step=None, by=None, probes=[])
         log(f'world ready in {built:.0f} s, data in {prepared:.0f} s; training for '
             f'{deadline - time.time():.0f} s, the learning rate falling to zero over the last {cooldown:.0%}')
         while time.time() < deadline:
             if (late or switch) and joined['step'] is None:
                 formed = False
-                if probe is not None and learn.step and learn.step % 100 == 0:
+                if probe is not None and learn.step and learn.step % 100 == 0 and time.time() >= after_at:
                     accuracy = binding_probe(model, processor, probe)
                     joined['probes'].append([learn.step, accuracy])
                     formed = accuracy >= BINDING_FORMED
@@ -602,8 +609,9 @@ def late_joined(report:dict) -> str:
     "The sentence on the render sources that joined during training and the episodes' loss from then on ('' when nothing changed)."
     late = report.get('late') or {}
     if late.get('step') is None: return ''
+    after = f" from {late['after']:.0%} of the training time on" if late.get('after') else ''
     why = (f"when in-context binding had formed ({late['probes'][-1][1]:.2f} at four shots on {BINDING_PROBE_N} training "
-           f"episodes, checked every 100 steps)" if late['by'] == 'binding' else
+           f"episodes, checked every 100 steps{after})" if late['by'] == 'binding' else
            'at the cool-down, in-context binding not having formed' if late['join'] is None else
            f"at {late['join']:.0%} of the training time")
     kinds = ' and '.join(_LATE_DATA.get(k, k) for k in late['sources'])
