@@ -410,10 +410,13 @@ def score_task(
 BINDING_KEYS = dict(colour=COLOURS, shape=SHAPES, size=SIZES, position=POSITIONS, digit=tuple(str(d) for d in range(10)))
 HELD_OUT_KEYS = ('position',)
 
+# every word the world's text and episodes use: no made word is one of them
+_WORLD_TERMS = frozenset(WORDS) | set(COLOURS) | set(SHAPES) | set(SIZES) | set(POSITIONS) | {'the', 'digit', 'on', 'at', 'in', 'and', 'to', 'a'}
+
 def _made_words(n:int=384, seed:int=0) -> tuple[str, ...]:
     "`n` distinct pronounceable words of one to three consonant-vowel syllables, none a word of the world."
     rng = np.random.default_rng([seed, 8])
-    taken = set(WORDS) | set(COLOURS) | set(SHAPES) | set(SIZES) | set(POSITIONS) | {'the', 'digit', 'on', 'at', 'in', 'and', 'to', 'a'}
+    taken = set(_WORLD_TERMS)
     words = []
     while len(words) < n:
         word = ''.join(rng.choice(list('bdfgklmnprstvz')) + rng.choice(list('aeiou')) for _ in range(rng.integers(1, 4)))
@@ -429,7 +432,7 @@ _SYLLABLES = tuple(c + v for c in 'bdfgklmnprstvz' for v in 'aeiou')
 def _fresh_words(n:int, seed:int=1) -> tuple[str, ...]:
     "`n` more words made as `_made_words` makes them (one to three syllables), none of the 400 answer words nor a word of the world."
     rng = np.random.default_rng([seed, 9])
-    taken = set(ANSWER_WORDS) | set(COLOURS) | set(SHAPES) | set(SIZES) | set(POSITIONS) | {'the', 'digit', 'on', 'at', 'in', 'and', 'to', 'a'}
+    taken = _WORLD_TERMS | set(ANSWER_WORDS)
     words = {}  # insertion-ordered: the draw order is the pool's order
     while len(words) < n:
         for row, length in zip(rng.integers(len(_SYLLABLES), size=(2 * n, 3)).tolist(), rng.integers(1, 4, size=2 * n).tolist()):
