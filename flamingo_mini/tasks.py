@@ -430,14 +430,14 @@ TRAIN_WORDS = tuple(w for w in ANSWER_WORDS if w not in HELD_OUT_WORDS)
 _SYLLABLES = tuple(c + v for c in 'bdfgklmnprstvz' for v in 'aeiou')
 
 def _fresh_words(n:int, seed:int=1) -> tuple[str, ...]:
-    "`n` more words made as `_made_words` makes them (one to three syllables), none of the 400 answer words nor a word of the world."
+    "`n` more words made as `_made_words` makes them (one to three syllables): none of the 400 answer words or a word of the world, none beginning with a held-out word."
     rng = np.random.default_rng([seed, 9])
     taken = _WORLD_TERMS | set(ANSWER_WORDS)
     words = {}  # insertion-ordered: the draw order is the pool's order
     while len(words) < n:
         for row, length in zip(rng.integers(len(_SYLLABLES), size=(2 * n, 3)).tolist(), rng.integers(1, 4, size=2 * n).tolist()):
             word = ''.join(_SYLLABLES[j] for j in row[:length])
-            if word not in taken: words.setdefault(word)
+            if word not in taken and not word.startswith(HELD_OUT_WORDS): words.setdefault(word)  # 'lumasi' would open with ' lum', a held-out word's one token
             if len(words) == n: break
     return tuple(words)
 
