@@ -16,7 +16,7 @@ from datasets import concatenate_datasets
 from .core import *
 from .world import (episodes_dataset, parse_caption, scenes_dataset, digits_dataset, demo_text, WORDS, digit_caption,
                                  episode_baselines)
-from .tasks import (BINDING_KEYS, HELD_OUT_KEYS, WORD_POOLS, DigitRanges, binding_plan, binding_episode,
+from .tasks import (BINDING_KEYS, HELD_OUT_KEYS, WORD_POOLS, held_out_pool, DigitRanges, binding_plan, binding_episode,
                                  binding_baselines, make_digit, make_varied_scene, parse_scene_caption,
                                  task_dataset)
 from .data import FlamingoCollator, prepare_dataset
@@ -521,7 +521,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
     model = FlamingoModel.from_pretrained_parts(paths['lm'], paths['vision'], **DEMO_FLAMINGO)
     episodes = DEMO_EPISODES | (episodes or {})
     words = episodes['words']
-    held_out = 'world_held_out' if words.startswith('world') else 'held_out'  # the never-trained words of the evaluation
+    held_out = held_out_pool(words)  # the never-trained words of the evaluation
     with torch_threads(threads):
         sources, weights = training_sources(model, processor, seed, episodes, episode_batch, long_batch, varied, seen_loss=seen_loss, log=log)
         late = {k: v for k, v in (late or {}).items() if k not in sources}  # a kind in the mixture from the start stays as it is
@@ -767,7 +767,7 @@ def _tokens_note(report:dict) -> str:
     t = {pool: {int(k): n for k, n in c.items()} for pool, c in t.items()}  # JSON keeps the token counts as strings
     span = lambda c: f"{min(c)}" if min(c) == max(c) else f"{min(c)}-{max(c)}"
     plural = lambda k: 's' if k > 1 else ''
-    held = 'world_held_out' if str(e.get('words', '')).startswith('world') else 'held_out'
+    held = held_out_pool(str(e.get('words', '')))
     parts = [f"the {sum(c.values())} never-trained words take {span(c)} tokens ({', '.join(f'{n} of {k} token{plural(k)}' for k, n in c.items())})"
              for pool, c in t.items() if pool == held]
     if 'held_out_world_words' in report.get('binding', {}):

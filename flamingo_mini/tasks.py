@@ -4,7 +4,7 @@
 
 # %% ../nbs/09a_tasks.ipynb #t0000003
 from __future__ import annotations
-import functools, zlib
+import collections.abc, functools, zlib
 from dataclasses import dataclass
 from typing import Sequence
 import numpy as np
@@ -23,7 +23,8 @@ __all__ = ['RANGES', 'SIZE_SPLIT', 'MULTI_OBJECT_RADIUS', 'MIN_CONTRAST', 'MIN_G
            'WORD_POOLS', 'HELD_OUT_POOLS', 'RenderRanges', 'size_of', 'VariedScene', 'render_objects', 'scene_caption',
            'parse_scene_caption', 'make_varied_scene', 'DigitRanges', 'DigitImage', 'make_digit', 'vqa_example',
            'count_scene', 'count_example', 'compare_example', 'motion_caption', 'video_example', 'task_prompt',
-           'score_task', 'binding_plan', 'binding_episode', 'binding_baselines', 'binding_prompt', 'task_dataset']
+           'score_task', 'binding_plan', 'held_out_pool', 'binding_episode', 'binding_baselines', 'binding_prompt',
+           'task_dataset']
 
 # %% ../nbs/09a_tasks.ipynb #t0000007
 @dataclass(frozen=True)
@@ -441,9 +442,20 @@ def _fresh_words(n:int, seed:int=1) -> tuple[str, ...]:
             if len(words) == n: break
     return tuple(words)
 
+class _LazyWords(collections.abc.Sequence):
+    "A word pool made on first use: the open pool's 20,000 words take about a quarter of a second, too long for every import."
+    def __init__(self, make): self._make, self._words = make, None
+    @property
+    def words(self) -> tuple[str, ...]:
+        if self._words is None: self._words = tuple(self._make())
+        return self._words
+    def __getitem__(self, i): return self.words[i]
+    def __len__(self) -> int: return len(self.words)
+    def __repr__(self) -> str: return f'<{len(self)} words: {", ".join(self.words[:3])}, ...>'
+
 # the open pool: the training words first (the frequent head of a Zipfian draw), then 20,000 words no other pool holds
 # (nearly every draw from the tail is a word the model has not seen before): none held out
-OPEN_WORDS = TRAIN_WORDS + _fresh_words(20_000)
+OPEN_WORDS = _LazyWords(lambda: TRAIN_WORDS + _fresh_words(20_000))
 
 def _binding_image(rng, key:str, value:str, ranges, split:str):
     "An image whose `key` is `value`: a digit, or one object at a place (its other attributes drawn)."
@@ -489,6 +501,10 @@ def binding_plan(
 WORD_POOLS = dict(train=TRAIN_WORDS, held_out=HELD_OUT_WORDS, world=WORDS, world_train=WORDS[:-4], world_held_out=WORDS[-4:],
                   open=OPEN_WORDS)  # last: a pool's place seeds its episodes (`binding_episode`), so those of the others stay as they were
 HELD_OUT_POOLS = ('held_out', 'world_held_out')
+
+def held_out_pool(words:str) -> str:
+    "The never-trained pool that tests a model trained on the pool `words`: the world's last four for the world's own pools, else `HELD_OUT_WORDS`."
+    return 'world_held_out' if words.startswith('world') else 'held_out'
 
 def binding_episode(
     index:int,
