@@ -91,10 +91,11 @@ class Chat:
     def __init__(self, model, processor, max_new_tokens:int=32, user:str='User:', assistant:str='Assistant:',
                  summary:dict|None=None, # what the chat says about its model; default: `model_summary(model)`
                  template:str|None=None, # a turn's text after its images, '{message}' the message (an empty message: the images alone), each reply closed by <EOC>: e.g. the task families' ' question: {message} answer:', the demo's ' {message}'; None: user and assistant lines
+                 together:bool=False, # a turn's images go as one media item, a clip of them in order (the two-image family's format); every turn then attaches as many
                  **generate_kwargs): # e.g. do_sample=True, top_p=0.9, max_time=10 (seconds a reply may take)
         if template is not None and '{message}' not in template: raise ValueError(f"template {template!r} has no '{{message}}' for the message")
         self.model, self.processor = model.eval(), processor
-        self.max_new_tokens, self.user, self.assistant, self.template = max_new_tokens, user, assistant, template
+        self.max_new_tokens, self.user, self.assistant, self.template, self.together = max_new_tokens, user, assistant, template, together
         self.eoc = processor.tokenizer.convert_tokens_to_ids(EOC_TOKEN)
         self.generate_kwargs = dict(do_sample=False) | generate_kwargs
         self.context = lm_context(model.config.text_config)
@@ -104,6 +105,7 @@ class Chat:
     def reset(self):
         "Forget the conversation."
         self.ids, self.cache, self.turns, self.history, self.dropped = None, None, [], [], 0
+        self.frames = None  # `together`: how many images each turn shows, set by the first turn with images
 
     def _fit(self, new:int, reply:bool=True) -> int:
         "How many of the oldest turns to drop so that `new` more tokens (and a whole reply, if one is to come) fit the context."
@@ -130,6 +132,11 @@ class Chat:
         "Add a user turn (with optional images) and return the model's reply (or `answer`)."
         images = [load_image(im) for im in (images or [])]  # an unreadable file fails here, before any state changes
         if answer is not None and not (text.strip() or images): raise ValueError("a demonstration needs a message or an image to answer")
+        if self.together and images:  # one media item; the clips of a conversation share one pixel tensor, so one length
+            if self.frames not in (None, len(images)):
+                raise ValueError(f"this conversation shows {self.frames} images together in each turn; attach {self.frames}, not {len(images)} "
+                                 "(or reset it)")
+            images = [tuple(images)]
         turn = self._turn(text, images)
         enc = self.processor(text=turn, images=images or None, special_tokens='media')  # a typed <EOC> stays text
         new = enc['input_ids']
@@ -150,6 +157,7 @@ class Chat:
             self.history = history + [(new[0], turn_media)]
             self.ids, self.cache, self.dropped = ids, None, self.dropped + drop
             self.turns.append((text, answer.strip()))
+            if self.together and images: self.frames = len(images[0])
             return answer.strip()
         device = self.model.device
         out = self.model.generate(input_ids=ids.to(device), attention_mask=torch.ones_like(ids, device=device),
@@ -162,6 +170,7 @@ class Chat:
         self.history = history + [(out.sequences[0, start:].cpu(), turn_media)]
         self.ids, self.cache, self.dropped = out.sequences.cpu(), output_cache(out), self.dropped + drop
         self.turns.append((text, reply))
+        if self.together and images: self.frames = len(images[0])
         return reply
 
 

@@ -43,7 +43,7 @@ def caption(checkpoint:str, images:list, prompt:str='<image>', max_new_tokens:in
             shots:list|None=None, # (image file, text) demonstrations: each image (or the clip) becomes the query of a few-shot prompt
             question:str|None=None, # ask this of each image (or the clip) in the trained question format; each shot's text is then 'QUESTION=ANSWER'
             clip:bool=False, # the images are the frames of one clip, answered once; each shot's image is then its frames, comma-separated
-            together:bool=False, # the images are one query, all shown before the question (the two-image family); each shot's images then comma-separated; needs `question`
+            together:bool=False, # the images are one query, shown together as one media item (a clip of them, the two-image family's format) before the question; each shot's images then comma-separated; needs `question`
            ) -> list:
     "Captions for image files, from a saved model + processor (the images are read first: a bad one fails at once); with `shots`, `question` or `clip`, answers to prompts in the trained format (`tasks.task_prompt`)."
     from flamingo_mini.chat import load_checkpoint
@@ -53,11 +53,10 @@ def caption(checkpoint:str, images:list, prompt:str='<image>', max_new_tokens:in
     if question is not None and not question.strip(): raise UsageError("--question is empty: give the question to ask")
     if together and (clip or question is None):
         raise UsageError("--together shows the images before one question: give --question, and not --clip")
-    def media(files):  # a clip's frames (a tuple), the images shown together (a list), or one image
-        if clip: return tuple(load_image(f) for f in files)
-        return [load_image(f) for f in files] if together else load_image(files[0])
+    def media(files):  # a clip's frames or the images shown together (a tuple: one media item), or one image
+        return tuple(load_image(f) for f in files) if clip or together else load_image(files[0])
     queries = [media(images)] if clip or together else [media([p]) for p in images]
-    key = 'frames' if clip else 'images' if together else 'image'
+    key = 'frames' if clip or together else 'image'
     demonstrations = []
     for files, text in shots or []:
         files = str(files).split(',') if clip or together else [files]
@@ -429,6 +428,10 @@ _PLAIN = _help("each turn is its images, then the message if any, and a reply is
                "demo trained on (in the chat '/send' sends an image alone, which it captions, and '/demo => WORD' after an "
                "image is a few-shot demonstration)", False)
 
+_TOGETHER = _help("a turn's attached images go together as one media item, a clip of them in order: a video's frames, or "
+                  "the two-image family's pair (with --questions: which of the two images has more shapes?); every turn then "
+                  "attaches as many", False)
+
 def _chat_template(questions:bool, plain:bool=False) -> str|None:
     "The `Chat` template of `chat`/`web`: `tasks.VQA_TEMPLATE` around the message (`--questions`), the bare message (`--plain`); else None."
     if plain: return ' {message}'  # an image alone is the caption prompt; typed words follow it as the captions' do
@@ -517,14 +520,15 @@ def _parser() -> argparse.ArgumentParser:
                                             "(' question: ... answer:', as tasks.task_prompt writes it)", None))
     c.add_argument('--clip', action='store_true', help=_help('the images are the frames of one clip (a video), in order: '
                                                              'one answer for all of them', False))
-    c.add_argument('--together', action='store_true', help=_help('the images are one query, all shown before the --question '
-                                                                 '(the two-image family: which has more shapes?)', False))
+    c.add_argument('--together', action='store_true', help=_help('the images are one query, shown together as one media item (a clip '
+                                                                 'of them) before the --question (the two-image family: which has more shapes?)', False))
     t = command('chat', 'a multi-turn chat with a saved checkpoint, in the terminal')
     t.add_argument('checkpoint', help=_CHECKPOINT)
     t.add_argument('--max-new-tokens', type=POSITIVE, default=32, help=_help('longest reply, in tokens', 32))
     t_format = t.add_mutually_exclusive_group()
     t_format.add_argument('--questions', action='store_true', help=_QUESTIONS)
     t_format.add_argument('--plain', action='store_true', help=_PLAIN)
+    t.add_argument('--together', action='store_true', help=_TOGETHER)
     _train_arguments(command('train', 'train a Flamingo on a dataset (also under accelerate launch or torchrun)'))
     w = command('web', 'serve a web chat with a saved checkpoint on this computer')
     w.add_argument('checkpoint', help=_CHECKPOINT)
@@ -536,6 +540,7 @@ def _parser() -> argparse.ArgumentParser:
     w_format = w.add_mutually_exclusive_group()
     w_format.add_argument('--questions', action='store_true', help=_QUESTIONS)
     w_format.add_argument('--plain', action='store_true', help=_PLAIN)
+    w.add_argument('--together', action='store_true', help=_TOGETHER)
     _eval_arguments(command('eval', 'few-shot evaluation of a saved checkpoint on a dataset (also under accelerate launch or torchrun)'))
     return parser
 
@@ -564,11 +569,11 @@ def run(args:argparse.Namespace):
         from flamingo_mini.chat import Chat, chat_loop, load_checkpoint, model_summary
         model, processor = load_checkpoint(args.checkpoint)
         chat_loop(Chat(model, processor, max_new_tokens=args.max_new_tokens, summary=model_summary(model, args.checkpoint),
-                       template=_chat_template(args.questions, args.plain)))
+                       template=_chat_template(args.questions, args.plain), together=args.together))
     elif args.command == 'web':
         from flamingo_mini.web import serve
         serve(args.checkpoint, host=args.host, port=args.port, max_new_tokens=args.max_new_tokens, open_browser=args.open,
-              template=_chat_template(args.questions, args.plain))
+              template=_chat_template(args.questions, args.plain), together=args.together)
     elif args.command == 'eval':
         from flamingo_mini.evaluate import evaluate_checkpoint, results_table, _rank_world
         fixed = ('command', 'debug', 'checkpoint', 'dataset', 'task', 'split', 'support_split', 'tiny_world_scenes', 'out')

@@ -19,12 +19,12 @@ from .pretrain_lm import END_OF_TEXT, _fit, _length_groups, _lm_loss, _pad_rows,
 
 # %% auto #0
 __all__ = ['FAMILY_FRAMES', 'TUTORIAL_FAMILIES', 'RUN_FAMILIES', 'ANSWER_CUE', 'GROUPS', 'FAMILIES_RECIPE', 'OTHER_RECIPES',
-           'FAMILY_TITLES', 'FAMILY_TASKS', 'FAMILY_TARGETS', 'family_example', 'family_pools', 'family_answer',
-           'FamilyMedia', 'family_stub', 'training_sample', 'resolve_media', 'vqa_objects', 'scene_facts', 'quiz_text',
-           'family_documents', 'family_tokenizer', 'family_lm_batches', 'pretrain_family_lm', 'encode_family',
-           'near_text', 'FamilyEpisodes', 'SameLengthBatches', 'answer_labels', 'AnswerLoss', 'family_prompts',
-           'evaluate_family', 'recipe_json', 'blind_baseline', 'family_sources', 'run_families', 'read_families_report',
-           'families_table', 'families_targets', 'shot_gains', 'plot_families']
+           'FAMILY_TITLES', 'FAMILY_TASKS', 'FAMILY_TARGETS', 'family_example', 'as_two_media', 'family_pools',
+           'family_answer', 'FamilyMedia', 'family_stub', 'training_sample', 'resolve_media', 'vqa_objects',
+           'scene_facts', 'quiz_text', 'family_documents', 'family_tokenizer', 'family_lm_batches',
+           'pretrain_family_lm', 'encode_family', 'near_text', 'FamilyEpisodes', 'SameLengthBatches', 'answer_labels',
+           'AnswerLoss', 'family_prompts', 'evaluate_family', 'recipe_json', 'blind_baseline', 'family_sources',
+           'run_families', 'read_families_report', 'families_table', 'families_targets', 'shot_gains', 'plot_families']
 
 # %% ../nbs/26_families.ipynb #fam00007
 FAMILY_FRAMES = 4  # frames of every clip in this tutorial (`tasks.video_example` makes 4 to 8)
@@ -44,6 +44,11 @@ def family_example(family:str, # one of `tasks.FAMILIES`
         example = compare_example(index, split=split, seed=seed)
         return example | dict(gap=abs(example['counts'][0] - example['counts'][1]))
     raise ValueError(f"unknown family {family!r}; choose one of {FAMILIES}")
+
+def as_two_media(example:dict) -> dict:
+    "A two-image example with its clip's frames as two media items (`images`), the question after both: the format of the first four-family run, in which the question attends to the second image only (`OTHER_RECIPES['four_two_media']`)."
+    if 'frames' not in example: raise ValueError(f"as_two_media takes a two-image example with `frames`, got {sorted(example)}")
+    return {k: v for k, v in example.items() if k != 'frames'} | dict(images=list(example['frames']))
 
 def family_pools(sizes:dict[str, int], # family -> how many examples
                  split:str='train', seed:int=0) -> dict[str, list[dict]]:
@@ -326,7 +331,8 @@ FAMILIES_RECIPE = dict(pool=dict(vqa=20000, count=12000, video=4000), # training
                        long=dict(ks=range(9, 33), batch=2), # and each family's long prompts, a source of their own (0 batch: none)
                        same_length=False, # True: every prompt of a batch with the same number of demonstrations (`SameLengthBatches`); False: each its own
                        queries=100, # test examples per family
-                       shots={f: (0, 4, 8, 16, 32) for f in TUTORIAL_FAMILIES})
+                       shots={f: (0, 4, 8, 16, 32) for f in TUTORIAL_FAMILIES},
+                       compare_media='clip') # the two-image family's pair: 'clip', one media item of two frames (`tasks.compare_example`); 'images', two media items (`as_two_media`)
 
 # the other runs' recipes, as changes to FAMILIES_RECIPE (their reports are in reports/experiments; the sections at
 # the end of the page): `run_families('families-first', **OTHER_RECIPES['first'])` reruns the first
@@ -335,10 +341,12 @@ OTHER_RECIPES = dict(
                batch=dict(vqa=24, count=16, video=16), near=dict(ks=range(0, 5), batch=0)),
     vqa=dict(answer_loss=()),  # the tutorial's, every loss on all text: families_vqa_recipe.json
     count_weighted=dict(weights=dict(vqa=2., vqa_near=2., count=2., count_long=2.)),  # the counting losses weighted as VQA's: families_answers_count.json
-    # the two-image family added, trained as the others are, on batches of one length each: families_four.json
+    # the two-image family added, trained as the others are, on batches of one length each: families_four_clip.json
     four=dict(pool=FAMILIES_RECIPE['pool'] | dict(compare=4000), batch=FAMILIES_RECIPE['batch'] | dict(compare=8),
               answer_loss=FAMILIES_RECIPE['answer_loss'] + ('compare', 'compare_long'), same_length=True,
               shots={f: (0, 4, 8, 16, 32) for f in RUN_FAMILIES}))
+OTHER_RECIPES['four_two_media'] = OTHER_RECIPES['four'] | dict(compare_media='images')  # the same with the pair as two media items: families_four.json
+OTHER_RECIPES['long_lm'] = dict(lm_ks=range(0, 49))  # the tutorial's with LM documents of up to 48 demonstrations, longer than any prompt: families_long_lm.json
 
 def recipe_json(recipe:dict) -> dict:
     "A recipe as `report.json` stores it (ranges and tuples as lists)."
@@ -377,6 +385,7 @@ def run_families(out:str|Path='families-run', # folder for the LM, the checkpoin
     unknown = set(recipe) - set(FAMILIES_RECIPE)
     if unknown: raise ValueError(f"unknown recipe fields {sorted(unknown)}; FAMILIES_RECIPE has {list(FAMILIES_RECIPE)}")
     r = FAMILIES_RECIPE | recipe
+    if r['compare_media'] not in ('clip', 'images'): raise ValueError(f"compare_media must be 'clip' or 'images', got {r['compare_media']!r}")
     families = tuple(r['pool'])
     if set(families) - set(RUN_FAMILIES): raise ValueError(f"pool names {sorted(set(families) - set(RUN_FAMILIES))}; the families are {RUN_FAMILIES}")
     for field in ('batch', 'shots'):
@@ -390,6 +399,9 @@ def run_families(out:str|Path='families-run', # folder for the LM, the checkpoin
     with torch_threads(threads):
         pools = family_pools(r['pool'], 'train', seed)
         queries = family_pools({f: r['queries'] for f in families}, 'test', seed)
+        if r['compare_media'] == 'images':
+            for examples in (pools, queries):
+                if 'compare' in examples: examples['compare'] = [as_two_media(e) for e in examples['compare']]
         documents = partial(family_documents, quiz_share=r['lm_quiz'])
         tokenizer = family_tokenizer(pools, seed=seed, documents=documents, cue=r['lm_cue'])
         lap('examples')

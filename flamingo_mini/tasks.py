@@ -320,11 +320,11 @@ def count_example(index:int, count:int|None=None, ranges:str|RenderRanges='centr
     return dict(image=scene.image, question=COUNT_QUESTION, answers=[str(len(scene.objects))] * VQA_ANSWERS, count=len(scene.objects))
 
 def compare_example(index:int, ranges:str|RenderRanges='centre', split:str='train', seed:int=0) -> dict:
-    "Two count scenes with different counts: `images`, `question`, `answers` ('first' or 'second'), `counts`."
+    "Two count scenes with different counts as one clip of two frames, first then second (`frames`), and `question`, `answers` ('first' or 'second'), `counts`."
     rng = _rng('compare', seed, ranges, split, index)
     counts = [int(c) for c in rng.choice(MAX_COUNT + 1, 2, replace=False)]
     images = [count_scene(2 * index + i, c, ranges, split, seed + 1).image for i, c in enumerate(counts)]
-    return dict(images=images, question=COMPARE_QUESTION, answers=['first' if counts[0] > counts[1] else 'second'] * VQA_ANSWERS, counts=counts)
+    return dict(frames=tuple(images), question=COMPARE_QUESTION, answers=['first' if counts[0] > counts[1] else 'second'] * VQA_ANSWERS, counts=counts)
 
 # %% ../nbs/09a_tasks.ipynb #t0000024
 MOTIONS = ('left', 'right', 'up', 'down', 'appears', 'recolour')

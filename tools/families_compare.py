@@ -33,20 +33,38 @@ def compare_reads(run:Path, n:int, shots:int=8, seed:int=0) -> dict:
     return reads_of(model, processor, report, n, shots, seed)
 
 
-def support_of(model, processor, report:dict) -> tuple[list, tuple]:
-    "The run's two-image support pool and its `encode_family` features (the frozen tower's: training leaves them as they are)."
+def run_media(report:dict) -> str:
+    "How the run showed a pair: 'clip' (one media item of two frames) or 'images' (two media items; runs before the recipe recorded it)."
+    return report['recipe'].get('compare_media', 'images')
+
+
+def converter(media:str):
+    "What turns a two-image example (a clip) into `media`'s format: None for 'clip', `as_two_media` for 'images'."
+    from flamingo_mini.families import as_two_media
+    if media not in ('clip', 'images'): raise ValueError(f"media must be 'clip' or 'images', got {media!r}")
+    return None if media == 'clip' else as_two_media
+
+
+def support_of(model, processor, report:dict, media:str|None=None) -> tuple[list, tuple]:
+    "The run's two-image support pool in `media`'s format (default: the run's own) and its `encode_family` features (the frozen tower's: training leaves them as they are)."
     from flamingo_mini.families import encode_family, family_pools
     pool = family_pools({'compare': report['recipe']['pool']['compare']}, 'train', report['seed'])['compare']
+    convert = converter(media or run_media(report))
+    if convert is not None: pool = [convert(e) for e in pool]
     return pool, encode_family(model, processor, 'compare', pool)
 
 
 def reads_of(model, processor, report:dict, n:int, shots:int=8, seed:int=0, rewrite=None,
-             support:tuple|None=None) -> dict: # `support_of`'s (pool, features), if already encoded
+             support:tuple|None=None, # `support_of`'s (pool, features), if already encoded
+             media:str|None=None) -> dict: # the pairs' format, 'clip' or 'images' (default: the run's own), as `support`'s
     "`model`'s compare answers on `n` test pairs of `report`'s seed (its support pool), prompts rewritten by `rewrite`, against the one-image rules."
     from flamingo_mini.families import encode_family, evaluate_family, family_pools
     from flamingo_mini.metrics import vqa_normalize
-    pool, features = support or support_of(model, processor, report)
+    media = media or run_media(report)
+    pool, features = support or support_of(model, processor, report, media)
     queries = family_pools({'compare': n}, 'test', report['seed'])['compare']
+    convert = converter(media)
+    if convert is not None: queries = [convert(q) for q in queries]
     res = evaluate_family(model, processor, 'compare', queries, encode_family(model, processor, 'compare', queries), pool,
                           features, (shots,), 'random', seed, keep=None, rewrite=rewrite)[shots]
     answers = [vqa_normalize(p) for p in res['predictions']]  # as `score_task` reads them

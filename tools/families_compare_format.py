@@ -1,19 +1,21 @@
-"""Does a word after the first image let the two-image family compare? (issue #21). In the trained format the question
-attends to the second image only, and `tools/families_compare.py` found the four-family run answering from that image
-alone. Here a text token follows the first image of every pair (' and', closed by `<EOC>` as the processor closes
-every text before an image: both tokens attend to the first image, and the frozen LM reads on from them to the
-question, as it reads a scene written as text in its quizzes).
+"""Which format lets the two-image family compare? (issue #21). A run that showed a pair as two media items
+(`OTHER_RECIPES['four_two_media']`) has the question attend to the second image only, and `tools/families_compare.py`
+found it answering from that image alone. Three arms train its layers on, each in one format: as it trained; with a
+text token after the first image of every pair (' and', closed by `<EOC>` as the processor closes every text before an
+image: both tokens attend to the first image, and the frozen LM reads on from them to the question, as it reads a
+scene written as text in its quizzes); and with the pair as one media item, a clip of two frames (the question then
+attends to the resampler's latents of both, the frames told apart by its time embeddings, Flamingo's video path).
 
-The four-family run's layers are trained on, for `--steps` steps, on two-image prompts alone, once in the trained
-format and once with the word; each is then scored as `tools/families_compare.py` scores the run (`--queries` test
-pairs at eight random demonstrations, against the best one-image rules). The two arms differ only in the format.
+Each arm trains the run's layers on for `--steps` steps on two-image prompts alone and is then scored as
+`tools/families_compare.py` scores the run (`--queries` test pairs at eight random demonstrations, against the best
+one-image rules). The arms differ only in the format.
 
-    python tools/families_compare_format.py --run families-four --steps 300 --out reports/experiments/families_compare_format.json   # ~10 min on 2 threads
+    python tools/families_compare_format.py --run families-four --steps 1000 --out reports/experiments/families_compare_format.json   # ~9 min on 2 threads
 """
 from __future__ import annotations
 import argparse, json, time
 from pathlib import Path
-from families_compare import reads_of, support_of  # beside this file
+from families_compare import reads_of, run_media, support_of  # beside this file
 from families_queries import load_run
 
 
@@ -45,15 +47,22 @@ class WordAfterFirst:
                     answers=[x for a in row['answers'] for x in (self.word.strip(), a)])
 
 
-def arm(run:Path, word:str|None, steps:int, n:int, seed:int=0) -> dict:
-    "The run's layers trained on for `steps` steps on two-image prompts (with `word` after each first image, or none), then scored."
+# name -> `arm`'s format: as the run trained, 'and' after each first image (two media items), both images one clip
+ARMS = dict(trained_format=dict(), word_after_first=dict(word=' and', media='images'), one_clip=dict(media='clip'))
+
+
+def arm(run:Path, steps:int, n:int, seed:int=0, word:str|None=None,
+        media:str|None=None) -> dict: # 'images' (two media items), 'clip' (one clip of two frames: the question attends to both); default the run's own
+    "The run's layers trained on for `steps` steps on two-image prompts (with `word` after each first image, or in `media`'s format), then scored."
     from flamingo_mini.demo import _demo_config
     from flamingo_mini.families import AnswerLoss, FamilyEpisodes, SameLengthBatches
     from flamingo_mini.features import FeatureCollator
     from flamingo_mini.train import Learner
     report, model, processor = load_run(run)
     r = report['recipe']
-    pool, features = support_of(model, processor, report)  # encoded once: for training, then as the demonstrations' pool
+    media = media or run_media(report)
+    if word is not None and media != 'images': raise ValueError("a word goes after the first of two media items: media='images'")
+    pool, features = support_of(model, processor, report, media)  # encoded once: for training, then as the demonstrations' pool
     episodes = FamilyEpisodes('compare', pool, features[0], r['ks'], seed=seed + 7)
     if word is not None: episodes = WordAfterFirst(episodes, word)
     collate = AnswerLoss(FeatureCollator(processor, texts_column='texts', images_column='image_features'), processor.tokenizer)
@@ -61,8 +70,8 @@ def arm(run:Path, word:str|None, steps:int, n:int, seed:int=0) -> dict:
     learn.fit(progress=False)
     model.eval()
     rewrite = None if word is None else (lambda prompt: word_after_first(prompt, word))
-    return dict(word=word, steps=steps, loss=[round(h['loss'], 4) for h in learn.history][-4:],
-                **reads_of(model, processor, report, n, rewrite=rewrite, support=(pool, features)))
+    return dict(word=word, media=media, steps=steps, loss=[round(h['loss'], 4) for h in learn.history][-4:],
+                **reads_of(model, processor, report, n, rewrite=rewrite, support=(pool, features), media=media))
 
 
 def main(argv=None):
@@ -72,12 +81,13 @@ def main(argv=None):
     p.add_argument('--queries', type=int, default=500)
     p.add_argument('--out', default='reports/experiments/families_compare_format.json')
     p.add_argument('--threads', type=int, default=2)
+    p.add_argument('--arms', nargs='+', default=list(ARMS), choices=list(ARMS))
     args = p.parse_args(argv)
     import torch
     torch.set_num_threads(args.threads)
     start, arms = time.time(), {}
-    for name, word in (('trained_format', None), ('word_after_first', ' and')):
-        arms[name] = arm(Path(args.run), word, args.steps, args.queries)
+    for name in args.arms:
+        arms[name] = arm(Path(args.run), args.steps, args.queries, **ARMS[name])
         print(name, json.dumps({k: v for k, v in arms[name].items() if k != 'by_counts'}), flush=True)
     result = dict(what=__doc__.split('\n\n')[0].replace('\n', ' '), script='tools/families_compare_format.py', run=args.run,
                   threads=args.threads, seconds=round(time.time() - start), arms=arms)
