@@ -65,12 +65,15 @@ def main(argv=None):
     start, lms = time.time(), {}
     for name in args.recipes:
         recipe = FAMILIES_RECIPE | ({} if name == 'tutorial' else OTHER_RECIPES[name])
-        folder = Path(args.lm_dir)/name
+        folder, pretrained = Path(args.lm_dir)/name, None
         if (folder/'config.json').exists(): lm, tokenizer = AutoModelForCausalLM.from_pretrained(folder).eval(), AutoTokenizer.from_pretrained(folder)
         else:
+            began = time.time()
             tokenizer, lm = recipe_lm(recipe)
+            pretrained = round(time.time() - began)  # the tokenizer and the LM, as `run_families` makes them
             lm.save_pretrained(folder); tokenizer.save_pretrained(folder)
-        lms[name] = dict(lm_ks=recipe_json(recipe)['lm_ks'], positions=lm.config.n_positions,
+        lms[name] = dict(lm_ks=recipe_json(recipe)['lm_ks'], positions=lm.config.n_positions, lm_steps=recipe['lm_steps'],
+                         pretrained_here_seconds=pretrained, # None: loaded from --lm-dir (a run's LM)
                          by_demonstrations=right_kind(lm, tokenizer, args.ks, args.documents))
         print(name, json.dumps({k: v['right_kind'] for k, v in lms[name]['by_demonstrations'].items()}), flush=True)
     result = dict(what=__doc__.split('\n\n')[0].replace('\n', ' '), script='tools/families_lm_reach.py', threads=args.threads,
