@@ -51,9 +51,14 @@ def as_two_media(example:dict) -> dict:
     return {k: v for k, v in example.items() if k != 'frames'} | dict(images=list(example['frames']))
 
 def family_pools(sizes:dict[str, int], # family -> how many examples
-                 split:str='train', seed:int=0) -> dict[str, list[dict]]:
+                 split:str='train', seed:int=0,
+                 compare_media:str='clip') -> dict[str, list[dict]]: # the two-image family's pair: 'clip' (as `tasks.compare_example` makes it) or 'images' (`as_two_media`)
     "The first `sizes[f]` examples of each family `f` of `split`: a run's training pools, or its test queries."
-    return {f: [family_example(f, i, split, seed) for i in range(n)] for f, n in sizes.items()}
+    if compare_media not in ('clip', 'images'): raise ValueError(f"compare_media must be 'clip' or 'images', got {compare_media!r}")
+    def example(f, i):
+        e = family_example(f, i, split, seed)
+        return as_two_media(e) if f == 'compare' and compare_media == 'images' else e
+    return {f: [example(f, i) for i in range(n)] for f, n in sizes.items()}
 
 def family_answer(family:str, example:dict) -> str:
     "What a demonstration of `example` shows after its prompt: the caption, or the first answer."
@@ -385,7 +390,7 @@ def run_families(out:str|Path='families-run', # folder for the LM, the checkpoin
     unknown = set(recipe) - set(FAMILIES_RECIPE)
     if unknown: raise ValueError(f"unknown recipe fields {sorted(unknown)}; FAMILIES_RECIPE has {list(FAMILIES_RECIPE)}")
     r = FAMILIES_RECIPE | recipe
-    if r['compare_media'] not in ('clip', 'images'): raise ValueError(f"compare_media must be 'clip' or 'images', got {r['compare_media']!r}")
+    if r['compare_media'] not in ('clip', 'images'): raise ValueError(f"compare_media must be 'clip' or 'images', got {r['compare_media']!r}")  # before the LM's minutes
     families = tuple(r['pool'])
     if set(families) - set(RUN_FAMILIES): raise ValueError(f"pool names {sorted(set(families) - set(RUN_FAMILIES))}; the families are {RUN_FAMILIES}")
     for field in ('batch', 'shots'):
@@ -397,11 +402,8 @@ def run_families(out:str|Path='families-run', # folder for the LM, the checkpoin
     out.mkdir(parents=True, exist_ok=True)
     def lap(name): seconds[name] = round(time.time() - start - sum(seconds.values()))
     with torch_threads(threads):
-        pools = family_pools(r['pool'], 'train', seed)
-        queries = family_pools({f: r['queries'] for f in families}, 'test', seed)
-        if r['compare_media'] == 'images':
-            for examples in (pools, queries):
-                if 'compare' in examples: examples['compare'] = [as_two_media(e) for e in examples['compare']]
+        pools = family_pools(r['pool'], 'train', seed, r['compare_media'])
+        queries = family_pools({f: r['queries'] for f in families}, 'test', seed, r['compare_media'])
         documents = partial(family_documents, quiz_share=r['lm_quiz'])
         tokenizer = family_tokenizer(pools, seed=seed, documents=documents, cue=r['lm_cue'])
         lap('examples')

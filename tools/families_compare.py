@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
-from families_queries import load_run, tool_main  # beside this file
+from families_queries import load_run, run_media, tool_main  # beside this file
 
 
 def one_image_rule(queries:list[dict], which:int) -> list[str]:
@@ -33,24 +33,10 @@ def compare_reads(run:Path, n:int, shots:int=8, seed:int=0) -> dict:
     return reads_of(model, processor, report, n, shots, seed)
 
 
-def run_media(report:dict) -> str:
-    "How the run showed a pair: 'clip' (one media item of two frames) or 'images' (two media items; runs before the recipe recorded it)."
-    return report['recipe'].get('compare_media', 'images')
-
-
-def converter(media:str):
-    "What turns a two-image example (a clip) into `media`'s format: None for 'clip', `as_two_media` for 'images'."
-    from flamingo_mini.families import as_two_media
-    if media not in ('clip', 'images'): raise ValueError(f"media must be 'clip' or 'images', got {media!r}")
-    return None if media == 'clip' else as_two_media
-
-
 def support_of(model, processor, report:dict, media:str|None=None) -> tuple[list, tuple]:
     "The run's two-image support pool in `media`'s format (default: the run's own) and its `encode_family` features (the frozen tower's: training leaves them as they are)."
     from flamingo_mini.families import encode_family, family_pools
-    pool = family_pools({'compare': report['recipe']['pool']['compare']}, 'train', report['seed'])['compare']
-    convert = converter(media or run_media(report))
-    if convert is not None: pool = [convert(e) for e in pool]
+    pool = family_pools({'compare': report['recipe']['pool']['compare']}, 'train', report['seed'], media or run_media(report))['compare']
     return pool, encode_family(model, processor, 'compare', pool)
 
 
@@ -62,9 +48,7 @@ def reads_of(model, processor, report:dict, n:int, shots:int=8, seed:int=0, rewr
     from flamingo_mini.metrics import vqa_normalize
     media = media or run_media(report)
     pool, features = support or support_of(model, processor, report, media)
-    queries = family_pools({'compare': n}, 'test', report['seed'])['compare']
-    convert = converter(media)
-    if convert is not None: queries = [convert(q) for q in queries]
+    queries = family_pools({'compare': n}, 'test', report['seed'], media)['compare']
     res = evaluate_family(model, processor, 'compare', queries, encode_family(model, processor, 'compare', queries), pool,
                           features, (shots,), 'random', seed, keep=None, rewrite=rewrite)[shots]
     answers = [vqa_normalize(p) for p in res['predictions']]  # as `score_task` reads them

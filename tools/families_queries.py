@@ -17,8 +17,9 @@ def score_queries(run:Path, n:int, shots:int=8, seed:int=0) -> dict:
     "Each family's metric at `shots` random demonstrations on the first `n` test examples, with its binomial standard error."
     from flamingo_mini.families import _metric, encode_family, evaluate_family, family_pools
     report, model, processor = load_run(run)
-    pools = family_pools(report['recipe']['pool'], 'train', report['seed'])  # the run's families
-    tests = family_pools({f: n for f in pools}, 'test', report['seed'])
+    media = run_media(report)
+    pools = family_pools(report['recipe']['pool'], 'train', report['seed'], media)  # the run's families
+    tests = family_pools({f: n for f in pools}, 'test', report['seed'], media)
     out = {}
     for f in pools:  # encoding and scoring run without gradients (both are no_grad)
         pool, queries = pools[f], tests[f]
@@ -28,6 +29,11 @@ def score_queries(run:Path, n:int, shots:int=8, seed:int=0) -> dict:
         out[f] = dict(metric=_metric(f), score=round(p, 4), stderr=round(math.sqrt(p * (1 - p) / n), 4), queries=n,
                       report_score=report['results'][f]['random'][shots][_metric(f)], report_queries=report['recipe']['queries'])
     return out
+
+
+def run_media(report:dict) -> str:
+    "How the run showed a two-image pair: 'clip' (one media item of two frames) or 'images' (two media items; runs before the recipe recorded it)."
+    return report['recipe'].get('compare_media', 'images')
 
 
 def load_run(run:Path):
