@@ -156,18 +156,15 @@ def _pack_features(media_per_sample:list) -> dict:
     "`vision_features` (b, t, f, v, d) and `media_mask` for a batch of lists of (f, v, d) or (v, d) tensors."
     items = [torch.as_tensor(np.asarray(m)) if not isinstance(m, Tensor) else m for media in media_per_sample for m in media]
     if not items: return {}
-    for m in items:
-        check_tensor(m, 'vision_features', ndim=(2, 3), kind='float')
-        check_finite(m, 'vision_features')
+    for m in items: check_tensor(m, 'vision_features', ndim=(2, 3), kind='float')
     items = [m[None] if m.ndim == 2 else m for m in items]
     if len({tuple(m.shape) for m in items}) != 1:
         raise ValueError(f"vision features of different shapes in one batch: {sorted({tuple(m.shape) for m in items})}")
+    real = check_finite(torch.stack([m.to(items[0].dtype) for m in items]), 'vision_features')  # one pass over the batch's values
     t = max(len(m) for m in media_per_sample)
-    out = items[0].new_zeros(len(media_per_sample), t, *items[0].shape)
-    mask = torch.zeros(len(media_per_sample), t, dtype=torch.bool)
-    k = 0
-    for r, media in enumerate(media_per_sample):
-        for j in range(len(media)): out[r, j] = items[k]; mask[r, j] = True; k += 1
+    mask = torch.tensor([[j < len(media) for j in range(t)] for media in media_per_sample], dtype=torch.bool)
+    out = real.new_zeros(len(media_per_sample), t, *real.shape[1:])
+    out[mask.to(out.device)] = real  # row by row, each row's media first: the order of `items`
     return dict(vision_features=out, media_mask=mask)
 
 def _pack_latents(media_per_sample:list) -> dict:
