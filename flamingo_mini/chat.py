@@ -154,11 +154,7 @@ class Chat:
             media = {k: torch.cat([m[k] for m in kept], 1) for k in kept[0]} if kept else {}
         ids = new if ids is None else torch.cat([ids, new], dim=1)
         if answer is not None:  # nothing to generate: the next turn encodes the conversation again
-            self.history = history + [(new[0], turn_media)]
-            self.ids, self.cache, self.dropped = ids, None, self.dropped + drop
-            self.turns.append((text, answer.strip()))
-            if self.together and images: self.frames = len(images[0])
-            return answer.strip()
+            return self._commit(history + [(new[0], turn_media)], ids, None, drop, text, answer.strip(), images)
         device = self.model.device
         out = self.model.generate(input_ids=ids.to(device), attention_mask=torch.ones_like(ids, device=device),
                                   max_new_tokens=self.max_new_tokens, return_dict_in_generate=True,
@@ -167,10 +163,14 @@ class Chat:
                                   **{k: v.to(device) for k, v in media.items()}, **self.generate_kwargs)
         reply = self.processor.remove_tags(self.processor.decode(out.sequences[0, ids.shape[1]:]))
         start = ids.shape[1] - new.shape[1]
-        self.history = history + [(out.sequences[0, start:].cpu(), turn_media)]
-        self.ids, self.cache, self.dropped = out.sequences.cpu(), output_cache(out), self.dropped + drop
+        return self._commit(history + [(out.sequences[0, start:].cpu(), turn_media)], out.sequences.cpu(), output_cache(out), drop,
+                            text, reply, images)
+
+    def _commit(self, history:list, ids, cache, drop:int, text:str, reply:str, images:list) -> str:
+        "Keep a finished turn and return its reply: the only place `say` changes the conversation, after all that can fail."
+        self.history, self.ids, self.cache, self.dropped = history, ids, cache, self.dropped + drop
         self.turns.append((text, reply))
-        if self.together and images: self.frames = len(images[0])
+        if self.together and images: self.frames = len(images[0])  # the first turn with images sets the length
         return reply
 
 
