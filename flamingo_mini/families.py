@@ -408,6 +408,7 @@ def run_families(out:str|Path='families-run', # folder for the LM, the checkpoin
     r = FAMILIES_RECIPE | recipe
     if r['compare_media'] not in ('clip', 'images'): raise ValueError(f"compare_media must be 'clip' or 'images', got {r['compare_media']!r}")  # before the LM's minutes
     families = tuple(r['pool'])
+    trained = tuple(f for f in families if f not in r['held_out'])  # what the card says the checkpoint was trained on
     if set(families) - set(RUN_FAMILIES): raise ValueError(f"pool names {sorted(set(families) - set(RUN_FAMILIES))}; the families are {RUN_FAMILIES}")
     for field in ('batch', 'shots'):
         if set(families) - set(r[field]): raise ValueError(f"{field} lacks {sorted(set(families) - set(r[field]))}, families of this recipe's pool")
@@ -459,8 +460,8 @@ def run_families(out:str|Path='families-run', # folder for the LM, the checkpoin
                 log(f, selection, {k: round(v[_metric(f)], 2) for k, v in results[f][selection].items()})
         lap('evaluation')
     model.save_pretrained(out/'checkpoint', processor=processor, training_steps=learn.step,
-                          training_data=f"flamingo_mini task families ({', '.join(FAMILY_TITLES[f] for f in families if f not in r['held_out'])})",
-                          tasks=[FAMILY_TASKS[f] for f in families])  # a held-out family is a task too, learned from the LM's text alone
+                          training_data=f"flamingo_mini task families ({', '.join(FAMILY_TITLES[f] for f in trained)})",
+                          tasks=[FAMILY_TASKS[f] for f in trained])
     seconds['total'] = round(time.time() - start)
     report = dict(recipe=recipe_json(r), seed=seed,
                   threads=threads, frames=FAMILY_FRAMES, seconds=seconds, results=results,
