@@ -24,9 +24,9 @@ __all__ = ['FAMILY_FRAMES', 'TUTORIAL_FAMILIES', 'RUN_FAMILIES', 'ANSWER_CUE', '
            'family_answer', 'FamilyMedia', 'family_stub', 'training_sample', 'resolve_media', 'vqa_objects',
            'scene_facts', 'quiz_text', 'family_documents', 'family_tokenizer', 'family_lm_batches',
            'pretrain_family_lm', 'encode_family', 'near_text', 'FamilyEpisodes', 'SameLengthBatches', 'answer_labels',
-           'AnswerLoss', 'family_prompts', 'evaluate_family', 'recipe_json', 'blind_baseline', 'family_sources',
-           'family_train_config', 'run_families', 'read_families_report', 'families_table', 'families_targets',
-           'shot_gains', 'plot_families']
+           'AnswerLoss', 'family_prompts', 'text_only_demonstrations', 'evaluate_family', 'recipe_json',
+           'blind_baseline', 'trained_families', 'family_sources', 'family_train_config', 'run_families',
+           'read_families_report', 'families_table', 'families_targets', 'shot_gains', 'plot_families']
 
 # %% ../nbs/26_families.ipynb #fam00007
 FAMILY_FRAMES = 4  # frames of every clip in this tutorial (`tasks.video_example` makes 4 to 8)
@@ -285,9 +285,12 @@ def family_prompts(family:str, queries:Sequence[dict], support:Sequence[dict], p
     for q, demos in enumerate(picks):
         query = family_stub(family, queries[q], q, 'q')
         prompt = task_prompt(family, [family_stub(family, support[j], j, 's') for j in demos], query)
-        if text_only: prompt = [x for x in prompt if _media_item(x) is None or _media_item(x).pool == 'q']
-        prompts.append(prompt)
+        prompts.append(text_only_demonstrations(prompt) if text_only else prompt)
     return prompts
+
+def text_only_demonstrations(prompt:list) -> list:
+    "A `family_prompts` prompt with its demonstrations' media left out (every stand-in but the query's, pool 'q'): the zero-shot convention's text-only demonstrations."
+    return [x for x in prompt if _media_item(x) is None or _media_item(x).pool == 'q']
 
 @torch.no_grad()
 def evaluate_family(model, processor, family:str,
@@ -377,10 +380,13 @@ def blind_baseline(family:str, support:Sequence[dict], queries:Sequence[dict]) -
     guesses = [_most_frequent(by_question[q.get('question')]) if q.get('question') in by_question else overall for q in queries]
     return dict(score_task(family, guesses, queries), answer=overall, questions=len(by_question))
 
+def trained_families(recipe:dict) -> tuple[str, ...]:
+    "The families of a recipe's pool that the Flamingo layers train on: all but its `held_out` (reports older than the field held none out)."
+    return tuple(f for f in recipe['pool'] if f not in recipe.get('held_out', ()))
+
 def family_sources(recipe:dict) -> dict[str, tuple]:
     "A recipe's training sources by name: (family, demonstrations `ks`, seed offset, near format, batch size)."
-    r = recipe
-    trained = [f for f in r['pool'] if f not in r.get('held_out', ())]  # a held-out family has no source
+    r, trained = recipe, trained_families(recipe)  # a held-out family has no source
     sources = {f: (f, r['ks'], 0, False, r['batch'][f]) for f in trained}
     if r['long']['batch']:  # a batch pads to its longest prompt, so long prompts get batches of their own
         sources |= {f'{f}_long': (f, r['long']['ks'], 1, False, r['long']['batch']) for f in trained}
@@ -408,7 +414,7 @@ def run_families(out:str|Path='families-run', # folder for the LM, the checkpoin
     r = FAMILIES_RECIPE | recipe
     if r['compare_media'] not in ('clip', 'images'): raise ValueError(f"compare_media must be 'clip' or 'images', got {r['compare_media']!r}")  # before the LM's minutes
     families = tuple(r['pool'])
-    trained = tuple(f for f in families if f not in r['held_out'])  # what the card says the checkpoint was trained on
+    trained = trained_families(r)  # what the card says the checkpoint was trained on
     if set(families) - set(RUN_FAMILIES): raise ValueError(f"pool names {sorted(set(families) - set(RUN_FAMILIES))}; the families are {RUN_FAMILIES}")
     for field in ('batch', 'shots'):
         if set(families) - set(r[field]): raise ValueError(f"{field} lacks {sorted(set(families) - set(r[field]))}, families of this recipe's pool")

@@ -20,18 +20,12 @@ from families_queries import load_run, run_media, tool_main
 ARMS = ('images', 'text_only', 'shuffled')
 
 
-def demonstration_media(prompt:list) -> list[int]:
-    "The positions of a prompt's demonstration media (stand-ins of the support pool 's')."
-    from flamingo_mini.families import _media_item
-    return [i for i, x in enumerate(prompt) if _media_item(x) is not None and _media_item(x).pool == 's']
-
-
 def rewrite_arm(arm:str, seed:int=0):
     "The `evaluate_family(rewrite=)` of an arm: a function of a prompt (media still stand-ins), or None for 'images'."
     from flamingo_mini.core import EOC_TOKEN
+    from flamingo_mini.families import text_only_demonstrations
     if arm == 'images': return None
-    if arm == 'text_only':
-        return lambda prompt: [x for i, x in enumerate(prompt) if i not in set(demonstration_media(prompt))]
+    if arm == 'text_only': return text_only_demonstrations
     if arm != 'shuffled': raise ValueError(f"unknown arm {arm!r}; choose one of {ARMS}")
     rng = np.random.default_rng([seed, 61])
     def shuffle(prompt):  # each demonstration's text (its question and answer, or caption) moved to another's image
