@@ -25,7 +25,7 @@ __all__ = ['FAMILY_FRAMES', 'TUTORIAL_FAMILIES', 'RUN_FAMILIES', 'ANSWER_CUE', '
            'scene_facts', 'quiz_text', 'family_documents', 'family_tokenizer', 'family_lm_batches',
            'pretrain_family_lm', 'encode_family', 'near_text', 'FamilyEpisodes', 'SameLengthBatches', 'answer_labels',
            'AnswerLoss', 'family_prompts', 'text_only_demonstrations', 'evaluate_family', 'recipe_json',
-           'blind_baseline', 'trained_families', 'family_sources', 'family_train_config', 'run_families',
+           'blind_baseline', 'trained_families', 'family_sources', 'recipe_lm', 'family_train_config', 'run_families',
            'read_families_report', 'families_table', 'families_targets', 'shot_gains', 'plot_families']
 
 # %% ../nbs/26_families.ipynb #fam00007
@@ -345,7 +345,8 @@ FAMILIES_RECIPE = dict(pool=dict(vqa=20000, count=12000, video=4000), # training
                        queries=100, # test examples per family
                        shots={f: (0, 4, 8, 16, 32) for f in TUTORIAL_FAMILIES},
                        compare_media='clip', # the two-image family's pair: 'clip', one media item of two frames (`tasks.compare_example`); 'images', two media items (`as_two_media`)
-                       held_out=()) # families of the pool never trained by the Flamingo layers (in the LM's text and evaluated): Flamingo's regime
+                       held_out=(), # families of the pool never trained by the Flamingo layers (in the LM's text and evaluated): Flamingo's regime
+                       media_policy='latest') # the images a text token attends to (`FlamingoConfig.xattn_media_policy`): 'latest', its own (the paper's), or 'all' before it
 
 # the other runs' recipes, as changes to FAMILIES_RECIPE (their reports are in reports/experiments; the sections at
 # the end of the page): `run_families('families-first', **OTHER_RECIPES['first'])` reruns the first
@@ -364,6 +365,8 @@ OTHER_RECIPES['long_lm'] = dict(lm_ks=range(0, 49))  # the tutorial's with LM do
 OTHER_RECIPES['fast'] = dict(lm_steps=1500, steps=1300, cooldown=0.25, weights=OTHER_RECIPES['count_weighted']['weights'])
 # counting never trained by the Flamingo layers (only the LM's text holds it), as the paper's benchmarks never were: families_count_held_out.json
 OTHER_RECIPES['count_held_out'] = dict(held_out=('count',), answer_loss=('vqa', 'vqa_near', 'vqa_long'))
+# the same with every text token attending to all the images before it, so the query's can see the demonstrations': families_count_held_out_all.json
+OTHER_RECIPES['count_held_out_all'] = OTHER_RECIPES['count_held_out'] | dict(media_policy='all')
 
 def recipe_json(recipe:dict) -> dict:
     "A recipe as `report.json` stores it (ranges and tuples as lists)."
@@ -394,6 +397,16 @@ def family_sources(recipe:dict) -> dict[str, tuple]:
         sources['vqa_near'] = ('vqa', r['near']['ks'], 2, True, r['near']['batch'])
     return sources
 
+def recipe_lm(recipe:dict, # a whole recipe: `FAMILIES_RECIPE | changes`
+               pools:dict, # its training pools (`family_pools`)
+               seed:int=0, log_every:int=0):
+    "The tokenizer and frozen LM `run_families` pretrains for a recipe: documents with the recipe's quizzes, its cue, its longest documents and grouping."
+    documents = partial(family_documents, quiz_share=recipe['lm_quiz'])
+    tokenizer = family_tokenizer(pools, seed=seed, documents=documents, cue=recipe['lm_cue'])
+    lm = pretrain_family_lm(tokenizer, pools, recipe['lm_steps'], ks=recipe['lm_ks'], seed=seed, threads=None,
+                            log_every=log_every, documents=documents, group=recipe['lm_group'])
+    return tokenizer, lm
+
 def family_train_config(recipe:dict, seed:int=0):
     "The `TrainConfig` of a recipe's Flamingo training: the demo's (a constant rate after warm-up), cooled down linearly to zero over the last `cooldown` share of the steps ('wsd') if it has one."
     from flamingo_mini.demo import _demo_config
@@ -413,6 +426,7 @@ def run_families(out:str|Path='families-run', # folder for the LM, the checkpoin
     if unknown: raise ValueError(f"unknown recipe fields {sorted(unknown)}; FAMILIES_RECIPE has {list(FAMILIES_RECIPE)}")
     r = FAMILIES_RECIPE | recipe
     if r['compare_media'] not in ('clip', 'images'): raise ValueError(f"compare_media must be 'clip' or 'images', got {r['compare_media']!r}")  # before the LM's minutes
+    if r['media_policy'] not in ('latest', 'all'): raise ValueError(f"media_policy must be 'latest' or 'all', got {r['media_policy']!r}")
     families = tuple(r['pool'])
     trained = trained_families(r)  # what the card says the checkpoint was trained on
     if set(families) - set(RUN_FAMILIES): raise ValueError(f"pool names {sorted(set(families) - set(RUN_FAMILIES))}; the families are {RUN_FAMILIES}")
@@ -429,18 +443,16 @@ def run_families(out:str|Path='families-run', # folder for the LM, the checkpoin
     with torch_threads(threads):
         pools = family_pools(r['pool'], 'train', seed, r['compare_media'])
         queries = family_pools({f: r['queries'] for f in families}, 'test', seed, r['compare_media'])
-        documents = partial(family_documents, quiz_share=r['lm_quiz'])
-        tokenizer = family_tokenizer(pools, seed=seed, documents=documents, cue=r['lm_cue'])
         lap('examples')
         log(f"pretraining the LM for {r['lm_steps']} steps ...")
-        lm = pretrain_family_lm(tokenizer, pools, r['lm_steps'], ks=r['lm_ks'], seed=seed, threads=None, log_every=300,
-                                documents=documents, group=r['lm_group'])
+        tokenizer, lm = recipe_lm(r, pools, seed, log_every=300)  # the tokenizer's few seconds count as the LM's
         lm.save_pretrained(out/'lm'); tokenizer.save_pretrained(out/'lm')
         lap('lm')
         vision = str(shipped_world_dir()/'vision')
         processor = FlamingoProcessor.from_pretrained_parts(str(out/'lm'), vision)
         torch.manual_seed(seed)
-        model = FlamingoModel.from_pretrained_parts(str(out/'lm'), vision, **(DEMO_FLAMINGO | dict(resampler_num_time_embeds=FAMILY_FRAMES)))
+        model = FlamingoModel.from_pretrained_parts(str(out/'lm'), vision, **(DEMO_FLAMINGO | dict(resampler_num_time_embeds=FAMILY_FRAMES,
+                                                                                                   xattn_media_policy=r['media_policy'])))
         features = {f: encode_family(model, processor, f, pools[f]) for f in families}
         query_features = {f: encode_family(model, processor, f, queries[f]) for f in families}
         collate = FeatureCollator(processor, texts_column='texts', images_column='image_features')

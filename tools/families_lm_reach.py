@@ -13,19 +13,13 @@ counts are of the text; the model's prompt adds one token a demonstration and on
 """
 from __future__ import annotations
 import argparse, json, time
-from functools import partial
 from pathlib import Path
 
 
 def recipe_lm(recipe:dict, seed:int=0):
     "The tokenizer and LM `run_families` pretrains for `recipe` (a whole recipe: `FAMILIES_RECIPE | changes`)."
-    from flamingo_mini.families import family_documents, family_pools, family_tokenizer, pretrain_family_lm
-    pools = family_pools(recipe['pool'], 'train', seed)
-    documents = partial(family_documents, quiz_share=recipe['lm_quiz'])
-    tokenizer = family_tokenizer(pools, seed=seed, documents=documents, cue=recipe['lm_cue'])
-    lm = pretrain_family_lm(tokenizer, pools, recipe['lm_steps'], ks=recipe['lm_ks'], seed=seed, threads=None,
-                            documents=documents, group=recipe['lm_group'])
-    return tokenizer, lm
+    from flamingo_mini.families import family_pools, recipe_lm as library_recipe_lm
+    return library_recipe_lm(recipe, family_pools(recipe['pool'], 'train', seed), seed)
 
 
 def right_kind(lm, tokenizer, ks, n:int, seed:int=0) -> dict:
