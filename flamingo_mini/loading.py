@@ -4,7 +4,7 @@
 
 # %% ../nbs/06a_loading.ipynb #978c1f49
 from __future__ import annotations
-import math, warnings
+import math, pickle, re, warnings
 from contextlib import contextmanager
 import torch
 from torch import Tensor
@@ -54,9 +54,13 @@ def check_loading(model:torch.nn.Module, # the model the weights were loaded int
 
 @contextmanager
 def readable_weights(source:str):
-    "Report a weights file that cannot be parsed as a `ValueError` naming `source`, not a bare parser error."
+    "Report a weights file that cannot be parsed as a `ValueError` naming `source`, not a bare parser error; so too a pickle file (`pytorch_model.bin`) holding anything but tensors, which torch's `weights_only` loading refuses unread."
     try: yield
     except SafetensorError as e: raise ValueError(f"{source}: a weights file cannot be read (SafetensorError: {e})") from None
+    except pickle.UnpicklingError as e:  # torch's own message advises weights_only=False, which runs whatever the file holds
+        found = re.search(r'GLOBAL (\S+)', str(e))  # torch names the refused callable: 'Unsupported global: GLOBAL io.open ...'
+        raise ValueError(f"{source}: a pickle weights file holds objects other than tensors ({found.group(1) if found else 'not a tensor'}), "
+                         "which are never unpickled: unpickling can run any code; save the weights as safetensors") from None
 
 # %% ../nbs/06a_loading.ipynb #a8bc7985
 def _integer(v): return isinstance(v, int) and not isinstance(v, bool)
