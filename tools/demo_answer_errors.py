@@ -19,7 +19,7 @@ Variants of `run_demo` (each in its own 7.5-minute budget, so their steps differ
     python tools/demo_answer_errors.py probe --out reports/experiments/demo_answer_errors.json default=flamingo-demo ...
 """
 from __future__ import annotations
-import argparse, json, sys
+import argparse, json
 from pathlib import Path
 import numpy as np
 
