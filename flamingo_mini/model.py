@@ -191,6 +191,10 @@ class FlamingoModel(OriginalModelMixin, FlamingoPreTrainedModel, GenerationMixin
         with_info = kwargs.pop('output_loading_info', False)
         kwargs.setdefault('ignore_mismatched_sizes', True)  # reported by key (below), not by transformers' bare error
         source = str(args[0]) if args else 'the checkpoint'
+        if kwargs.get('weights_only', True) is not True:  # a pickle file is read by torch's weights-only loader, never unpickled
+            raise ValueError(f"weights_only={kwargs['weights_only']!r} would unpickle {source}'s weights, which can run any code; "
+                             "FlamingoModel loads safetensors, or pickle files holding tensors only")
+        kwargs['weights_only'] = True
         with readable_weights(source): model, info = super().from_pretrained(*args, output_loading_info=True, **kwargs)
         check_loading(model, info, strict=strict, source=source)
         model.apply_freezing()
