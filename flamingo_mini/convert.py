@@ -14,7 +14,7 @@ from transformers import AutoConfig, AutoTokenizer, PreTrainedConfig
 from .core import *
 from .model import FlamingoConfig, FlamingoModel, load_vision_encoder
 from .model import ORIGINAL_DEFAULT_LM, ORIGINAL_DEFAULT_VISION
-from .loading import check_loading
+from .loading import check_loading, refused_global
 
 # %% auto #0
 __all__ = ['ORIGINAL_CONFIG_FIELDS', 'convert_original_config', 'convert_original_vocabulary', 'convert_original_state_dict',
@@ -166,7 +166,7 @@ def _read_checkpoint(checkpoint) -> tuple[dict, Path|None]:
     else: config = None
     try: state = load_file(path) if path.suffix == '.safetensors' else torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as e:
-        raise ValueError(f"{path} holds objects other than tensors, which are never unpickled: {str(e).splitlines()[0]}") from None
+        raise ValueError(f"{path} holds objects other than tensors, which are never unpickled (refused: {refused_global(e)})") from None
     except (SafetensorError, RuntimeError, EOFError) as e:
         raise ValueError(f"{path} cannot be read as a weights file ({type(e).__name__}: {str(e).splitlines()[0]})") from None
     if not (isinstance(state, dict) and all(isinstance(v, Tensor) for v in state.values())):

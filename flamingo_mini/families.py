@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from .core import EOC_TOKEN, byte_level_bpe, require_extra, torch_threads
 from .checks import IGNORE_INDEX
+from .xattn import MEDIA_POLICIES
 require_extra('all', 'datasets', 'accelerate', 'matplotlib', by='flamingo_mini.families')
 from .tasks import (FAMILIES, SHAPES, VQA_TEMPLATE, _media, compare_example, count_example, make_varied_scene, score_task,
                                  task_prompt, video_example, vqa_example)
@@ -426,7 +427,7 @@ def run_families(out:str|Path='families-run', # folder for the LM, the checkpoin
     if unknown: raise ValueError(f"unknown recipe fields {sorted(unknown)}; FAMILIES_RECIPE has {list(FAMILIES_RECIPE)}")
     r = FAMILIES_RECIPE | recipe
     if r['compare_media'] not in ('clip', 'images'): raise ValueError(f"compare_media must be 'clip' or 'images', got {r['compare_media']!r}")  # before the LM's minutes
-    if r['media_policy'] not in ('latest', 'all'): raise ValueError(f"media_policy must be 'latest' or 'all', got {r['media_policy']!r}")
+    if r['media_policy'] not in MEDIA_POLICIES: raise ValueError(f"media_policy must be {' or '.join(map(repr, MEDIA_POLICIES))}, got {r['media_policy']!r}")
     families = tuple(r['pool'])
     trained = trained_families(r)  # what the card says the checkpoint was trained on
     if set(families) - set(RUN_FAMILIES): raise ValueError(f"pool names {sorted(set(families) - set(RUN_FAMILIES))}; the families are {RUN_FAMILIES}")

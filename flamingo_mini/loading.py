@@ -14,8 +14,8 @@ from .attention import ACTIVATIONS
 from .xattn import MEDIA_POLICIES
 
 # %% auto #0
-__all__ = ['CONFIG_RULES', 'non_finite_keys', 'key_list', 'check_finite_weights', 'check_loading', 'readable_weights',
-           'validate_config']
+__all__ = ['CONFIG_RULES', 'non_finite_keys', 'key_list', 'check_finite_weights', 'check_loading', 'refused_global',
+           'readable_weights', 'validate_config']
 
 # %% ../nbs/06a_loading.ipynb #ae85bc7e
 def non_finite_keys(tensors:dict) -> list[str]:
@@ -52,14 +52,18 @@ def check_loading(model:torch.nn.Module, # the model the weights were loaded int
     warnings.warn(message)
     return model
 
+def refused_global(error:Exception) -> str:
+    "What torch's weights-only loader refused to unpickle, read from its `UnpicklingError` ('posix.system'), for a message that does not repeat its advice (`weights_only=False`, which runs whatever the file holds)."
+    found = re.search(r'GLOBAL (\S+)', str(error))  # 'Unsupported global: GLOBAL io.open ...', 'unsupported GLOBAL posix.system ...'
+    return found.group(1) if found else 'not a tensor'
+
 @contextmanager
 def readable_weights(source:str):
     "Report a weights file that cannot be parsed as a `ValueError` naming `source`, not a bare parser error; so too a pickle file (`pytorch_model.bin`) holding anything but tensors, which torch's `weights_only` loading refuses unread."
     try: yield
     except SafetensorError as e: raise ValueError(f"{source}: a weights file cannot be read (SafetensorError: {e})") from None
-    except pickle.UnpicklingError as e:  # torch's own message advises weights_only=False, which runs whatever the file holds
-        found = re.search(r'GLOBAL (\S+)', str(e))  # torch names the refused callable: 'Unsupported global: GLOBAL io.open ...'
-        raise ValueError(f"{source}: a pickle weights file holds objects other than tensors ({found.group(1) if found else 'not a tensor'}), "
+    except pickle.UnpicklingError as e:
+        raise ValueError(f"{source}: a pickle weights file holds objects other than tensors ({refused_global(e)}), "
                          "which are never unpickled: unpickling can run any code; save the weights as safetensors") from None
 
 # %% ../nbs/06a_loading.ipynb #a8bc7985
