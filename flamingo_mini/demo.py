@@ -16,21 +16,21 @@ from datasets import concatenate_datasets
 from .core import *
 from .world import (episodes_dataset, parse_caption, scenes_dataset, digits_dataset, demo_text, WORDS, digit_caption,
                                  episode_baselines)
-from .tasks import (BINDING_KEYS, HELD_OUT_KEYS, WORD_POOLS, held_out_pool, DigitRanges, binding_plan, binding_episode,
+from .tasks import (BINDING_KEYS, HELD_OUT_KEYS, WORD_POOLS, held_out_pool, DigitRanges, binding_plan, binding_episode, key_cue,
                                  binding_baselines, make_digit, make_varied_scene, parse_scene_caption,
                                  task_dataset)
 from .data import FlamingoCollator, prepare_dataset
 
 # %% auto #0
 __all__ = ['DEMO_FLAMINGO', 'DEMO_DOUBLE', 'DEMO_EPISODES', 'DEMO_LONG_EPISODES', 'DEMO_VARIED', 'DEMO_LATE', 'DEMO_LATE_AFTER',
-           'DEMO_WEIGHTS', 'ATTRIBUTES', 'PERCEPTION_SCENES', 'PERCEPTION_DIGITS', 'PERCEPTION_TRAINED_BY',
-           'BINDING_FORMED', 'BINDING_PROBE_N', 'BINDING_WORDS', 'demo_sources', 'FeatureEpisodes', 'SeenWordLoss',
-           'caption_accuracy', 'caption_images', 'evaluate_captions', 'evaluate_digits', 'evaluate_perception',
-           'evaluate_icl', 'binding_probe', 'evaluate_binding', 'word_tokens', 'evaluate_once', 'evaluate_rices',
-           'seen_share', 'seen_sources', 'render_sources', 'encode_sources', 'training_sources', 'train_in_context',
-           'wall_clock_schedule', 'demo_figure', 'run_demo', 'late_joined', 'format_report', 'read_report',
-           'report_summary', 'report_tables', 'plot_few_shot', 'Picture', 'samples_alt', 'few_shot_alt', 'plot_binding',
-           'binding_alt']
+           'DEMO_WEIGHTS', 'EVAL_STEPS', 'ATTRIBUTES', 'PERCEPTION_SCENES', 'PERCEPTION_DIGITS',
+           'PERCEPTION_TRAINED_BY', 'BINDING_FORMED', 'BINDING_PROBE_N', 'BINDING_WORDS', 'demo_sources',
+           'FeatureEpisodes', 'SeenWordLoss', 'caption_accuracy', 'caption_images', 'evaluate_captions',
+           'evaluate_digits', 'evaluate_perception', 'evaluate_icl', 'binding_probe', 'evaluate_binding', 'word_tokens',
+           'evaluate_once', 'evaluate_rices', 'seen_share', 'seen_sources', 'render_sources', 'encode_sources',
+           'training_sources', 'train_in_context', 'wall_clock_schedule', 'demo_figure', 'run_demo', 'late_joined',
+           'format_report', 'read_report', 'report_summary', 'report_tables', 'plot_few_shot', 'Picture', 'samples_alt',
+           'few_shot_alt', 'plot_binding', 'binding_alt']
 
 # %% ../nbs/18_demo.ipynb #e8d9ad95
 DEMO_FLAMINGO = dict(xattn_every=1, xattn_dim_head=32, xattn_heads=4, xattn_ff_mult=2, xattn_act='sqrelu', xattn_gate_init=1.,
@@ -62,7 +62,9 @@ def demo_sources(processor, n_scenes:int=4000, n_digits:int|None=None, seed:int=
 # draws from the tail are words seen about once; `tasks.HELD_OUT_WORDS` and the world's last four are never an answer,
 # here or in the LM's pretraining: the generalisation test). Since tiny world version 7 the LM copies any word from its
 # context; Flamingo layers trained on the twelve world words alone then fit those twelve and missed the held-out ones
-# (experiments page, "The demo on the version-7 LM"), and several keys at once did not learn within the budget; on the
+# (experiments page, "The demo on the version-7 LM"); trained on colour, shape and size at once for about the steps of
+# the budget, the layers learned shape and size only part of the way and lost the world's colour episodes and the
+# once-shown demonstration (experiments page, "Binding by several keys at once", runs e6-e7); on the
 # 344 alone they still pulled multi-token held-out words towards trained ones ('bava' said 'bavama'), which the open
 # pool mended (reports/experiments/demo_open_pool.json); one to eight demonstrations, a quarter of those with four or
 # more showing the query's value once;
@@ -91,6 +93,10 @@ DEMO_LATE = dict(empty=dict(rows=1000, batch=4, weight=1.), styled_digits=dict(r
 DEMO_LATE_AFTER = 0.5
 # the loss weight of each source's batch in a step (`DEMO_LATE` gives its sources' own)
 DEMO_WEIGHTS = dict(scenes=1., digits=0.5, varied=1., styled_digits=0.5, episodes=1., long=1.)
+# The evaluation and saving at eval_n=200 take about as long as 140-170 of the run's training steps at its mean speed
+# (reports/demo/report.json: 53 s after 975 steps in 365 s; reports/experiments/demo_eval_reserve.json), so `run_demo`
+# keeps this many steps' time for them, and a machine at half speed trains fewer steps instead of overrunning the budget
+EVAL_STEPS = 180
 
 # %% ../nbs/18_demo.ipynb #53d8ad6a
 class FeatureEpisodes:
@@ -105,6 +111,7 @@ class FeatureEpisodes:
                  ks=range(1, 9), # demonstrations per episode, drawn uniformly
                  p_once:float=0., # share of episodes (with k >= 4) whose query's value is shown once, anywhere among the others
                  bursty:bool=True, # two or three values per episode, each shown several times (Chan et al. 2022)
+                 cue:bool=False, # each episode starts with a text naming its key (`tasks.key_cue`: 'shape:')
                  n:int=100_000, # episodes in the dataset (a training loader shuffles an index list this long)
                  seed:int=0):
         self.ks, self.keys, self.words = [int(k) for k in ks], tuple(keys), tuple(words)
@@ -120,6 +127,7 @@ class FeatureEpisodes:
             self.pool[key] = {v: np.flatnonzero(values == v) for v in BINDING_KEYS[key] if (values == v).any()}
             if len(self.pool[key]) < 2: raise ValueError(f"the images show fewer than two values of {key}")
         self.features, self.p_once, self.bursty, self.n, self.seed = torch.as_tensor(features), p_once, bursty, n, seed
+        self.cue = cue
 
     def __len__(self): return self.n
 
@@ -131,9 +139,9 @@ class FeatureEpisodes:
         once_at = int(rng.integers(k)) if k >= 4 and rng.random() < self.p_once else None
         demos, mapping, query = binding_plan(rng, list(self.pool[key]), self.words, k, self.bursty, zipf=True, once_at=once_at)
         picks = [int(rng.choice(self.pool[key][v])) for v in demos + [query]]
-        shown = demos + [query]
-        return dict(texts=[t for v in shown for t in (None, demo_text(mapping[v]))],
-                    image_features=[f for j in picks for f in (self.features[j], None)],
+        shown, start = demos + [query], [key_cue(key)] if self.cue else []
+        return dict(texts=start + [t for v in shown for t in (None, demo_text(mapping[v]))],
+                    image_features=[None] * len(start) + [f for j in picks for f in (self.features[j], None)],
                     fresh=[v not in shown[:j] for j, v in enumerate(shown)])
 
     @classmethod
@@ -292,12 +300,13 @@ def evaluate_binding(model, processor,
                      ks:Sequence[int]=(0, 4, 8), # demonstrations
                      words:str='train', # the answer pool (`tasks.WORD_POOLS`): 'train', 'held_out' (never in training) or 'world'
                      n:int=100, # episodes per key and k
-                     seed:int=0, max_new_tokens:int=8, batch_size:int=32) -> dict:
+                     seed:int=0, max_new_tokens:int=8, batch_size:int=32,
+                     cue:bool=False) -> dict: # the prompts name the key first (`tasks.key_cue`), as episodes trained with `FeatureEpisodes(cue=True)`
     "In-context accuracy on held-out renders (test split) of binding episodes, per key and number of shots, with the image-blind baselines and chance."
     from flamingo_mini.evaluate import evaluate_episodes
     report = {}
     for key in keys:
-        episodes = [binding_episode(i, k, key, mode='eval', words=words, split='test', seed=seed + 2000) for k in ks for i in range(n)]
+        episodes = [binding_episode(i, k, key, mode='eval', words=words, split='test', seed=seed + 2000, cue=cue) for k in ks for i in range(n)]
         rows = evaluate_episodes(model, processor, _episode_rows(episodes), batch_size=batch_size, verbose=False,
                                  max_new_tokens=max_new_tokens)
         report[key] = {row['k']: dict(accuracy=row['accuracy'], chance=1 / len(WORD_POOLS[words]),
@@ -310,12 +319,12 @@ def word_tokens(tokenizer, pools:Sequence[str]) -> dict:
     return {pool: dict(sorted(count(pool).items())) for pool in dict.fromkeys(pools)}
 
 def evaluate_once(model, processor, k:int=16, key:str='colour', words:str='held_out', n:int=12, seed:int=0,
-                  max_new_tokens:int=8, batch_size:int=32) -> dict:
+                  max_new_tokens:int=8, batch_size:int=32, cue:bool=False) -> dict:
     "Recall of a value shown once among `k` demonstrations (the others repeat two other values), for each position of that one demonstration."
     from flamingo_mini.evaluate import evaluate_episodes
     by_position = {}
     for at in range(k):
-        episodes = [binding_episode(i, k, key, mode='eval', words=words, split='test', seed=seed + 3000, once_at=at) for i in range(n)]
+        episodes = [binding_episode(i, k, key, mode='eval', words=words, split='test', seed=seed + 3000, once_at=at, cue=cue) for i in range(n)]
         row, = evaluate_episodes(model, processor, _episode_rows(episodes), batch_size=batch_size, verbose=False,
                                  max_new_tokens=max_new_tokens)
         by_position[at + 1] = row['accuracy']
@@ -455,12 +464,13 @@ def train_in_context(lm:str, # the frozen LM's folder (with its tokenizer)
                 print(f"step {learn.step}: loss {learn.history[-1]['loss']:.3f}", flush=True)
     return model.eval(), processor, learn
 
-def wall_clock_schedule(optimizer, warmup_steps:int, deadline:float, cooldown:float, clock=time.time):
+def wall_clock_schedule(optimizer, warmup_steps:int, deadline:float, cooldown:float, clock=time.time,
+                        step:int=0): # the optimizer steps already taken: a schedule that replaces another mid-run goes on from there
     "Warm up over `warmup_steps`, hold the rate, then lower it linearly to zero over the last `cooldown` seconds before `deadline` (a `clock()` time)."
     def factor(step:int) -> float:
         left = deadline - clock()
         return (step / warmup_steps if step < warmup_steps else 1.) * (min(1., max(0., left / cooldown)) if cooldown > 0 else 1.)
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor, last_epoch=step - 1)
 
 # %% ../nbs/18_demo.ipynb #d0b6b23d
 def demo_figure(model, processor, images:list, path:str|Path|None=None, max_new_tokens:int=24):
@@ -491,7 +501,8 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
              seed:int=0,
              world_dir:str|None=None, # where to build the tiny world's parts (default: use the copy shipped in the package)
              eval_n:int=200, # held-out samples per evaluation
-             eval_reserve:float=60., # seconds kept for evaluation and saving (they take about 40)
+             eval_reserve:float=60., # seconds kept at least for evaluation and saving
+             eval_steps:float=EVAL_STEPS, # ... or the time of this many training steps (at eval_n=200; scaled with it), whichever is longer
              cooldown:float=0.25, # share of the training time at its end over which the learning rate falls to zero (`wall_clock_schedule`)
              episode_batch:int=16, # in-context episodes per step (with 32 scenes and 16 digits)
              episodes:dict|None=None, # `FeatureEpisodes` options for the training episodes; default `DEMO_EPISODES`
@@ -533,11 +544,15 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
         prepared = time.time() - start - built
         # the gates start open and learn at the common rate (see "Why the gates start open" on the demo page)
         learn = Learner(model, sources, _demo_config(10**6, seed, 25), weights=weights)
-        deadline = start + minutes * 60 - eval_reserve
-        cool = cooldown * (deadline - time.time())
-        learn.scheduler = wall_clock_schedule(learn.optimizer, learn.config.warmup_steps, deadline, cool)
-        after_at = time.time() + late_after * (deadline - time.time())
-        join_at = deadline - cool if late_join is None else time.time() + late_join * (deadline - time.time())
+        began = time.time()
+        def plan(reserve:float) -> tuple:  # the training's end, its cool-down, and when probing starts and the late sources join
+            deadline = start + minutes * 60 - reserve
+            cool = cooldown * (deadline - began)
+            learn.scheduler = wall_clock_schedule(learn.optimizer, learn.config.warmup_steps, deadline, cool, step=learn.step)
+            return reserve, deadline, cool, began + late_after * (deadline - began), deadline - cool if late_join is None else began + late_join * (deadline - began)
+        # the evaluation takes about as long as `EVAL_STEPS` training steps at the run's mean speed: until the cool-down
+        # starts, the time kept for it is set again every 100 steps from the steps so far
+        reserve, deadline, cool, after_at, join_at = plan(eval_reserve)
         joined = dict(sources={k: dict(v, weight=extra_weights[k]) for k, v in late.items()}, loss=late_loss if switch else None,
                       join=late_join, after=late_after if late_join is None else None, step=None, by=None, probes=[])
         log(f'world ready in {built:.0f} s, data in {prepared:.0f} s; training for '
@@ -558,10 +573,13 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
                         f"from now on ({'in-context binding formed' if by == 'binding' else 'on time'})")
             learn.fit(steps=25, progress=False)  # in chunks, to stop on time; a line of progress every 100 steps
             if learn.step % 100 == 0:
+                if time.time() < deadline - cool:
+                    reserve, deadline, cool, after_at, join_at = plan(max(eval_reserve, eval_steps * eval_n / 200 * (time.time() - began) / learn.step))
                 h = learn.history[-1]
                 log(f"step {learn.step}: loss {h['loss']:.3f}, {h['samples_per_s']:.0f} samples/s, "
-                    f"{time.time() - start:.0f} s of {minutes * 60:.0f}")
+                    f"{time.time() - start:.0f} s of {minutes * 60:.0f} (training until {deadline - start:.0f} s)")
         trained = time.time() - start - built - prepared
+        evaluated = time.time()
         model.eval()
         log(f'trained {learn.step} steps; evaluating on held-out data ...')
         with torch.no_grad():
@@ -588,11 +606,12 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
     model.save_pretrained(out, training_data=f'the flamingo_mini tiny world (scenes, episodes, digits{joined_data})', processor=processor,
                           training_steps=learn.step, evaluation={k: report[k] for k in ('captions', 'digits', 'perception', 'icl', 'binding', 'once', 'rices')},
                           tasks=['captioning', f"few-shot word binding by {', '.join(episodes['keys'])} (in context)", 'digit naming'])
+    report['seconds']['evaluation'] = round(time.time() - evaluated)  # with the figure and the saving
     report['seconds']['total'] = round(time.time() - start)
     report['varied'] = varied  # captioned varied renders and styled digits in the mixture (`training_sources`)
     report['two_shape_share'] = DEMO_DOUBLE  # of the captioned scenes (`demo_sources`)
     report['late'] = joined  # the render sources that joined later and the episodes' loss from then on: what, when and why, the binding probes
-    report['budget'] = dict(minutes=minutes, threads=threads, cooldown=cooldown)  # a shared machine trains fewer steps in the same budget
+    report['budget'] = dict(minutes=minutes, threads=threads, cooldown=cooldown, reserve=round(reserve))  # a shared machine trains fewer steps in the same budget
     report['episodes'] = dict(episodes, keys=list(episodes['keys']), ks=list(episodes['ks']), words=words, batch=episode_batch, seen_loss=seen_loss,  # what the training episodes held
                              long=dict(DEMO_LONG_EPISODES, ks=list(DEMO_LONG_EPISODES['ks']), batch=long_batch))
     rates = [h['samples_per_s'] for h in learn.history if 'samples_per_s' in h]
@@ -624,7 +643,8 @@ def format_report(report:dict) -> str:
     c, lines = report['captions'], []
     lines.append(f"trained {report['steps']} steps in {report['seconds']['training']} s "
                  f"(world ready in {report['seconds']['world']} s, data in {report['seconds'].get('data', 0)} s; "
-                 f"total {report['seconds'].get('total', '?')} s)")
+                 + (f"evaluation and saving in {report['seconds']['evaluation']} s of the {report['budget']['reserve']} s kept; "
+                    if 'evaluation' in report['seconds'] else '') + f"total {report['seconds'].get('total', '?')} s)")
     if joined := late_joined(report): lines.append(joined)
     lines.append('captions (held-out scenes)      exact  colour  shape  position  size')
     for name in ('single', 'double', 'compositional'):

@@ -23,8 +23,8 @@ __all__ = ['RANGES', 'SIZE_SPLIT', 'MULTI_OBJECT_RADIUS', 'MIN_CONTRAST', 'MIN_G
            'WORD_POOLS', 'HELD_OUT_POOLS', 'RenderRanges', 'size_of', 'VariedScene', 'render_objects', 'scene_caption',
            'parse_scene_caption', 'make_varied_scene', 'DigitRanges', 'DigitImage', 'make_digit', 'vqa_example',
            'count_scene', 'count_example', 'compare_example', 'motion_caption', 'video_example', 'task_prompt',
-           'score_task', 'binding_plan', 'held_out_pool', 'binding_episode', 'binding_baselines', 'binding_prompt',
-           'task_dataset']
+           'score_task', 'binding_plan', 'held_out_pool', 'key_cue', 'binding_episode', 'binding_baselines',
+           'binding_prompt', 'task_dataset']
 
 # %% ../nbs/09a_tasks.ipynb #t0000007
 @dataclass(frozen=True)
@@ -506,6 +506,10 @@ def held_out_pool(words:str) -> str:
     "The never-trained pool that tests a model trained on the pool `words`: the world's last four for the world's own pools, else `HELD_OUT_WORDS`."
     return 'world_held_out' if words.startswith('world') else 'held_out'
 
+def key_cue(key:str) -> str:
+    "The text that names an episode's key before its first image (`binding_episode(cue=True)`): 'shape:'."
+    return f'{key}:'
+
 def binding_episode(
     index:int,
     k:int, # demonstrations before the query (0 only in mode 'eval': the zero-shot baseline)
@@ -517,6 +521,7 @@ def binding_episode(
     split:str='train',
     seed:int=0,
     once_at:int|None=None, # the query's value shown once, as this demonstration (`binding_plan`)
+    cue:bool=False, # name the key before the first image (`key_cue`), so the prompt says what the words stand for
 ) -> dict:
     "An interleaved binding episode in the world's layout: `texts`, `images`, `answer`, the demonstrations' `words` and each image's `values`."
     if key not in BINDING_KEYS: raise ValueError(f"unknown key {key!r}; choose one of {tuple(BINDING_KEYS)}")
@@ -534,6 +539,7 @@ def binding_episode(
         texts += [None, demo_text(mapping[value]) if slot < k else '']
         images += [image, None]
         image_values.append(value)
+    if cue: texts, images = [key_cue(key)] + texts, [None] + images
     return dict(texts=texts, images=images, answer=mapping[query], words=[mapping[v] for v in demos], values=image_values, key=key)
 
 def binding_baselines(episodes) -> dict:
