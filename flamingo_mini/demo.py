@@ -92,7 +92,7 @@ DEMO_LATE = dict(empty=dict(rows=1000, batch=4, weight=1.), styled_digits=dict(r
 # (reports/experiments/demo_open_pool.json)
 DEMO_LATE_AFTER = 0.5
 # the loss weight of each source's batch in a step (`DEMO_LATE` gives its sources' own)
-DEMO_WEIGHTS = dict(scenes=1., digits=0.5, varied=1., styled_digits=0.5, episodes=1., long=1.)
+DEMO_WEIGHTS = dict(scenes=1., digits=0.5, varied=1., styled_digits=0.5, episodes=1., long=1., keyed=1.)
 # The evaluation and saving at eval_n=200 take about as long as 140-170 of the run's training steps at its mean speed
 # (reports/demo/report.json: 53 s after 975 steps in 365 s; reports/experiments/demo_eval_reserve.json), so `run_demo`
 # keeps this many steps' time for them, and a machine at half speed trains fewer steps instead of overrunning the budget
@@ -367,7 +367,7 @@ def seen_share(episodes:FeatureEpisodes, n:int=2000, first_only:bool=False) -> f
     fresh = [f and (j == 0 or not first_only) for i in range(min(n, len(episodes))) for j, f in enumerate(episodes[i]['fresh'])]
     return round(1 - float(np.mean(fresh)), 3)
 
-def seen_sources(sources:dict, weights:dict, processor, first_only:bool=False, names=('episodes', 'long')) -> tuple[dict, dict]:
+def seen_sources(sources:dict, weights:dict, processor, first_only:bool=False, names=('episodes', 'long', 'keyed')) -> tuple[dict, dict]:
     "The episode sources of a mixture collated with `SeenWordLoss`, and their weights scaled by `seen_share` (the words kept weigh what they did): `Learner.change_sources`' arguments."
     eoc = processor.tokenizer.convert_tokens_to_ids(EOC_TOKEN)
     changed = {name: (ds, SeenWordLoss(collate, processor.media_token_id, eoc, first_only=first_only), bs)
@@ -407,6 +407,7 @@ def training_sources(model, processor, seed:int=0,
                      varied:int=DEMO_VARIED, # captioned varied renders, and as many digits of every style (`tasks.RANGES['broad']`; 0: none)
                      weights:dict|None=None, # loss weights, over `DEMO_WEIGHTS`
                      seen_loss:bool|str=False, # the episodes' loss only on words an earlier image predicts (`SeenWordLoss`); 'first': on every word but the first image's; False: on every word
+                     keyed_batch:int=0, # episodes keyed by colour, shape or size, each naming its key first (`tasks.key_cue`), per step in a source of their own (0: none)
                      log=print) -> tuple[dict, dict]:
     "The demo's training mixture, every image encoded once by the frozen tower: (sources, weights) for `Learner`."
     _check_loss_option('seen_loss', seen_loss)
@@ -420,6 +421,9 @@ def training_sources(model, processor, seed:int=0,
     sources['episodes'] = _episode_source(sources['scenes'][0], processor, episode_batch, seed, **pool, **episodes)
     if long_batch:
         sources['long'] = _episode_source(sources['scenes'][0], processor, long_batch, seed + 1, **pool, **(episodes | DEMO_LONG_EPISODES))
+    if keyed_batch:
+        sources['keyed'] = _episode_source(sources['scenes'][0], processor, keyed_batch, seed + 2, **pool,
+                                           **(episodes | dict(keys=('colour', 'shape', 'size'), cue=True)))
     weights = {k: w for k, w in (DEMO_WEIGHTS | (weights or {})).items() if k in sources}
     if seen_loss:  # the predictable words weigh what they did with every word in the loss (a source's loss is a mean over its labels)
         changed, scaled = seen_sources(sources, weights, processor, first_only=seen_loss == 'first')
@@ -514,6 +518,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
              late_loss:bool|str='first', # the episodes' loss from then on (`SeenWordLoss`): 'first' none on the first image's word, True only on words an earlier image predicts, False every word; not applied with `seen_loss`
              seen_loss:bool|str=False, # the episodes' loss from the first step (`SeenWordLoss`: True, 'first'; not the default: see its section); False: on every word
              threads:int|None=2, # torch threads for training and evaluation
+             keyed_batch:int=0, # episodes keyed by colour, shape or size that name their key, per step (`training_sources`; 0: none)
              log=print) -> dict:
     "Load (or build) the tiny world, train a Flamingo on it within the budget, evaluate, save; return the report."
     from flamingo_mini.model import FlamingoModel
@@ -534,7 +539,8 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
     words = episodes['words']
     held_out = held_out_pool(words)  # the never-trained words of the evaluation
     with torch_threads(threads):
-        sources, weights = training_sources(model, processor, seed, episodes, episode_batch, long_batch, varied, seen_loss=seen_loss, log=log)
+        sources, weights = training_sources(model, processor, seed, episodes, episode_batch, long_batch, varied, seen_loss=seen_loss, log=log,
+                                            keyed_batch=keyed_batch)
         late = {k: v for k, v in (late or {}).items() if k not in sources}  # a kind in the mixture from the start stays as it is
         switch = bool(late_loss) and not seen_loss  # the episodes' loss changes at the join
         extra = encode_sources(render_sources(processor, {k: v['rows'] for k, v in late.items()},
@@ -613,7 +619,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
     report['late'] = joined  # the render sources that joined later and the episodes' loss from then on: what, when and why, the binding probes
     report['budget'] = dict(minutes=minutes, threads=threads, cooldown=cooldown, reserve=round(reserve))  # a shared machine trains fewer steps in the same budget
     report['episodes'] = dict(episodes, keys=list(episodes['keys']), ks=list(episodes['ks']), words=words, batch=episode_batch, seen_loss=seen_loss,  # what the training episodes held
-                             long=dict(DEMO_LONG_EPISODES, ks=list(DEMO_LONG_EPISODES['ks']), batch=long_batch))
+                             long=dict(DEMO_LONG_EPISODES, ks=list(DEMO_LONG_EPISODES['ks']), batch=long_batch), keyed_batch=keyed_batch)
     rates = [h['samples_per_s'] for h in learn.history if 'samples_per_s' in h]
     report['samples_per_s'] = round(float(np.mean(rates))) if rates else 0
     (out/'report.json').write_text(json.dumps(report, indent=1))
