@@ -469,12 +469,12 @@ def train_in_context(lm:str, # the frozen LM's folder (with its tokenizer)
     return model.eval(), processor, learn
 
 def wall_clock_schedule(optimizer, warmup_steps:int, deadline:float, cooldown:float, clock=time.time,
-                        step:int=0): # the optimizer steps already taken: a schedule that replaces another mid-run goes on from there
+                        taken:int=0): # the optimizer steps already taken: a schedule that replaces another mid-run goes on from there
     "Warm up over `warmup_steps`, hold the rate, then lower it linearly to zero over the last `cooldown` seconds before `deadline` (a `clock()` time)."
     def factor(step:int) -> float:
         left = deadline - clock()
         return (step / warmup_steps if step < warmup_steps else 1.) * (min(1., max(0., left / cooldown)) if cooldown > 0 else 1.)
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor, last_epoch=step - 1)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor, last_epoch=taken - 1)
 
 # %% ../nbs/18_demo.ipynb #d0b6b23d
 def demo_figure(model, processor, images:list, path:str|Path|None=None, max_new_tokens:int=24):
@@ -554,7 +554,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
         def plan(reserve:float) -> tuple:  # the training's end, its cool-down, and when probing starts and the late sources join
             deadline = start + minutes * 60 - reserve
             cool = cooldown * (deadline - began)
-            learn.scheduler = wall_clock_schedule(learn.optimizer, learn.config.warmup_steps, deadline, cool, step=learn.step)
+            learn.scheduler = wall_clock_schedule(learn.optimizer, learn.config.warmup_steps, deadline, cool, taken=learn.step)
             return reserve, deadline, cool, began + late_after * (deadline - began), deadline - cool if late_join is None else began + late_join * (deadline - began)
         # the evaluation takes about as long as `EVAL_STEPS` training steps at the run's mean speed: until the cool-down
         # starts, the time kept for it is set again every 100 steps from the steps so far
