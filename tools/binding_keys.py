@@ -12,7 +12,7 @@ experiments page):
 `--cue` starts every episode, in training and in the measurements, with a text naming its key ('shape:',
 `tasks.key_cue`); `--long-batch 4` adds the demo's second episode source (sixteen demonstrations, `DEMO_LONG_EPISODES`).
 Runs e6-e7 are the demo's episode sources (`--kmax 8 --p-once 0.25 --long-batch 4 --words open --held-out held_out`)
-keyed by colour, shape and size, with and without the cue.
+keyed by colour, shape and size, with and without the cue, for 1,000 steps; e8 is e6 for 2,000.
 
 The committed file's first four runs (e1-e4) were made with a scratch script of the same settings before this one was
 written down; this script records the same arguments and measures with the same functions, and the runs it added
