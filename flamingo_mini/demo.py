@@ -611,7 +611,8 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
     joined_data = '' if joined['step'] is None or not late else f"; from step {joined['step']}, {' and '.join(_LATE_DATA[k] for k in late)}"
     model.save_pretrained(out, training_data=f'the flamingo_mini tiny world (scenes, episodes, digits{joined_data})', processor=processor,
                           training_steps=learn.step, evaluation={k: report[k] for k in ('captions', 'digits', 'perception', 'icl', 'binding', 'once', 'rices')},
-                          tasks=['captioning', f"few-shot word binding by {', '.join(episodes['keys'])} (in context)", 'digit naming'])
+                          tasks=['captioning', f"few-shot word binding by {', '.join(episodes['keys'])} (in context)", 'digit naming']
+                                + (["few-shot word binding by colour, shape or size, the key named first ('shape:', in context)"] if keyed_batch else []))
     report['seconds']['evaluation'] = round(time.time() - evaluated)  # with the figure and the saving
     report['seconds']['total'] = round(time.time() - start)
     report['varied'] = varied  # captioned varied renders and styled digits in the mixture (`training_sources`)
