@@ -14,7 +14,7 @@ from .core import require_extra
 require_extra('all', 'datasets', 'accelerate', 'sklearn', 'matplotlib', by='flamingo_mini.demo')
 from datasets import concatenate_datasets
 from .core import *
-from .world import (episodes_dataset, parse_caption, scenes_dataset, digits_dataset, demo_text, WORDS, digit_caption,
+from .world import (episodes_dataset, parse_caption, make_caption, scenes_dataset, digits_dataset, demo_text, WORDS, COLOURS, digit_caption,
                                  episode_baselines)
 from .tasks import (BINDING_KEYS, HELD_OUT_KEYS, WORD_POOLS, held_out_pool, DigitRanges, binding_plan, binding_episode, key_cue,
                                  binding_baselines, make_digit, make_varied_scene, parse_scene_caption,
@@ -25,12 +25,12 @@ from .data import FlamingoCollator, prepare_dataset
 __all__ = ['DEMO_FLAMINGO', 'DEMO_DOUBLE', 'DEMO_EPISODES', 'DEMO_LONG_EPISODES', 'DEMO_VARIED', 'DEMO_LATE', 'DEMO_LATE_AFTER',
            'DEMO_WEIGHTS', 'EVAL_STEPS', 'ATTRIBUTES', 'PERCEPTION_SCENES', 'PERCEPTION_DIGITS',
            'PERCEPTION_TRAINED_BY', 'BINDING_FORMED', 'BINDING_PROBE_N', 'BINDING_WORDS', 'demo_sources',
-           'FeatureEpisodes', 'SeenWordLoss', 'caption_accuracy', 'caption_images', 'evaluate_captions',
-           'evaluate_digits', 'evaluate_perception', 'evaluate_icl', 'binding_probe', 'evaluate_binding', 'word_tokens',
-           'evaluate_once', 'evaluate_rices', 'seen_share', 'seen_sources', 'render_sources', 'encode_sources',
-           'training_sources', 'train_in_context', 'wall_clock_schedule', 'demo_figure', 'run_demo', 'late_joined',
-           'format_report', 'read_report', 'report_summary', 'report_tables', 'plot_few_shot', 'Picture', 'samples_alt',
-           'few_shot_alt', 'plot_binding', 'binding_alt']
+           'FeatureEpisodes', 'SeenWordLoss', 'SwappedColours', 'caption_accuracy', 'caption_images',
+           'evaluate_captions', 'evaluate_digits', 'evaluate_perception', 'evaluate_icl', 'binding_probe',
+           'evaluate_binding', 'word_tokens', 'evaluate_once', 'evaluate_rices', 'seen_share', 'seen_sources',
+           'render_sources', 'encode_sources', 'training_sources', 'train_in_context', 'wall_clock_schedule',
+           'demo_figure', 'run_demo', 'late_joined', 'format_report', 'read_report', 'report_summary', 'report_tables',
+           'plot_few_shot', 'Picture', 'samples_alt', 'few_shot_alt', 'plot_binding', 'binding_alt']
 
 # %% ../nbs/18_demo.ipynb #e8d9ad95
 DEMO_FLAMINGO = dict(xattn_every=1, xattn_dim_head=32, xattn_heads=4, xattn_ff_mult=2, xattn_act='sqrelu', xattn_gate_init=1.,
@@ -176,6 +176,33 @@ class SeenWordLoss:
             if len(media) != len(row['fresh']): raise ValueError(f"row {r} has {len(media)} images but {len(row['fresh'])} fresh flags")
             for j, (start, fresh) in enumerate(zip(media, row['fresh'])):
                 if fresh and (j == 0 or not self.first_only): labels[r, start + 1:ids.index(self.eoc, start) + 1] = -100  # the word of a value not yet shown, and its <EOC>
+        return dict(batch) | dict(labels=labels)
+
+class SwappedColours:
+    "Collates captioned scenes with each object's colour word, with probability `p`, replaced in the text by another colour and left out of the loss: the shape that follows must then come from the image, whatever colour the text names."
+    def __init__(self, collate, # a `FeatureCollator` (or `FlamingoCollator`) of captioned world scenes
+                 tokenizer, # the world tokenizer: each colour word, after a space, is one token
+                 p:float, # the chance that an object's colour is replaced
+                 seed:int=0):
+        if not 0 <= p <= 1: raise ValueError(f"p is a probability, got {p}")
+        self.colour_ids = {c: tokenizer(f' {c}', add_special_tokens=False)['input_ids'] for c in COLOURS}
+        if any(len(v) != 1 for v in self.colour_ids.values()): raise ValueError("every colour word must be a single token after a space")
+        self.collate, self.p, self.rng, self.ids = collate, p, np.random.default_rng([seed, 31]), {v[0] for v in self.colour_ids.values()}
+    def columns(self) -> list[str]: return self.collate.columns()
+    def __call__(self, rows:list[dict]) -> dict:
+        column, changed, swapped = self.collate.text_column, [], []
+        for row in rows:
+            objects = parse_caption(row[column])
+            flags = [bool(self.rng.random() < self.p) for _ in objects]
+            objects = [o._replace(colour=str(self.rng.choice([c for c in COLOURS if c != o.colour]))) if f else o for o, f in zip(objects, flags)]
+            changed.append(dict(row) | {column: make_caption(objects)}); swapped.append(flags)
+        batch = self.collate(changed)
+        labels = batch['labels'].clone()
+        for r, flags in enumerate(swapped):
+            at = [j for j, t in enumerate(batch['input_ids'][r].tolist()) if t in self.ids]
+            if len(at) != len(flags): raise ValueError(f"row {r}: {len(at)} colour words for {len(flags)} objects")
+            for j, f in zip(at, flags):
+                if f: labels[r, j] = -100  # the colour the text names is not the image's: nothing to learn there
         return dict(batch) | dict(labels=labels)
 
 
@@ -408,6 +435,7 @@ def training_sources(model, processor, seed:int=0,
                      weights:dict|None=None, # loss weights, over `DEMO_WEIGHTS`
                      seen_loss:bool|str=False, # the episodes' loss only on words an earlier image predicts (`SeenWordLoss`); 'first': on every word but the first image's; False: on every word
                      keyed_batch:int=0, # episodes keyed by colour, shape or size, each naming its key first (`tasks.key_cue`), per step in a source of their own (0: none)
+                     swap_colours:float=0., # the chance that a captioned scene's object has its colour word replaced in the text, without loss (`SwappedColours`; 0: never)
                      log=print) -> tuple[dict, dict]:
     "The demo's training mixture, every image encoded once by the frozen tower: (sources, weights) for `Learner`."
     _check_loss_option('seen_loss', seen_loss)
@@ -416,6 +444,9 @@ def training_sources(model, processor, seed:int=0,
     # The vision tower is frozen: the images, seen for several epochs, are encoded once, and the episodes are assembled
     # from the single-shape scenes' features (`FeatureEpisodes`), so no training step runs the vision tower.
     sources = encode_sources(sources, model, processor, log)
+    if swap_colours:
+        scenes, collate, bs = sources['scenes']
+        sources['scenes'] = (scenes, SwappedColours(collate, processor.tokenizer, swap_colours, seed), bs)
     episodes = DEMO_EPISODES | (episodes or {})
     pool = dict(words=WORD_POOLS[episodes.pop('words')], digits=sources['digits'][0] if 'digit' in episodes['keys'] else None)
     sources['episodes'] = _episode_source(sources['scenes'][0], processor, episode_batch, seed, **pool, **episodes)
@@ -519,6 +550,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
              seen_loss:bool|str=False, # the episodes' loss from the first step (`SeenWordLoss`: True, 'first'; not the default: see its section); False: on every word
              threads:int|None=2, # torch threads for training and evaluation
              keyed_batch:int=0, # episodes keyed by colour, shape or size that name their key, per step (`training_sources`; 0: none)
+             swap_colours:float=0., # the chance that a captioned object's colour word is replaced in the text, without loss (`training_sources`; 0: never)
              log=print) -> dict:
     "Load (or build) the tiny world, train a Flamingo on it within the budget, evaluate, save; return the report."
     from flamingo_mini.model import FlamingoModel
@@ -540,7 +572,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
     held_out = held_out_pool(words)  # the never-trained words of the evaluation
     with torch_threads(threads):
         sources, weights = training_sources(model, processor, seed, episodes, episode_batch, long_batch, varied, seen_loss=seen_loss, log=log,
-                                            keyed_batch=keyed_batch)
+                                            keyed_batch=keyed_batch, swap_colours=swap_colours)
         late = {k: v for k, v in (late or {}).items() if k not in sources}  # a kind in the mixture from the start stays as it is
         switch = bool(late_loss) and not seen_loss  # the episodes' loss changes at the join
         extra = encode_sources(render_sources(processor, {k: v['rows'] for k, v in late.items()},
@@ -617,6 +649,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
     report['seconds']['total'] = round(time.time() - start)
     report['varied'] = varied  # captioned varied renders and styled digits in the mixture (`training_sources`)
     report['two_shape_share'] = DEMO_DOUBLE  # of the captioned scenes (`demo_sources`)
+    report['swap_colours'] = swap_colours  # the chance of a captioned object's colour word replaced in the text (`SwappedColours`)
     report['late'] = joined  # the render sources that joined later and the episodes' loss from then on: what, when and why, the binding probes
     report['budget'] = dict(minutes=minutes, threads=threads, cooldown=cooldown, reserve=round(reserve))  # a shared machine trains fewer steps in the same budget
     report['episodes'] = dict(episodes, keys=list(episodes['keys']), ks=list(episodes['ks']), words=words, batch=episode_batch, seen_loss=seen_loss,  # what the training episodes held

@@ -19,11 +19,11 @@ from .world import digit_caption, episode_baselines, text_episode, world_text
 from .tasks import ANSWER_WORDS, BINDING_KEYS, HELD_OUT_WORDS, TRAIN_WORDS
 
 # %% auto #0
-__all__ = ['END_OF_TEXT', 'WORLD_WORDS', 'DIGIT_CAPTIONS', 'OPEN_VOCAB_KEYS', 'LM_V7', 'WORLD_LM', 'train_world_tokenizer',
-           'add_eoc_token', 'world_batches', 'copy_batches', 'open_vocab_split', 'world_answer_sets',
-           'open_vocab_episode', 'open_vocab_batches', 'repeat_batches', 'world_lm_config', 'llama_like',
-           'new_world_lm', 'pretrain_lm', 'lm_perplexity', 'next_words', 'text_icl_accuracy', 'text_icl_report',
-           'greedy_continuations', 'open_vocab_episodes', 'open_vocab_report', 'repeat_accuracy']
+__all__ = ['END_OF_TEXT', 'WORLD_WORDS', 'DIGIT_CAPTIONS', 'OPEN_VOCAB_KEYS', 'LM_V7', 'WORLD_LM', 'LM_V8',
+           'train_world_tokenizer', 'add_eoc_token', 'world_batches', 'copy_batches', 'open_vocab_split',
+           'world_answer_sets', 'open_vocab_episode', 'open_vocab_batches', 'repeat_batches', 'world_lm_config',
+           'llama_like', 'new_world_lm', 'pretrain_lm', 'lm_perplexity', 'next_words', 'text_icl_accuracy',
+           'text_icl_report', 'greedy_continuations', 'open_vocab_episodes', 'open_vocab_report', 'repeat_accuracy']
 
 # %% ../nbs/10a_pretrain_lm.ipynb #8112063f
 END_OF_TEXT = '<|endoftext|>'
@@ -75,10 +75,12 @@ def world_batches(
     answer_loss:bool=False, # label only a text episode's words and `<EOC>`s (captions keep every label)
     ways:Iterable[int]=(2, 3, 4), # ways of the text episodes, drawn uniformly
     skip_words:Iterable[str]=(), # text episodes that show one of these nonsense words are left out (held-out answers)
+    caption_pairs:str='split', # `world_text`'s: 'all' lets captions name the colour-shape pairs images hold out (`COMP_PAIRS`)
+    caption_objects:Sequence[int]=(1, 2), # `world_text`'s: objects per caption
 ) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
     "Endless batches of world documents, one per row, right-padded: `input_ids`, `labels`, `attention_mask`, each (b, i)."
     eos, skip_words = tokenizer.eos_token_id, set(skip_words)
-    documents = world_text(2**62, seed=seed, p_episode=p_episode, ways=ways)
+    documents = world_text(2**62, seed=seed, p_episode=p_episode, ways=ways, caption_pairs=caption_pairs, caption_objects=caption_objects)
     rng, picks = np.random.default_rng(seed), np.random.default_rng([seed, 1])
     keep = torch.tensor(sorted(_answer_ids(tokenizer)))  # what an episode's context decides
     words = keep[keep != tokenizer.convert_tokens_to_ids(EOC_TOKEN)]  # an episode has these; a caption has none
@@ -357,6 +359,8 @@ def pretrain_lm(
     init:PreTrainedModel|None=None, # continue from a copy of this causal LM (same vocabulary) instead of a fresh one
     answer_loss:bool=True, # label only the words and `<EOC>`s of text episodes (`world_batches`)
     ways:Iterable[int]=(2, 3, 4), # ways of the text episodes, drawn uniformly
+    caption_pairs:str='split', # `world_text`'s: 'all' lets captions name every colour-shape pair, those images hold out (`COMP_PAIRS`) included
+    caption_objects:Sequence[int]=(1, 2), # `world_text`'s: objects per caption (1 to 3)
     decay_share:float=0.1, # the learning rate decays linearly to 0 over this last share of the steps
     batch_size:int=32, # documents per step
     lr:float=1e-3,
@@ -386,9 +390,10 @@ def pretrain_lm(
         model = copy.deepcopy(init)
         model.loss_type = 'ForCausalLM'
     else: model = new_world_lm(tokenizer, seed, **config_kwargs)
-    captions = world_batches(tokenizer, batch_size, p_episode=0.0, seed=seed)
+    text = dict(caption_pairs=caption_pairs, caption_objects=caption_objects)
+    captions = world_batches(tokenizer, batch_size, p_episode=0.0, seed=seed, **text)
     episodes = world_batches(tokenizer, batch_size, p_episode=p_episode, seed=seed + 1, answer_loss=answer_loss,
-                             ways=ways, skip_words=held_out_words)
+                             ways=ways, skip_words=held_out_words, **text)
     copies, picks = copy_batches(tokenizer, batch_size, seed=seed, exclude=held_out), np.random.default_rng([seed, 3])
     repeats = repeat_batches(tokenizer, batch_size, repeat_length, seed=seed, exclude=held_out, alphabet=repeat_alphabet)
     open_episodes = open_vocab_batches(tokenizer, open_vocab or [], batch_size, seed=seed, **options)
@@ -418,6 +423,11 @@ LM_V7 = dict(  # `pretrain_lm(tokenizer, **LM_V7)`: the tiny world's LM version 
 WORLD_LM = dict(  # `pretrain_lm(tokenizer, **WORLD_LM)`: the shipped LM since tiny world version 7 (`build_tiny_world`'s default)
     LM_V7, family='llama', n_layer=3, episode_steps=9000, repeat_alphabet=[3, 4, 6, 8, 12, 16, None, None],
     open_vocab_options=dict(LM_V7['open_vocab_options'], lengths=[*range(1, 8)], alphabet=[4, 6, 8, 12, 16, None]))
+
+# a candidate, not shipped (experiments page, "Captions of held-out colour-shape pairs"): WORLD_LM whose captions name
+# every colour-shape pair and up to three objects; the images still hold COMP_PAIRS out, only the text names them
+LM_V8 = dict(WORLD_LM, caption_pairs='all', caption_objects=(1, 2, 3))  # `pretrain_lm(tokenizer, **LM_V8)`
+
 
 # %% ../nbs/10a_pretrain_lm.ipynb #a1ef55fc
 @torch.no_grad()

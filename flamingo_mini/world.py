@@ -8,7 +8,7 @@ import hashlib, importlib.resources, json, re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, NamedTuple
+from typing import Iterable, Iterator, NamedTuple, Sequence
 import torch
 import numpy as np
 from PIL import Image, ImageDraw
@@ -20,12 +20,12 @@ from .core import EOC_TOKEN
 
 # %% auto #0
 __all__ = ['COLOURS', 'SHAPES', 'POSITIONS', 'SIZES', 'SPLITS', 'IMAGE_SIZE', 'PALETTE', 'BACKGROUND', 'CENTRES', 'RADII',
-           'POSITION_JITTER', 'COLOUR_JITTER', 'PIXEL_NOISE', 'COMP_PAIRS', 'TRAIN_PAIRS', 'PLACES', 'SCENE_FEATURES',
-           'WORDS', 'EPISODE_KEYS', 'EPISODE_FEATURES', 'DEMO_FROZEN_FILES', 'WorldObject', 'make_caption',
-           'parse_caption', 'shape_coverage', 'Scene', 'make_scene', 'scenes_dataset', 'demo_text', 'make_episode',
-           'episodes_dataset', 'episode_baselines', 'text_episode', 'world_text', 'digit_caption', 'digits_dataset',
-           'shipped_world_dir', 'frozen_parts_hashes', 'demo_reference_inputs', 'demo_processor', 'demo_model',
-           'ship_demo']
+           'POSITION_JITTER', 'COLOUR_JITTER', 'PIXEL_NOISE', 'COMP_PAIRS', 'TRAIN_PAIRS', 'ALL_PAIRS', 'PLACES',
+           'SCENE_FEATURES', 'WORDS', 'EPISODE_KEYS', 'EPISODE_FEATURES', 'DEMO_FROZEN_FILES', 'WorldObject',
+           'make_caption', 'parse_caption', 'shape_coverage', 'Scene', 'make_scene', 'scenes_dataset', 'demo_text',
+           'make_episode', 'episodes_dataset', 'episode_baselines', 'text_episode', 'world_text', 'digit_caption',
+           'digits_dataset', 'shipped_world_dir', 'frozen_parts_hashes', 'demo_reference_inputs', 'demo_processor',
+           'demo_model', 'ship_demo']
 
 # %% ../nbs/09_world.ipynb #4d1b0aac
 COLOURS = ('red', 'green', 'blue', 'yellow', 'purple', 'white')
@@ -46,6 +46,7 @@ POSITION_JITTER, COLOUR_JITTER, PIXEL_NOISE = 3, 20, 12  # each drawn uniformly 
 COMP_PAIRS = (('red', 'triangle'), ('green', 'star'), ('blue', 'circle'), ('yellow', 'square'), ('purple', 'cross'),
               ('white', 'diamond'))
 TRAIN_PAIRS = tuple((c, s) for c in COLOURS for s in SHAPES if (c, s) not in COMP_PAIRS)
+ALL_PAIRS = TRAIN_PAIRS + COMP_PAIRS  # what the world's text may name (`world_text(caption_pairs='all')`); images hold COMP_PAIRS out
 
 # %% ../nbs/09_world.ipynb #8cf9c32b
 PLACES = dict(left='on the left', right='on the right', top='at the top', bottom='at the bottom',
@@ -119,9 +120,10 @@ def _check(split:str, shapes=1, n:int=0, seed:int=0):
     if n < 0: raise ValueError(f"n must be at least 0, got {n}")
     if seed < 0: raise ValueError(f"seed must be at least 0, got {seed}")
 
-def _sample_objects(rng:np.random.Generator, n_objects:int, split:str, key:str|None=None, value:str|None=None):
-    "`n_objects` objects of `split`, optionally all with `key` (colour or shape) equal to `value`."
-    pairs = COMP_PAIRS if split == 'comp' else TRAIN_PAIRS
+def _sample_objects(rng:np.random.Generator, n_objects:int, split:str, key:str|None=None, value:str|None=None,
+                    pairs:Sequence[tuple[str, str]]|None=None):
+    "`n_objects` objects of `split` (or of the colour-shape `pairs` given), optionally all with `key` (colour or shape) equal to `value`."
+    if pairs is None: pairs = COMP_PAIRS if split == 'comp' else TRAIN_PAIRS
     if key is not None: pairs = [p for p in pairs if p[('colour', 'shape').index(key)] == value]
     if n_objects == 1: positions = [POSITIONS[rng.integers(len(POSITIONS))]]
     else: positions = [POSITIONS[i] for i in sorted(rng.choice(4, n_objects, replace=False))]  # never 'middle'
@@ -324,9 +326,15 @@ def world_text(
     ways:Iterable[int]=(2, 3, 4), # ways per episode, drawn uniformly
     keys:Iterable[str]=('colour', 'shape'), # episode keys, drawn uniformly
     split:str='train', # the split whose objects (and episode stream) the text describes
+    caption_pairs:str='split', # the colour-shape pairs captions name: 'split' the split's own (train and test: `TRAIN_PAIRS`), 'all' every one (`ALL_PAIRS`)
+    caption_objects:Sequence[int]=(1, 2), # objects per caption, drawn uniformly: 1 to 3 (a three-object caption uses three of the four outer places)
 ) -> Iterator[str]:
     "`n` documents of the world's text: captions and completed text episodes, each ending with `<EOC>`."
-    ks, ways, keys = list(ks), list(ways), list(keys)
+    ks, ways, keys, caption_objects = list(ks), list(ways), list(keys), [int(c) for c in caption_objects]
+    if caption_pairs not in ('split', 'all'): raise ValueError(f"caption_pairs must be 'split' or 'all', got {caption_pairs!r}")
+    if not caption_objects or not set(caption_objects) <= {1, 2, 3}:
+        raise ValueError(f"caption_objects must name 1, 2 or 3 objects per caption, got {caption_objects!r}")
+    pairs = ALL_PAIRS if caption_pairs == 'all' else None
     if not 0 <= p_episode <= 1: raise ValueError(f"p_episode must be in [0, 1], got {p_episode}")
     if p_episode > 0:
         if not (ks and ways and keys): raise ValueError("episodes need at least one k, ways and key")
@@ -340,7 +348,8 @@ def world_text(
             k, w, key = ks[rng.integers(len(ks))], ways[rng.integers(len(ways))], keys[rng.integers(len(keys))]
             ep = text_episode(i, k, w, split, seed, key)
             return f"{ep['text']} {ep['answer']}{EOC_TOKEN}"
-        return make_caption(_sample_objects(rng, int(rng.integers(1, 3)), split)) + EOC_TOKEN
+        n_objects = caption_objects[rng.integers(len(caption_objects))]  # (1, 2): the draws of the world's text before both options
+        return make_caption(_sample_objects(rng, n_objects, split, pairs=pairs)) + EOC_TOKEN
     return (document(i) for i in range(n))
 
 # %% ../nbs/09_world.ipynb #5cecd699
