@@ -266,7 +266,7 @@ PERCEPTION_DIGITS = dict(
 
 # name -> the render sources (`render_sources`) whose renders hold the set's kind: a run that trained on any of them
 # marks the set `in_training` (drawn from the same ranges, never the same renders)
-PERCEPTION_TRAINED_BY = dict(single_outside={'varied'}, empty={'varied', 'empty'}, three={'varied'}, novel_pairs=set(),
+PERCEPTION_TRAINED_BY = dict(single_outside={'varied'}, empty={'varied', 'empty'}, three={'varied', 'three'}, novel_pairs=set(),
                              digits_printed={'styled_digits'}, digits_styled={'styled_digits'})
 
 def _scene_exact(prediction:str, caption:str) -> bool:
@@ -401,7 +401,7 @@ def seen_sources(sources:dict, weights:dict, processor, first_only:bool=False, n
                for name, (ds, collate, bs) in sources.items() if name in names}
     return changed, {name: weights[name] * seen_share(changed[name][0], first_only=first_only) for name in changed}
 
-def render_sources(processor, rows:dict, # name -> rows: 'varied' (0-3 objects), 'empty' (none) or 'styled_digits', all from the broad ranges
+def render_sources(processor, rows:dict, # name -> rows: 'varied' (0-3 objects), 'empty' (none) or 'styled_digits', all from the broad ranges; 'three' (three objects, centre ranges)
                    batches:dict, # name -> rows per step
                    seed:int=0) -> dict:
     "Pixel sources of renders beyond the world's own: captioned varied scenes, empty scenes ('nothing') and digits of every style."
@@ -411,10 +411,13 @@ def render_sources(processor, rows:dict, # name -> rows: 'varied' (0-3 objects),
         elif name == 'empty':
             scenes = [make_varied_scene(i, 0, 'broad', 'train', seed + 500) for i in range(n)]
             ds = Dataset.from_dict(dict(image=[s.image for s in scenes], caption=[s.caption for s in scenes]))
+        elif name == 'three':  # the grammar of `tasks.scene_caption`: three objects at three of the four outer places
+            scenes = [make_varied_scene(i, 3, 'centre', 'train', seed + 600) for i in range(n)]
+            ds = Dataset.from_dict(dict(image=[s.image for s in scenes], caption=[s.caption for s in scenes]))
         elif name == 'styled_digits':
             digits = [make_digit(i, 'broad', 'train', seed) for i in range(n)]
             ds = Dataset.from_dict(dict(image=[d.image for d in digits], caption=[digit_caption(d.label) for d in digits]))
-        else: raise ValueError(f"unknown render source {name!r}: 'varied', 'empty' or 'styled_digits'")
+        else: raise ValueError(f"unknown render source {name!r}: 'varied', 'empty', 'three' or 'styled_digits'")
         return prepare_dataset(ds, ['image']), FlamingoCollator(processor), batches[name]
     return {name: source(name, n) for name, n in rows.items()}
 
@@ -529,7 +532,7 @@ def demo_figure(model, processor, images:list, path:str|Path|None=None, max_new_
     return captions
 
 # %% ../nbs/18_demo.ipynb #1e83f783
-_LATE_DATA = dict(varied='varied scenes', empty='empty scenes', styled_digits='digits of other styles')
+_LATE_DATA = dict(varied='varied scenes', empty='empty scenes', styled_digits='digits of other styles', three='three-object scenes')
 
 def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and report
              minutes:float=7.5, # wall-clock budget for the whole job (a fresh `make demo` adds about 2 minutes of installation)

@@ -17,7 +17,8 @@ without loss (`demo.SwappedColours`). The experiments page renders reports/exper
     python tools/lm_v8.py demo --world ../runs/w8/world --out ../runs/w8/demos --swap 0.3
     python tools/lm_v8.py demo --world ../runs/w8/world --out ../runs/w8/demos1 --swap 0.3 --seed 1
     python tools/lm_v8.py demo --world ../runs/w8/world --out ../runs/w8/demo1 --seed 1
-    python tools/lm_v8.py latents ../runs/w8/demo7 ../runs/w8/demo ../runs/w8/demo7s ../runs/w8/demos ../runs/w8/demos1 ../runs/w8/demo1 --out ../runs/w8/latents.json
+    python tools/lm_v8.py demo --world ../runs/w8/world --out ../runs/w8/demo3 --three 2000     # three-object scenes join late
+    python tools/lm_v8.py latents ../runs/w8/demo7 ../runs/w8/demo ../runs/w8/demo7s ../runs/w8/demos ../runs/w8/demos1 ../runs/w8/demo1 ../runs/w8/demo3 --out ../runs/w8/latents.json
     python tools/lm_v8.py gather ../runs/w8 --out reports/experiments/lm_v8.json
 """
 from __future__ import annotations
@@ -178,18 +179,21 @@ def measure(world:str, n:int) -> dict:
                         train_pairs=lm_perplexity(lm, tok, world_text(300, seed=99, p_episode=0.0, split='test')),
                         held_out_pairs=lm_perplexity(lm, tok, world_text(300, seed=99, p_episode=0.0, split='comp'))))
 
-def demo(world:str, out:str, swap_colours:float=0., seed:int=0) -> dict:
+def demo(world:str, out:str, swap_colours:float=0., seed:int=0, three:int=0) -> dict:
     "`run_demo` (its defaults: 7.5 minutes, two threads) on the world's parts in `world` ('shipped': the package's), its captions' colour words swapped in the text with this chance (`SwappedColours`)."
     import flamingo_mini.pretrain as pretrain
     from flamingo_mini.demo import run_demo
     parts = _parts(world)
     pretrain.build_tiny_world = lambda *a, **k: parts  # run_demo loads its parts through this
-    return run_demo(out, seed=seed, swap_colours=swap_colours)
+    from flamingo_mini.demo import DEMO_LATE
+    late = DEMO_LATE | (dict(three=dict(rows=three, batch=8, weight=1.)) if three else {})  # joins with the other late sources
+    return run_demo(out, seed=seed, swap_colours=swap_colours, late=late)
 
 # the step folders `gather` reads: run -> the LM and the captions' colour swap (`demo --swap`)
 RUNS = dict(demo7='version 7 LM (shipped), seed 0', demo7s='version 7 LM, colours swapped (0.3), seed 0',
             demo='version 8 LM, seed 0', demos='version 8 LM, colours swapped (0.3), seed 0',
-            demo1='version 8 LM, seed 1', demos1='version 8 LM, colours swapped (0.3), seed 1')
+            demo1='version 8 LM, seed 1', demos1='version 8 LM, colours swapped (0.3), seed 1',
+            demo3='version 8 LM, three-object scenes (late), seed 0')
 
 def _run(folder:Path, name:str, world:str) -> dict:
     "What the experiments page shows of one `run_demo` report."
@@ -222,11 +226,12 @@ def main(argv=None):
     ap.add_argument('--n', type=int, default=100)
     ap.add_argument('--swap', type=float, default=0., help='demo: run_demo(swap_colours=)')
     ap.add_argument('--seed', type=int, default=0, help='demo: run_demo(seed=)')
+    ap.add_argument('--three', type=int, default=0, help='demo: a late source of this many three-object scenes (centre ranges), 8 a step')
     args = ap.parse_args(argv)
     if args.cmd == 'build': print(json.dumps(build(args.out, args.threads), indent=1))
     elif args.cmd == 'measure':
         Path(args.out).write_text(json.dumps(dict(shipped=measure('shipped', args.n), candidate=measure(args.world, args.n)), indent=1))
-    elif args.cmd == 'demo': demo(args.world, args.out, args.swap, args.seed)
+    elif args.cmd == 'demo': demo(args.world, args.out, args.swap, args.seed, args.three)
     elif args.cmd == 'gather': gather(args.runs[0], args.out)
     elif args.cmd == 'latents':
         from flamingo_mini.core import torch_threads
