@@ -18,7 +18,9 @@ without loss (`demo.SwappedColours`). The experiments page renders reports/exper
     python tools/lm_v8.py demo --world ../runs/w8/world --out ../runs/w8/demos1 --swap 0.3 --seed 1
     python tools/lm_v8.py demo --world ../runs/w8/world --out ../runs/w8/demo1 --seed 1
     python tools/lm_v8.py demo --world ../runs/w8/world --out ../runs/w8/demo3 --three 2000     # three-object scenes join late
-    python tools/lm_v8.py latents ../runs/w8/demo7 ../runs/w8/demo ../runs/w8/demo7s ../runs/w8/demos ../runs/w8/demos1 ../runs/w8/demo1 ../runs/w8/demo3 --out ../runs/w8/latents.json
+    python tools/lm_v8.py demo --world ../runs/w8/world --out ../runs/w8/demo2 --seed 2
+    python tools/lm_v8.py demo --world ../runs/w8/world --out ../runs/w8/demos2 --swap 0.3 --seed 2
+    python tools/lm_v8.py latents ../runs/w8/demo7 ../runs/w8/demo ../runs/w8/demo7s ../runs/w8/demos ../runs/w8/demos1 ../runs/w8/demo1 ../runs/w8/demo3 ../runs/w8/demo2 ../runs/w8/demos2 --out ../runs/w8/latents.json
     python tools/lm_v8.py gather ../runs/w8 --out reports/experiments/lm_v8.json
 """
 from __future__ import annotations
@@ -193,6 +195,7 @@ def demo(world:str, out:str, swap_colours:float=0., seed:int=0, three:int=0) -> 
 RUNS = dict(demo7='version 7 LM (shipped), seed 0', demo7s='version 7 LM, colours swapped (0.3), seed 0',
             demo='version 8 LM, seed 0', demos='version 8 LM, colours swapped (0.3), seed 0',
             demo1='version 8 LM, seed 1', demos1='version 8 LM, colours swapped (0.3), seed 1',
+            demo2='version 8 LM, seed 2', demos2='version 8 LM, colours swapped (0.3), seed 2',
             demo3='version 8 LM, three-object scenes (late), seed 0')
 
 def _run(folder:Path, name:str, world:str) -> dict:
