@@ -408,11 +408,9 @@ def render_sources(processor, rows:dict, # name -> rows: 'varied' (0-3 objects),
     from datasets import Dataset
     def source(name:str, n:int):
         if name == 'varied': ds = task_dataset('caption', n, ranges='broad', seed=seed)
-        elif name == 'empty':
-            scenes = [make_varied_scene(i, 0, 'broad', 'train', seed + 500) for i in range(n)]
-            ds = Dataset.from_dict(dict(image=[s.image for s in scenes], caption=[s.caption for s in scenes]))
-        elif name == 'three':  # the grammar of `tasks.scene_caption`: three objects at three of the four outer places
-            scenes = [make_varied_scene(i, 3, 'centre', 'train', seed + 600) for i in range(n)]
+        elif name in ('empty', 'three'):  # 'nothing'; or three objects at three of the four outer places (`tasks.scene_caption`)
+            objects, ranges, offset = (0, 'broad', 500) if name == 'empty' else (3, 'centre', 600)
+            scenes = [make_varied_scene(i, objects, ranges, 'train', seed + offset) for i in range(n)]
             ds = Dataset.from_dict(dict(image=[s.image for s in scenes], caption=[s.caption for s in scenes]))
         elif name == 'styled_digits':
             digits = [make_digit(i, 'broad', 'train', seed) for i in range(n)]

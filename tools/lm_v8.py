@@ -48,9 +48,20 @@ def build(out:str, threads:int=2, log_every:int=500) -> dict:
     return stamp
 
 def _parts(world:str) -> dict:
+    from flamingo_mini.pretrain import _parts
     from flamingo_mini.world import shipped_world_dir
-    folder = shipped_world_dir() if world == 'shipped' else Path(world)
-    return dict(lm=str(folder/'lm'), vision=str(folder/'vision'))
+    return _parts(shipped_world_dir() if world == 'shipped' else Path(world))
+
+class _Ridge:
+    "Ridge regression in the dual form on standardised features, as `pretrain_vision.vision_probe` fits it: one Gram matrix, any number of one-hot targets."
+    def __init__(self, x:torch.Tensor, ridge:float=1.0):
+        self.mean, self.std = x.mean(0), x.std(0) + 1e-6
+        self.x = (x - self.mean) / self.std
+        self.gram = self.x @ self.x.T
+        self.gram += ridge * self.gram.diagonal().mean() * torch.eye(len(x), dtype=self.gram.dtype)
+    def kernel(self, x:torch.Tensor) -> torch.Tensor: return ((x - self.mean) / self.std) @ self.x.T  # (n_test, n_train)
+    def dual(self, y:torch.Tensor, classes:int) -> torch.Tensor:  # kernel @ dual: each class's score
+        return torch.linalg.solve(self.gram, torch.nn.functional.one_hot(y, classes).double())
 
 @torch.no_grad()
 def pair_prior(lm, tok) -> dict:
@@ -92,7 +103,6 @@ def third_object(lm, tok, n:int=200) -> dict:
 @torch.no_grad()
 def tower_probe(n_train:int=3000, n_test:int=300, ridge:float=1.0, seed:int=11) -> dict:
     "Where the information is: a linear (ridge) probe on all output tokens of the shipped tower, one per place and attribute, fitted on `tasks` renders of 1-3 objects in the centre ranges (training pairs), scored per object and per whole scene on held-out renders of one, two and three objects and of two held-out pairs."
-    import torch.nn.functional as F
     from transformers import CLIPVisionModel
     from flamingo_mini.pretrain_vision import encoder_tokens
     from flamingo_mini.tasks import make_varied_scene
@@ -104,19 +114,14 @@ def tower_probe(n_train:int=3000, n_test:int=300, ridge:float=1.0, seed:int=11) 
         at = [o for o in scene.objects if o.position == place]
         return 0 if not at else 1 if attribute == 'occupied' else 1 + values[attribute].index(getattr(at[0], attribute))
     train = scenes(n_train, (1, 2, 3), 'train', seed)
-    x = encoder_tokens(tower, [s.image for s in train]).flatten(1).double()
-    mean, std = x.mean(0), x.std(0) + 1e-6
-    x = (x - mean) / std
-    gram = x @ x.T
-    gram += ridge * gram.diagonal().mean() * torch.eye(len(train), dtype=gram.dtype)
+    fitted = _Ridge(encoder_tokens(tower, [s.image for s in train]).flatten(1).double(), ridge)
     attributes = ('occupied', 'colour', 'shape', 'size')
-    duals = {(p, a): torch.linalg.solve(gram, F.one_hot(torch.tensor([target(s, p, a) for s in train]),
-                                                        2 if a == 'occupied' else 1 + len(values[a])).double())
+    duals = {(p, a): fitted.dual(torch.tensor([target(s, p, a) for s in train]), 2 if a == 'occupied' else 1 + len(values[a]))
              for p in POSITIONS for a in attributes}
     out = {}
     for name, (counts, split) in dict(one=((1,), 'test'), two=((2,), 'test'), three=((3,), 'test'), novel_pairs=((2,), 'comp')).items():
         test = scenes(n_test, counts, split, seed + 1 + len(out))
-        kernel = ((encoder_tokens(tower, [s.image for s in test]).flatten(1).double() - mean) / std) @ x.T
+        kernel = fitted.kernel(encoder_tokens(tower, [s.image for s in test]).flatten(1).double())
         right, whole = {a: [] for a in attributes}, np.ones(len(test), bool)
         for p in POSITIONS:
             for a in attributes:
@@ -130,7 +135,6 @@ def tower_probe(n_train:int=3000, n_test:int=300, ridge:float=1.0, seed:int=11) 
 @torch.no_grad()
 def latent_probe(checkpoint:str, n_train:int=2000, n_test:int=400, n_captions:int=200, seed:int=21) -> dict:
     "Where a trained demo loses a held-out pair's shape: ridge probes for shape and colour on the tower's tokens and on the resampler's latents of a `run_demo` checkpoint, fitted on the world's single-object training scenes and scored on its test scenes (training pairs) and its held-out pairs (the 'comp' split); and the checkpoint's captions of two-object scenes of held-out pairs in the world's own renders."
-    import torch.nn.functional as F
     from flamingo_mini.model import FlamingoModel
     from flamingo_mini.pretrain_vision import _normalised_pixels, world_image_processor
     from flamingo_mini.world import COLOURS, SHAPES, make_scene
@@ -145,14 +149,13 @@ def latent_probe(checkpoint:str, n_train:int=2000, n_test:int=400, n_captions:in
     fitted, scored = features(train), {k: features(v) for k, v in tests.items()}
     out = {}
     for j, stage in enumerate(('tower_tokens', 'resampler_latents')):
-        x = fitted[j]; mean, std = x.mean(0), x.std(0) + 1e-6; x = (x - mean) / std
-        gram = x @ x.T
-        gram += gram.diagonal().mean() * torch.eye(len(x), dtype=gram.dtype)
+        ridge = _Ridge(fitted[j])
+        kernels = {name: ridge.kernel(scored[name][j]) for name in tests}
         for attribute, values in (('shape', SHAPES), ('colour', COLOURS)):
             truth = lambda scenes: torch.tensor([values.index(getattr(s.objects[0], attribute)) for s in scenes])
-            dual = torch.linalg.solve(gram, F.one_hot(truth(train), len(values)).double())
+            dual = ridge.dual(truth(train), len(values))
             for name, scenes in tests.items():
-                predicted = (((scored[name][j] - mean) / std) @ x.T @ dual).argmax(-1)
+                predicted = (kernels[name] @ dual).argmax(-1)
                 out.setdefault(stage, {}).setdefault(attribute, {})[name] = float((predicted == truth(scenes)).double().mean())
     from flamingo_mini.demo import caption_accuracy, caption_images
     from flamingo_mini.processor import FlamingoProcessor
