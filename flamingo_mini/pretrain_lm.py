@@ -19,7 +19,7 @@ from .world import digit_caption, episode_baselines, text_episode, world_text
 from .tasks import ANSWER_WORDS, BINDING_KEYS, HELD_OUT_WORDS, TRAIN_WORDS
 
 # %% auto #0
-__all__ = ['END_OF_TEXT', 'WORLD_WORDS', 'DIGIT_CAPTIONS', 'OPEN_VOCAB_KEYS', 'LM_V7', 'WORLD_LM', 'LM_V8',
+__all__ = ['END_OF_TEXT', 'WORLD_WORDS', 'DIGIT_CAPTIONS', 'OPEN_VOCAB_KEYS', 'LM_V7', 'WORLD_LM_V7', 'LM_V8', 'WORLD_LM',
            'train_world_tokenizer', 'add_eoc_token', 'world_batches', 'copy_batches', 'open_vocab_split',
            'world_answer_sets', 'open_vocab_episode', 'open_vocab_batches', 'repeat_batches', 'world_lm_config',
            'llama_like', 'new_world_lm', 'pretrain_lm', 'lm_perplexity', 'next_words', 'text_icl_accuracy',
@@ -420,13 +420,14 @@ LM_V7 = dict(  # `pretrain_lm(tokenizer, **LM_V7)`: the tiny world's LM version 
     n_positions=256)  # at 2e-3 and above no induction head formed in our short runs
 
 # %% ../nbs/10a_pretrain_lm.ipynb #lm10cd01
-WORLD_LM = dict(  # `pretrain_lm(tokenizer, **WORLD_LM)`: the shipped LM since tiny world version 7 (`build_tiny_world`'s default)
+WORLD_LM_V7 = dict(  # `pretrain_lm(tokenizer, **WORLD_LM_V7)`: the shipped LM of tiny world version 7
     LM_V7, family='llama', n_layer=3, episode_steps=9000, repeat_alphabet=[3, 4, 6, 8, 12, 16, None, None],
     open_vocab_options=dict(LM_V7['open_vocab_options'], lengths=[*range(1, 8)], alphabet=[4, 6, 8, 12, 16, None]))
 
-# a candidate, not shipped (experiments page, "Captions of held-out colour-shape pairs"): WORLD_LM whose captions name
-# every colour-shape pair and up to three objects; the images still hold COMP_PAIRS out, only the text names them
-LM_V8 = dict(WORLD_LM, caption_pairs='all', caption_objects=(1, 2, 3))  # `pretrain_lm(tokenizer, **LM_V8)`
+# version 8 (experiments page, "Captions of held-out colour-shape pairs"): WORLD_LM_V7 whose captions name every
+# colour-shape pair and one to three objects; the images still hold COMP_PAIRS out, only the text names them
+LM_V8 = dict(WORLD_LM_V7, caption_pairs='all', caption_objects=(1, 2, 3))  # `pretrain_lm(tokenizer, **LM_V8)`
+WORLD_LM = LM_V8  # `pretrain_lm(tokenizer, **WORLD_LM)`: the shipped LM since tiny world version 8 (`build_tiny_world`'s default)
 
 
 # %% ../nbs/10a_pretrain_lm.ipynb #a1ef55fc

@@ -4,7 +4,7 @@
 
 # %% ../nbs/10b_pretrain_vision.ipynb #b0c1e7b3
 from __future__ import annotations
-import itertools
+import copy, itertools
 from typing import Iterator
 import numpy as np
 import torch
@@ -15,13 +15,14 @@ from transformers import CLIPImageProcessorPil
 from .core import torch_threads
 from .processor import clip_image_processor
 from .world import COLOURS, IMAGE_SIZE, POSITIONS, SHAPES, SIZES
-from .world import digit_caption, digits_dataset, make_scene
+from .world import BACKGROUND, RADII, digit_caption, digits_dataset, make_scene
 from .pretrain_lm import _fit, _pad_rows
 
 
 # %% auto #0
 __all__ = ['SLOT_VALUES', 'world_vision_config', 'world_clip', 'world_image_processor', 'vision_tower', 'attribute_targets',
-           'scene_batches', 'AttributeHeads', 'pretrain_vision', 'encoder_tokens', 'vision_probe', 'clip_retrieval']
+           'scene_batches', 'AttributeHeads', 'pretrain_vision', 'encoder_tokens', 'vision_probe', 'clip_retrieval',
+           'canonical_pair', 'distil_invariance']
 
 # %% ../nbs/10b_pretrain_vision.ipynb #c8c55b21
 def world_vision_config(**kwargs) -> CLIPVisionConfig:
@@ -202,10 +203,13 @@ def vision_probe(
     n_test:int=500, # held-out renders to score it on
     ridge:float=1.0, # regularisation, relative to the mean squared feature norm
     seed:int=0,
+    ranges:str|None=None, # score on single-object varied renders of these `tasks.RANGES` (e.g. 'outside'); None: the world's
 ) -> dict[str, float]:
-    "Held-out accuracy of a linear (ridge) probe on all output tokens, for each attribute of single-shape scenes."
+    "Held-out accuracy of a linear (ridge) probe on all output tokens, fitted on the world's single-shape scenes, for each attribute of held-out ones (or of varied renders)."
+    from flamingo_mini.tasks import make_varied_scene
     train = [make_scene(i, 'train', 1, seed + 1000) for i in range(n_train)]
-    test = [make_scene(i, 'test', 1, seed + 1000) for i in range(n_test)]
+    test = [make_scene(i, 'test', 1, seed + 1000) if ranges is None else make_varied_scene(i, 1, ranges, 'test', seed + 1000)
+            for i in range(n_test)]
     x_train = encoder_tokens(vision_model, [s.image for s in train]).flatten(1).double()  # (n, v*d)
     x_test = encoder_tokens(vision_model, [s.image for s in test]).flatten(1).double()
     mean, std = x_train.mean(0), x_train.std(0) + 1e-6
@@ -239,3 +243,56 @@ def clip_retrieval(
     best = clip(input_ids=input_ids, attention_mask=(labels != -100).long(),
                 pixel_values=pixel_values).logits_per_image.argmax(-1)
     return float(np.mean([captions[b] == c for b, c in zip(best.tolist(), captions)]))
+
+# %% ../nbs/10b_pretrain_vision.ipynb #inv00002
+_WORLD_LIGHT = (np.array(BACKGROUND, dtype=np.float64), dict(grey=float(BACKGROUND[0]), tint=0., brightness=1., contrast=1.))
+
+def canonical_pair(
+    index:int, # the pair's number
+    seed:int=0,
+    ranges:str='broad', # where the varied half draws from: a `tasks.RANGES` and `tasks.DIGIT_RANGES` name
+    p_digit:float=0.2, # share of digits (of every style of `ranges`)
+    p_world:float=0.25, # share of the world's own renders (one or two objects), paired with themselves
+) -> tuple:
+    "(varied image, the same content as the world draws it): objects at the same centres on the world's background with the world's radii; a digit's glyph at full scale, light on dark."
+    from flamingo_mini.tasks import DigitRanges, _objects, make_digit, render_objects
+    rng = np.random.default_rng([seed, 31, index])
+    kind = rng.random()
+    if kind < p_digit:
+        varied = make_digit(index, ranges, 'train', seed, label=int(rng.integers(10)))
+        return varied.image, make_digit(index, DigitRanges(styles=(varied.style,)), 'train', seed, label=varied.label).image
+    if kind < p_digit + p_world:
+        image = make_scene(index, 'train', 'mixed', seed).image
+        return image, image
+    objects = _objects(rng, int(rng.integers(4)), 'train')
+    varied = render_objects(rng, objects, ranges)
+    radii = [int(rng.integers(RADII[o.size][0], RADII[o.size][1] + 1)) for o in objects]  # as `world.make_scene`
+    return varied.image, render_objects(rng, objects, 'centre', varied.centres, radii, _WORLD_LIGHT).image
+
+def distil_invariance(
+    teacher, # the world's vision tower (a `CLIPVisionModel`); left unchanged
+    steps:int=3000,
+    renders:int=30000, # pairs drawn once (`canonical_pair`); batches draw from them at random
+    batch_size:int=64,
+    lr:float=3e-4,
+    seed:int=0,
+    threads:int|None=2, # torch threads (None: leave torch's setting)
+    log_every:int=0, # print the mean loss every this many steps (0: silent)
+    **pair_kwargs, # `canonical_pair` arguments: ranges, p_digit, p_world
+) -> CLIPVisionModel:
+    "A copy of `teacher` trained so that its tokens of a varied render match the teacher's tokens of the same content drawn as the world draws it (eval mode)."
+    student = copy.deepcopy(teacher)
+    processor = world_image_processor(teacher.config.image_size)
+    pairs = [canonical_pair(i, seed, **pair_kwargs) for i in range(renders)]
+    with torch_threads(threads):
+        targets = encoder_tokens(teacher, [world for _, world in pairs], processor)  # (renders, v, d)
+        scale = targets.var(dim=(0, 1)).mean()
+        def batches():
+            rng = np.random.default_rng([seed, 37])
+            while True:
+                rows = rng.integers(renders, size=batch_size)
+                yield _normalised_pixels([pairs[i][0] for i in rows], processor), targets[rows]
+        loss = lambda model, batch: F.mse_loss(model(pixel_values=batch[0]).last_hidden_state, batch[1]) / scale
+        _fit(student, batches(), steps, lr, log_every, 'invariance', loss)
+    return student.eval()
+

@@ -22,6 +22,9 @@ without loss (`demo.SwappedColours`). The experiments page renders reports/exper
     python tools/lm_v8.py demo --world ../runs/w8/world --out ../runs/w8/demos2 --swap 0.3 --seed 2
     python tools/lm_v8.py latents ../runs/w8/demo7 ../runs/w8/demo ../runs/w8/demo7s ../runs/w8/demos ../runs/w8/demos1 ../runs/w8/demo1 ../runs/w8/demo3 ../runs/w8/demo2 ../runs/w8/demos2 --out ../runs/w8/latents.json
     python tools/lm_v8.py gather ../runs/w8 --out reports/experiments/lm_v8.json
+
+These runs were made on tiny world version 7, so `--world shipped` meant the version-7 LM and the version-6 tower; since
+version 8 the package ships LM_V8 and a distilled tower (`tools/invariance.py`), and `shipped` names those.
 """
 from __future__ import annotations
 import argparse, json, shutil, time
@@ -31,7 +34,6 @@ import torch
 
 def build(out:str, threads:int=2, log_every:int=500) -> dict:
     "`build_tiny_world`'s LM step with `LM_V8` into `out`/lm, the shipped vision tower copied beside it, and its stamp."
-    from flamingo_mini.pretrain import TINY_WORLD_VERSION
     from flamingo_mini.pretrain_lm import LM_V8, pretrain_lm, train_world_tokenizer
     from flamingo_mini.world import shipped_world_dir
     out, shipped = Path(out), shipped_world_dir()
@@ -41,7 +43,7 @@ def build(out:str, threads:int=2, log_every:int=500) -> dict:
     lm.save_pretrained(out/'lm'); tokenizer.save_pretrained(out/'lm')
     shutil.copytree(shipped/'vision', out/'vision', dirs_exist_ok=True)
     before = json.loads((shipped/'build.json').read_text())
-    settings = json.loads(json.dumps(dict(version=TINY_WORLD_VERSION + 1, seed=0, tokenizer={}, lm=LM_V8, vision={})))
+    settings = json.loads(json.dumps(dict(version=8, seed=0, tokenizer={}, lm=LM_V8, vision={})))  # the LM of version 8, the tower of 6
     stamp = dict(settings=settings, seconds=before['seconds'], lm_seconds=round(time.time() - start, 1),
                  vision_seconds=before['vision_seconds'], clip_retrieval=before['clip_retrieval'], threads=threads)
     (out/'build.json').write_text(json.dumps(stamp, indent=1))
