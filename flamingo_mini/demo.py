@@ -23,7 +23,7 @@ from .data import FlamingoCollator, prepare_dataset
 
 # %% auto #0
 __all__ = ['DEMO_FLAMINGO', 'DEMO_DOUBLE', 'DEMO_EPISODES', 'DEMO_LONG_EPISODES', 'DEMO_VARIED', 'DEMO_LATE', 'DEMO_LATE_AFTER',
-           'DEMO_WEIGHTS', 'EVAL_STEPS', 'ATTRIBUTES', 'PERCEPTION_SCENES', 'PERCEPTION_DIGITS',
+           'DEMO_WEIGHTS', 'DEMO_LATE_WEIGHTS', 'EVAL_STEPS', 'ATTRIBUTES', 'PERCEPTION_SCENES', 'PERCEPTION_DIGITS',
            'PERCEPTION_TRAINED_BY', 'BINDING_FORMED', 'BINDING_PROBE_N', 'BINDING_WORDS', 'demo_sources',
            'FeatureEpisodes', 'SeenWordLoss', 'SwappedColours', 'caption_accuracy', 'caption_images',
            'evaluate_captions', 'evaluate_digits', 'evaluate_perception', 'evaluate_icl', 'binding_probe',
@@ -93,6 +93,12 @@ DEMO_LATE = dict(empty=dict(rows=1000, batch=4, weight=1.), styled_digits=dict(r
 DEMO_LATE_AFTER = 0.5
 # the loss weight of each source's batch in a step (`DEMO_LATE` gives its sources' own)
 DEMO_WEIGHTS = dict(scenes=1., digits=0.5, varied=1., styled_digits=0.5, episodes=1., long=1., keyed=1.)
+# and the scenes' weight from the join on (`run_demo(late_weights=)`): two-shape captions form late and followed the
+# step count (0.42 exact in the committed version-8 run at 850 steps); with the scenes at twice the weight from the first
+# step they formed within the budget in each of three runs (0.93-0.95), but in-context binding formed in only one;
+# doubled only once binding has formed, the first phase is the default's, binding formed at step 600 on seeds 0 and 1,
+# and two-shape captions reached 0.82 on both in 900 steps (reports/experiments/demo_weights.json)
+DEMO_LATE_WEIGHTS = dict(scenes=2.)
 # The evaluation and saving at eval_n=200 take about as long as 140-170 of the run's training steps at its mean speed
 # (reports/demo/report.json: 53 s after 975 steps in 365 s; reports/experiments/demo_eval_reserve.json), so `run_demo`
 # keeps this many steps' time for them, and a machine at half speed trains fewer steps instead of overrunning the budget
@@ -385,6 +391,11 @@ def _episode_source(scenes, processor, batch_size:int, seed:int, digits=None, **
     return (FeatureEpisodes.from_scenes(scenes, digits=digits, seed=seed, **episodes),
             FeatureCollator(processor, texts_column='texts', images_column='image_features'), batch_size)
 
+def _check_weights(weights:dict|None):
+    "Refuse loss weights for sources the demo does not have (a misspelt name would otherwise be ignored)."
+    unknown = sorted(set(weights or {}) - set(DEMO_WEIGHTS))
+    if unknown: raise ValueError(f"no source named {', '.join(map(repr, unknown))} to weigh: the demo's sources are {', '.join(DEMO_WEIGHTS)}")
+
 def _check_loss_option(name:str, value):
     "The episodes' loss options (`seen_loss`, `late_loss`) are False, True or 'first'."
     if value not in (False, True, 'first'): raise ValueError(f"{name} must be False, True or 'first', got {value!r}")
@@ -440,6 +451,7 @@ def training_sources(model, processor, seed:int=0,
                      log=print) -> tuple[dict, dict]:
     "The demo's training mixture, every image encoded once by the frozen tower: (sources, weights) for `Learner`."
     _check_loss_option('seen_loss', seen_loss)
+    _check_weights(weights)
     sources = demo_sources(processor, seed=seed)
     if varied: sources |= render_sources(processor, dict(varied=varied, styled_digits=varied), dict(varied=32, styled_digits=16), seed)
     # The vision tower is frozen: the images, seen for several epochs, are encoded once, and the episodes are assembled
@@ -552,6 +564,8 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
              threads:int|None=2, # torch threads for training and evaluation
              keyed_batch:int=0, # episodes keyed by colour, shape or size that name their key, per step (`training_sources`; 0: none)
              swap_colours:float=0., # the chance that a captioned object's colour word is replaced in the text, without loss (`training_sources`; 0: never)
+             weights:dict|None=None, # loss weights of the sources, over `DEMO_WEIGHTS` (a late source's own weight is in `late`)
+             late_weights:dict|None=DEMO_LATE_WEIGHTS, # new loss weights of the scenes' or digits' source from the join on (None: unchanged)
              log=print) -> dict:
     "Load (or build) the tiny world, train a Flamingo on it within the budget, evaluate, save; return the report."
     from flamingo_mini.model import FlamingoModel
@@ -559,6 +573,8 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
     from flamingo_mini.pretrain import build_tiny_world
     from flamingo_mini.train import Learner
     _check_loss_option('late_loss', late_loss)
+    _check_weights(weights); _check_weights(late_weights)
+    if set(late_weights or {}) - {'scenes', 'digits'}: raise ValueError(f"late_weights change the scenes' or digits' source, got {sorted(late_weights)}")
     if not 0 <= late_after < 1: raise ValueError(f"late_after is a share of the training time, in [0, 1), got {late_after}")
     start = time.time()
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
@@ -571,9 +587,10 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
     episodes = DEMO_EPISODES | (episodes or {})
     words = episodes['words']
     held_out = held_out_pool(words)  # the never-trained words of the evaluation
+    configured = DEMO_WEIGHTS | (weights or {})  # the loss weights asked for (the episodes' change with `seen_loss` or `late_loss`)
     with torch_threads(threads):
         sources, weights = training_sources(model, processor, seed, episodes, episode_batch, long_batch, varied, seen_loss=seen_loss, log=log,
-                                            keyed_batch=keyed_batch, swap_colours=swap_colours)
+                                            keyed_batch=keyed_batch, swap_colours=swap_colours, weights=weights)
         late = {k: v for k, v in (late or {}).items() if k not in sources}  # a kind in the mixture from the start stays as it is
         switch = bool(late_loss) and not seen_loss  # the episodes' loss changes at the join
         extra = encode_sources(render_sources(processor, {k: v['rows'] for k, v in late.items()},
@@ -593,7 +610,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
         # starts, the time kept for it is set again every 100 steps from the steps so far
         reserve, deadline, cool, after_at, join_at = plan(eval_reserve)
         joined = dict(sources={k: dict(v, weight=extra_weights[k]) for k, v in late.items()}, loss=late_loss if switch else None,
-                      join=late_join, after=late_after if late_join is None else None, step=None, by=None, probes=[])
+                      join=late_join, after=late_after if late_join is None else None, weights=late_weights or {}, step=None, by=None, probes=[])
         log(f'world ready in {built:.0f} s, data in {prepared:.0f} s; training for '
             f'{deadline - time.time():.0f} s, the learning rate falling to zero over the last {cooldown:.0%}')
         while time.time() < deadline:
@@ -607,6 +624,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
                 if by:
                     if extra: learn.add_sources(extra, extra_weights)
                     if switch: learn.change_sources(*seen_sources(learn.sources, learn.weights, processor, first_only=late_loss == 'first'))
+                    if late_weights: learn.change_sources({k: learn.sources[k] for k in late_weights}, late_weights)
                     joined.update(step=learn.step, by=by)
                     log(f"step {learn.step}: {' and '.join([*extra] + (['the loss on fewer episode words'] if switch else []))} "
                         f"from now on ({'in-context binding formed' if by == 'binding' else 'on time'})")
@@ -650,6 +668,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
     report['seconds']['total'] = round(time.time() - start)
     report['varied'] = varied  # captioned varied renders and styled digits in the mixture (`training_sources`)
     report['two_shape_share'] = DEMO_DOUBLE  # of the captioned scenes (`demo_sources`)
+    report['weights'] = {k: v for k, v in (configured | extra_weights).items() if k in learn.sources}  # each source's loss weight
     report['swap_colours'] = swap_colours  # the chance of a captioned object's colour word replaced in the text (`SwappedColours`)
     report['late'] = joined  # the render sources that joined later and the episodes' loss from then on: what, when and why, the binding probes
     report['budget'] = dict(minutes=minutes, threads=threads, cooldown=cooldown, reserve=round(reserve))  # a shared machine trains fewer steps in the same budget
@@ -676,7 +695,9 @@ def late_joined(report:dict) -> str:
            f"at {late['join']:.0%} of the training time")
     kinds = ' and '.join(_LATE_DATA.get(k, k) for k in late['sources'])
     loss = {'first': "the episodes' loss left the first image's word", True: "the episodes' loss kept only the words an earlier image predicts"}.get(late.get('loss'))
-    what = (f"{kinds} joined the mixture" + (f" and {loss}" if loss else '')) if kinds else loss
+    weighed = ', '.join(f"the {k}' loss weight became {w:g}" for k, w in (late.get('weights') or {}).items())
+    what = ', '.join(x for x in ((f"{kinds} joined the mixture" if kinds else ''), weighed) if x)
+    what = (f"{what} and {loss}" if what and loss else what or loss)
     return f"{what[0].upper()}{what[1:]} at step {late['step']:,}, {why}"
 
 def format_report(report:dict) -> str:

@@ -256,6 +256,8 @@ def canonical_pair(
 ) -> tuple:
     "(varied image, the same content as the world draws it): objects at the same centres on the world's background with the world's radii; a digit's glyph at full scale, light on dark."
     from flamingo_mini.tasks import DigitRanges, _objects, make_digit, render_objects
+    if not (0 <= p_digit and 0 <= p_world and p_digit + p_world <= 1):
+        raise ValueError(f"p_digit and p_world are shares of the pairs, each at least 0 and together at most 1; got {p_digit} and {p_world}")
     rng = np.random.default_rng([seed, 31, index])
     kind = rng.random()
     if kind < p_digit:

@@ -1,0 +1,84 @@
+"""The demo's loss weights and its late render sources (issue #21). With every source at weight 1, two-shape captions
+followed the step count: 0.42 exact in the committed version-8 run (850 steps), 0.2-0.9 in runs of 700-975 steps
+(reports/experiments/invariance.json, lm_v8.json). Each run below is `run_demo` with its defaults but for what its
+settings name, on the shipped tiny world (version 8), run alone on the shared 2-core machine with two threads; the
+experiments page renders reports/experiments/demo_weights.json:
+
+    python tools/demo_weights.py run ../runs/s9/e1_varied_three --late varied=3000:8 three=1000:4
+    python tools/demo_weights.py run ../runs/s9/e2_scenes2 --weights scenes=2
+    python tools/demo_weights.py run ../runs/s9/e3_scenes2_ep15 --weights scenes=2 episodes=1.5
+    python tools/demo_weights.py run ../runs/s9/e4_scenes2_seed1 --weights scenes=2 --seed 1
+    python tools/demo_weights.py run ../runs/s9/e5_late_scenes2 --late-weights scenes=2
+    python tools/demo_weights.py run ../runs/s9/e6_late_scenes2_seed1 --late-weights scenes=2 --seed 1
+    python tools/demo_weights.py gather ../runs/s9 --runs e1_varied_three e2_scenes2 e3_scenes2_ep15 e4_scenes2_seed1 e5_late_scenes2 e6_late_scenes2_seed1 \\
+        --baseline reports/experiments/demo_committed_v8.json --out reports/experiments/demo_weights.json
+
+`--weights name=w` are `run_demo(weights=)`, over `demo.DEMO_WEIGHTS` as it was when the run started (the settings
+file beside each report records every source's weight); `--late-weights name=w` are `run_demo(late_weights=)`, the
+scenes' or digits' weight from the join on (none when not
+given, as before `demo.DEMO_LATE_WEIGHTS`); `--late name=rows:batch` adds a render source to `demo.DEMO_LATE` at
+weight 1, joining with the others once in-context binding has formed. The first three runs went through an earlier
+form of this tool that set `demo.DEMO_WEIGHTS` before the run (the same weights; their settings files written after).
+`--baseline` is a committed demo report (`reports/demo/report.json` when it was made with the weights before these runs).
+"""
+from __future__ import annotations
+import argparse, json, sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from invariance import _run as summary  # what the experiments page shows of one `run_demo` report
+
+def _pairs(items:list[str], parse) -> dict:
+    "name=value arguments as a dict."
+    out = {}
+    for item in items or []:
+        name, sep, value = item.partition('=')
+        if not sep: raise SystemExit(f"expected name=value, got {item!r}")
+        out[name] = parse(value)
+    return out
+
+def _late(value:str) -> dict:
+    rows, _, batch = value.partition(':')
+    return dict(rows=int(rows), batch=int(batch or 8), weight=1.)
+
+def run(out:str, weights:dict, late:dict, late_weights:dict, seed:int=0) -> dict:
+    "`run_demo` on the shipped world with these loss weights and extra late sources; its settings written beside its report."
+    from flamingo_mini import demo
+    report = demo.run_demo(out=out, weights=weights, late=demo.DEMO_LATE | late, late_weights=late_weights, seed=seed)
+    settings = dict(weights=report['weights'], late=report['late']['sources'], late_weights=report['late']['weights'], seed=seed)  # each source's loss weight, the late ones'
+    (Path(out)/'settings.json').write_text(json.dumps(settings, indent=1))
+    return report
+
+BASELINE_WEIGHTS = dict(scenes=1., digits=0.5, episodes=1., long=1.)  # `demo.DEMO_WEIGHTS` of the sources the committed version-8 run had
+
+def gather(folder:str, runs:list[str], baseline:str, out:str) -> dict:
+    "reports/experiments/demo_weights.json: the baseline report's summary and each run's, with its settings."
+    import shutil, tempfile
+    folder = Path(folder)
+    with tempfile.TemporaryDirectory() as tmp:  # `summary` reads a folder's report.json
+        shutil.copy(baseline, Path(tmp)/'report.json')
+        base = json.loads(Path(baseline).read_text())
+        rows = [dict(summary(Path(tmp)), name='committed', settings=dict(
+            weights=BASELINE_WEIGHTS | {k: v['weight'] for k, v in base['late']['sources'].items()},
+            late={k: {f: v[f] for f in ('rows', 'batch', 'weight')} for k, v in base['late']['sources'].items()}, late_weights={}, seed=0))]
+    rows += [dict(summary(folder/name), settings=json.loads((folder/name/'settings.json').read_text())) for name in runs]
+    for row, path in zip(rows, [Path(baseline)] + [folder/name/'report.json' for name in runs]):  # when the late sources joined, and why
+        late = json.loads(path.read_text())['late']
+        row['joined'] = dict(step=late['step'], by=late['by'], probes=late['probes'])
+    report = dict(what=' '.join(__doc__.split('\n\n')[0].split()), baseline=baseline, runs=rows,
+                  machine='the shared 2-core machine; each demo run alone, two threads (the demo\'s default)')
+    Path(out).write_text(json.dumps(report, indent=1))
+    return report
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest='cmd', required=True)
+    r = sub.add_parser('run'); r.add_argument('out'); r.add_argument('--weights', nargs='*'); r.add_argument('--late', nargs='*'); r.add_argument('--late-weights', nargs='*')
+    r.add_argument('--seed', type=int, default=0)
+    g = sub.add_parser('gather'); g.add_argument('folder'); g.add_argument('--runs', nargs='+', required=True)
+    g.add_argument('--baseline', required=True); g.add_argument('--out', default='reports/experiments/demo_weights.json')
+    a = ap.parse_args(argv)
+    if a.cmd == 'run': run(a.out, _pairs(a.weights, float), _pairs(a.late, _late), _pairs(a.late_weights, float), a.seed)
+    else: gather(a.folder, a.runs, a.baseline, a.out)
+
+if __name__ == '__main__': main()
