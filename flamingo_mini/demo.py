@@ -95,9 +95,10 @@ DEMO_LATE_AFTER = 0.5
 DEMO_WEIGHTS = dict(scenes=1., digits=0.5, varied=1., styled_digits=0.5, episodes=1., long=1., keyed=1.)
 # and the scenes' weight from the join on (`run_demo(late_weights=)`): two-shape captions form late and followed the
 # step count (0.42 exact in the committed version-8 run at 850 steps); with the scenes at twice the weight from the first
-# step they formed within the budget in each of three runs (0.93-0.95), but in-context binding formed in only one;
+# step they formed within the budget in each of three runs (0.94-0.95), but in-context binding formed in only one;
 # doubled only once binding has formed, the first phase is the default's, binding formed at step 600 on seeds 0 and 1,
-# and two-shape captions reached 0.82 on both in 900 steps (reports/experiments/demo_weights.json)
+# and two-shape captions reached 0.82 on both in 900 steps; in a slow hour's 725 steps they stayed at 0.23, under the
+# demo's 0.40, with binding formed (reports/experiments/demo_weights.json)
 DEMO_LATE_WEIGHTS = dict(scenes=2.)
 # The evaluation and saving at eval_n=200 take about as long as 140-170 of the run's training steps at its mean speed
 # (reports/demo/report.json: 53 s after 975 steps in 365 s; reports/experiments/demo_eval_reserve.json), so `run_demo`

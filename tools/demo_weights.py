@@ -10,7 +10,11 @@ experiments page renders reports/experiments/demo_weights.json:
     python tools/demo_weights.py run ../runs/s9/e4_scenes2_seed1 --weights scenes=2 --seed 1
     python tools/demo_weights.py run ../runs/s9/e5_late_scenes2 --late-weights scenes=2
     python tools/demo_weights.py run ../runs/s9/e6_late_scenes2_seed1 --late-weights scenes=2 --seed 1
-    python tools/demo_weights.py gather ../runs/s9 --runs e1_varied_three e2_scenes2 e3_scenes2_ep15 e4_scenes2_seed1 e5_late_scenes2 e6_late_scenes2_seed1 \\
+    python tools/demo_weights.py run ../runs/s9/e7_late_scenes4_short --late-weights scenes=4 --minutes 6.5
+    # make_demo_slow: report.json of `make demo` in a fresh clone of 7f8c11c (its defaults: the scenes doubled from the
+    # join) in a slow hour, with a settings.json that says so
+    python tools/demo_weights.py gather ../runs/s9 --runs e1_varied_three e2_scenes2 e3_scenes2_ep15 e4_scenes2_seed1 \\
+        e5_late_scenes2 e6_late_scenes2_seed1 e7_late_scenes4_short make_demo_slow \\
         --baseline reports/experiments/demo_committed_v8.json --out reports/experiments/demo_weights.json
 
 `--weights name=w` are `run_demo(weights=)`, over `demo.DEMO_WEIGHTS` as it was when the run started (the settings
@@ -41,11 +45,11 @@ def _late(value:str) -> dict:
     rows, _, batch = value.partition(':')
     return dict(rows=int(rows), batch=int(batch or 8), weight=1.)
 
-def run(out:str, weights:dict, late:dict, late_weights:dict, seed:int=0) -> dict:
+def run(out:str, weights:dict, late:dict, late_weights:dict, seed:int=0, minutes:float=7.5) -> dict:
     "`run_demo` on the shipped world with these loss weights and extra late sources; its settings written beside its report."
     from flamingo_mini import demo
-    report = demo.run_demo(out=out, weights=weights, late=demo.DEMO_LATE | late, late_weights=late_weights, seed=seed)
-    settings = dict(weights=report['weights'], late=report['late']['sources'], late_weights=report['late']['weights'], seed=seed)  # each source's loss weight, the late ones'
+    report = demo.run_demo(out=out, weights=weights, late=demo.DEMO_LATE | late, late_weights=late_weights, seed=seed, minutes=minutes)
+    settings = dict(weights=report['weights'], late=report['late']['sources'], late_weights=report['late']['weights'], seed=seed, minutes=minutes)  # each source's loss weight, the late ones'
     (Path(out)/'settings.json').write_text(json.dumps(settings, indent=1))
     return report
 
@@ -74,11 +78,11 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest='cmd', required=True)
     r = sub.add_parser('run'); r.add_argument('out'); r.add_argument('--weights', nargs='*'); r.add_argument('--late', nargs='*'); r.add_argument('--late-weights', nargs='*')
-    r.add_argument('--seed', type=int, default=0)
+    r.add_argument('--seed', type=int, default=0); r.add_argument('--minutes', type=float, default=7.5, help='the budget: fewer minutes stand in for a slower machine')
     g = sub.add_parser('gather'); g.add_argument('folder'); g.add_argument('--runs', nargs='+', required=True)
     g.add_argument('--baseline', required=True); g.add_argument('--out', default='reports/experiments/demo_weights.json')
     a = ap.parse_args(argv)
-    if a.cmd == 'run': run(a.out, _pairs(a.weights, float), _pairs(a.late, _late), _pairs(a.late_weights, float), a.seed)
+    if a.cmd == 'run': run(a.out, _pairs(a.weights, float), _pairs(a.late, _late), _pairs(a.late_weights, float), a.seed, a.minutes)
     else: gather(a.folder, a.runs, a.baseline, a.out)
 
 if __name__ == '__main__': main()

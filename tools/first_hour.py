@@ -6,7 +6,7 @@ the import (the error must name the package) and with it (`AutoModel`, `AutoMode
 `few_shot_prompt` (its tokens must be the ones the demo trains on) and the shipped trained model
 (`world.demo_model()`, directly and saved then loaded through `AutoModelForImageTextToText` and `pipeline` with chat
 messages), which must answer at least 90% of held-out episodes with the right word (with `--demo DIR`, a checkpoint
-of `make demo`, that one too) and, as `flamingo-mini caption demo`, caption a held-out scene exactly; run every `flamingo-mini` sub-command's `--help` and give it a
+of `make demo`, that one too) and, as `flamingo-mini caption demo`, caption nine of ten held-out one-object scenes exactly and most of ten two-object ones; run every `flamingo-mini` sub-command's `--help` and give it a
 path that does not exist (a one-line error, no traceback); build the package without setuptools warnings.
 
     python tools/first_hour.py [--demo flamingo-demo] [--keep DIR]
@@ -177,19 +177,21 @@ def commands(tmp:Path):
             assert r.returncode == 0 and 'usage:' in r.stdout, r.stderr[-500:]
             assert seconds < HELP_SECONDS, f'{seconds:.1f} s'
             note(f'{seconds:.2f} s')
-    with step('flamingo-mini caption demo: the shipped trained model captions held-out scenes (one object exactly; two at their places)') as note:
-        from flamingo_mini.world import make_scene, parse_caption
-        said = []
-        for shapes in (1, 2):
-            scene = make_scene(0, 'test', shapes=shapes)
-            scene.image.save(tmp/f'scene{shapes}.png')
-            r = run(*cli(), 'caption', 'demo', tmp/f'scene{shapes}.png', timeout=120)
+    with step('flamingo-mini caption demo: the shipped trained model captions held-out scenes (nine of ten one-object ones exactly, most of ten two-object ones)') as note:
+        from flamingo_mini.world import make_scene
+        exact = {}
+        for shapes in (1, 2):  # held-out scenes 0-9 of each kind, captioned in one call
+            scenes = [make_scene(i, 'test', shapes=shapes) for i in range(10)]
+            for i, scene in enumerate(scenes): scene.image.save(tmp/f'scene{shapes}_{i}.png')
+            r = run(*cli(), 'caption', 'demo', *[tmp/f'scene{shapes}_{i}.png' for i in range(10)], timeout=120)
             assert r.returncode == 0, r.stderr[-500:]
-            said.append(r.stdout.strip().split('\t')[-1])
-            if shapes == 1: assert said[-1] == scene.caption, (said[-1], scene.caption)
-            else:  # two-shape captions are the demo's weaker skill (its report): the grammar and the places must hold
-                assert [o.position for o in parse_caption(said[-1])] == [o.position for o in scene.objects], (said[-1], scene.caption)
-        note(repr(said))
+            said = [line.split('\t')[-1] for line in r.stdout.strip().splitlines()]
+            assert len(said) == 10, r.stdout[-500:]
+            exact[shapes] = [s == scene.caption for s, scene in zip(said, scenes)]
+            wrong = [(s, scene.caption) for s, scene in zip(said, scenes) if s != scene.caption]
+            # one shape: nearly all exact (the demo's report: 0.99 of 200); two shapes, its weaker skill: most (above 0.8)
+            assert sum(exact[shapes]) >= (9 if shapes == 1 else 6), wrong
+        note(f'exact: one object {sum(exact[1])}/10, two objects {sum(exact[2])}/10')
     missing = tmp/'no-such-checkpoint'
     image = tmp/'a.png'
     from flamingo_mini.testing import synthetic_images
