@@ -30,7 +30,7 @@ import argparse, json, sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from invariance import _run as summary  # what the experiments page shows of one `run_demo` report
+from invariance import _run as summary, write_experiment  # what the experiments page shows of one `run_demo` report; the file's frame
 
 def _pairs(items:list[str], parse) -> dict:
     "name=value arguments as a dict."
@@ -69,10 +69,7 @@ def gather(folder:str, runs:list[str], baseline:str, out:str) -> dict:
     for row, path in zip(rows, [Path(baseline)] + [folder/name/'report.json' for name in runs]):  # when the late sources joined, and why
         late = json.loads(path.read_text())['late']
         row['joined'] = dict(step=late['step'], by=late['by'], probes=late['probes'])
-    report = dict(what=' '.join(__doc__.split('\n\n')[0].split()), baseline=baseline, runs=rows,
-                  machine='the shared 2-core machine; each demo run alone, two threads (the demo\'s default)')
-    Path(out).write_text(json.dumps(report, indent=1))
-    return report
+    return write_experiment(out, __doc__, 'the shared 2-core machine; each demo run alone, two threads (the demo\'s default)', baseline=baseline, runs=rows)
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -78,16 +78,18 @@ def _run(folder:Path) -> dict:
                 world_last_four={k: v['accuracy'] for k, v in binding['held_out_world_words']['colour'].items()},
                 once=dict(mean=r['once']['mean'], worst=r['once']['worst']))
 
+def write_experiment(out:str, doc:str, machine:str, **fields) -> dict:
+    "An experiment file: what it is (the first paragraph of the tool's docstring), its fields, and the machine it ran on."
+    report = dict(what=' '.join(doc.split('\n\n')[0].split()), **fields, machine=machine)
+    Path(out).write_text(json.dumps(report, indent=1))
+    return report
+
 def gather(folder:str, out:str, runs:list[str]):
     "reports/experiments/invariance.json from this tool's step files in `folder`."
     folder = Path(folder)
     towers = {p.parent.name: json.loads(p.read_text()) for p in sorted(folder.glob('*/distil.json'))}
-    report = dict(what=' '.join(__doc__.split('\n\n')[0].split()), towers=towers,
-                  swap=json.loads((folder/'swap.json').read_text()),
-                  runs=[_run(folder/name) for name in runs],
-                  machine="the shared 2-core machine; towers one thread each, two side by side; each demo run alone, two threads")
-    Path(out).write_text(json.dumps(report, indent=1))
-    return report
+    return write_experiment(out, __doc__, "the shared 2-core machine; towers one thread each, two side by side; each demo run alone, two threads",
+                            towers=towers, swap=json.loads((folder/'swap.json').read_text()), runs=[_run(folder/name) for name in runs])
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
