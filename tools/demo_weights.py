@@ -11,10 +11,13 @@ experiments page renders reports/experiments/demo_weights.json:
     python tools/demo_weights.py run ../runs/s9/e5_late_scenes2 --late-weights scenes=2
     python tools/demo_weights.py run ../runs/s9/e6_late_scenes2_seed1 --late-weights scenes=2 --seed 1
     python tools/demo_weights.py run ../runs/s9/e7_late_scenes4_short --late-weights scenes=4 --minutes 6.5
+    python tools/demo_weights.py run ../runs/s9/e8_scenes15_late2_short --weights scenes=1.5 --late-weights scenes=2 --minutes 6.5
+    python tools/demo_weights.py run ../runs/s9/e9_scenes15_late2_short_seed1 --weights scenes=1.5 --late-weights scenes=2 --minutes 6.5 --seed 1
     # make_demo_slow: report.json of `make demo` in a fresh clone of 7f8c11c (its defaults: the scenes doubled from the
     # join) in a slow hour, with a settings.json that says so
     python tools/demo_weights.py gather ../runs/s9 --runs e1_varied_three e2_scenes2 e3_scenes2_ep15 e4_scenes2_seed1 \\
-        e5_late_scenes2 e6_late_scenes2_seed1 e7_late_scenes4_short make_demo_slow \\
+        e5_late_scenes2 e6_late_scenes2_seed1 e7_late_scenes4_short make_demo_slow e8_scenes15_late2_short \\
+        e9_scenes15_late2_short_seed1 \\
         --baseline reports/experiments/demo_committed_v8.json --out reports/experiments/demo_weights.json
 
 `--weights name=w` are `run_demo(weights=)`, over `demo.DEMO_WEIGHTS` as it was when the run started (the settings
@@ -42,6 +45,7 @@ def _pairs(items:list[str], parse) -> dict:
     return out
 
 def _late(value:str) -> dict:
+    "`rows:batch` (batch 8 when left out) as a late source at weight 1."
     rows, _, batch = value.partition(':')
     return dict(rows=int(rows), batch=int(batch or 8), weight=1.)
 
