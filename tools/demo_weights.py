@@ -33,7 +33,7 @@ import argparse, json, sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from invariance import _run as summary, write_experiment  # what the experiments page shows of one `run_demo` report; the file's frame
+from invariance import run_summary, write_experiment  # what the experiments page shows of one `run_demo` report; the file's frame
 
 def _pairs(items:list[str], parse) -> dict:
     "name=value arguments as a dict."
@@ -59,20 +59,16 @@ def run(out:str, weights:dict, late:dict, late_weights:dict, seed:int=0, minutes
 
 BASELINE_WEIGHTS = dict(scenes=1., digits=0.5, episodes=1., long=1.)  # `demo.DEMO_WEIGHTS` of the sources the committed version-8 run had
 
-def gather(folder:str, runs:list[str], baseline:str, out:str) -> dict:
+def gather(folder:str, names:list[str], baseline:str, out:str) -> dict:
     "reports/experiments/demo_weights.json: the baseline report's summary and each run's, with its settings."
-    import shutil, tempfile
-    folder = Path(folder)
-    with tempfile.TemporaryDirectory() as tmp:  # `summary` reads a folder's report.json
-        shutil.copy(baseline, Path(tmp)/'report.json')
-        base = json.loads(Path(baseline).read_text())
-        rows = [dict(summary(Path(tmp)), name='committed', settings=dict(
-            weights=BASELINE_WEIGHTS | {k: v['weight'] for k, v in base['late']['sources'].items()},
-            late={k: {f: v[f] for f in ('rows', 'batch', 'weight')} for k, v in base['late']['sources'].items()}, late_weights={}, seed=0))]
-    rows += [dict(summary(folder/name), settings=json.loads((folder/name/'settings.json').read_text())) for name in runs]
-    for row, path in zip(rows, [Path(baseline)] + [folder/name/'report.json' for name in runs]):  # when the late sources joined, and why
-        late = json.loads(path.read_text())['late']
-        row['joined'] = dict(step=late['step'], by=late['by'], probes=late['probes'])
+    folder, base = Path(folder), json.loads(Path(baseline).read_text())
+    late = base['late']['sources']
+    runs = [('committed', base, dict(weights=BASELINE_WEIGHTS | {k: v['weight'] for k, v in late.items()},
+                                      late={k: {f: v[f] for f in ('rows', 'batch', 'weight')} for k, v in late.items()}, late_weights={}, seed=0))]
+    runs += [(name, json.loads((folder/name/'report.json').read_text()), json.loads((folder/name/'settings.json').read_text())) for name in names]
+    rows = [dict(run_summary(report, name), settings=settings,
+                 joined={k: report['late'][k] for k in ('step', 'by', 'probes')})  # when the late sources joined, and why
+            for name, report, settings in runs]
     return write_experiment(out, __doc__, 'the shared 2-core machine; each demo run alone, two threads (the demo\'s default)', baseline=baseline, runs=rows)
 
 def main(argv=None):

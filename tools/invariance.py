@@ -65,11 +65,14 @@ def demo(lm:str, vision:str, out:str, seed:int=0) -> dict:
     return run_demo(out, seed=seed)
 
 def _run(folder:Path) -> dict:
+    "What the experiments page shows of the `run_demo` report in `folder`."
+    return run_summary(json.loads((folder/'report.json').read_text()), folder.name)
+
+def run_summary(r:dict, name:str) -> dict:
     "What the experiments page shows of one `run_demo` report."
-    r = json.loads((folder/'report.json').read_text())
     exact = lambda d: {k: v.get('exact', v.get('accuracy')) for k, v in d.items()}
     binding = r['binding']
-    return dict(name=folder.name, steps=r['steps'], seconds=r['seconds'],
+    return dict(name=name, steps=r['steps'], seconds=r['seconds'],
                 captions={k: v['exact'] for k, v in r['captions'].items()}, digits=r['digits']['accuracy'],
                 perception=exact(r['perception']),
                 perception_examples={k: v['examples'] for k, v in r['perception'].items() if 'examples' in v},
