@@ -503,7 +503,11 @@ def _parser() -> argparse.ArgumentParser:
     d = command('demo', 'the main job: train a Flamingo on the tiny world, evaluate, save')
     d.add_argument('--out', default='flamingo-demo', help=_help('folder for the checkpoint, figure and report', 'flamingo-demo'))
     d.add_argument('--seed', type=NATURAL, default=0, help=_help('random seed', 0))
-    d.add_argument('--minutes', type=POSITIVE_FLOAT, default=7.5, help=_help('wall-clock budget of the whole job', 7.5))
+    d_length = d.add_mutually_exclusive_group()
+    d_length.add_argument('--steps', type=POSITIVE, default=None, help=_help('training steps: the same run on any machine; '
+                                                                             'none: demo.DEMO_STEPS unless --minutes', None))
+    d_length.add_argument('--minutes', type=POSITIVE_FLOAT, default=None, help=_help('a wall-clock budget of the whole job instead of '
+                                                                                     'a number of steps (a slower machine trains fewer)', None))
     d.add_argument('--world-dir', help=_help("build the tiny world's parts in this folder; none: use the shipped copy", None))
     d.add_argument('--quick', action='store_true', help=_help('seconds, untrained: tiny random parts, caption, save, reload', False))
     c = command('caption', 'caption image files with a saved checkpoint')
@@ -549,7 +553,7 @@ def run(args:argparse.Namespace):
     import flamingo_mini.hub  # what `import flamingo_mini` does outside the command line: see the package's __init__
     if args.command == 'demo' and not args.quick:
         from flamingo_mini.demo import run_demo, format_report
-        report = run_demo(args.out, minutes=args.minutes, seed=args.seed, world_dir=args.world_dir)
+        report = run_demo(args.out, steps=args.steps, minutes=args.minutes, seed=args.seed, world_dir=args.world_dir)
         print(format_report(report))
         print(f"checkpoint, samples.png and report.json in {Path(args.out).resolve()}")
     elif args.command == 'demo':

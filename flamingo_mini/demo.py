@@ -23,9 +23,9 @@ from .data import FlamingoCollator, prepare_dataset
 
 # %% auto #0
 __all__ = ['DEMO_FLAMINGO', 'DEMO_DOUBLE', 'DEMO_EPISODES', 'DEMO_LONG_EPISODES', 'DEMO_VARIED', 'DEMO_LATE', 'DEMO_LATE_AFTER',
-           'DEMO_WEIGHTS', 'DEMO_LATE_WEIGHTS', 'EVAL_STEPS', 'ATTRIBUTES', 'PERCEPTION_SCENES', 'PERCEPTION_DIGITS',
-           'PERCEPTION_TRAINED_BY', 'BINDING_FORMED', 'BINDING_PROBE_N', 'BINDING_WORDS', 'demo_sources',
-           'FeatureEpisodes', 'SeenWordLoss', 'SwappedColours', 'caption_accuracy', 'caption_images',
+           'DEMO_WEIGHTS', 'DEMO_LATE_WEIGHTS', 'DEMO_STEPS', 'EVAL_STEPS', 'ATTRIBUTES', 'PERCEPTION_SCENES',
+           'PERCEPTION_DIGITS', 'PERCEPTION_TRAINED_BY', 'BINDING_FORMED', 'BINDING_PROBE_N', 'BINDING_WORDS',
+           'demo_sources', 'FeatureEpisodes', 'SeenWordLoss', 'SwappedColours', 'caption_accuracy', 'caption_images',
            'evaluate_captions', 'evaluate_digits', 'evaluate_perception', 'evaluate_icl', 'binding_probe',
            'evaluate_binding', 'word_tokens', 'evaluate_once', 'evaluate_rices', 'seen_share', 'seen_sources',
            'render_sources', 'encode_sources', 'training_sources', 'train_in_context', 'wall_clock_schedule',
@@ -100,9 +100,14 @@ DEMO_WEIGHTS = dict(scenes=1., digits=0.5, varied=1., styled_digits=0.5, episode
 # and two-shape captions reached 0.82 on both in 900 steps; in a slow hour's 725 steps they stayed at 0.23, under the
 # demo's 0.40, with binding formed (reports/experiments/demo_weights.json)
 DEMO_LATE_WEIGHTS = dict(scenes=2.)
-# The evaluation and saving at eval_n=200 take about as long as 140-170 of the run's training steps at its mean speed
-# (reports/demo/report.json: 53 s after 975 steps in 365 s; reports/experiments/demo_eval_reserve.json), so `run_demo`
-# keeps this many steps' time for them, and a machine at half speed trains fewer steps instead of overrunning the budget
+# `run_demo` trains this many steps, the same run batch for batch on any machine: within a wall-clock budget (its
+# `minutes`, 7.5 by default before the fixed steps) the steps followed the machine's speed and two-shape captions followed the
+# steps, 0.82 exact in a quiet hour's 900 steps and 0.23 in a slow hour's 725 (reports/experiments/demo_weights.json);
+# a slower machine now takes longer instead of training less (the committed report records the seconds)
+DEMO_STEPS = 900
+# With `minutes`: the evaluation and saving at eval_n=200 take about as long as 140-170 of the run's training steps at
+# its mean speed (reports/experiments/demo_eval_reserve.json), so `run_demo(minutes=)` keeps this many steps' time for
+# them, and a machine at half speed trains fewer steps instead of overrunning the budget
 EVAL_STEPS = 180
 
 # %% ../nbs/18_demo.ipynb #53d8ad6a
@@ -273,7 +278,7 @@ PERCEPTION_DIGITS = dict(
 
 # name -> the render sources (`render_sources`) whose renders hold the set's kind: a run that trained on any of them
 # marks the set `in_training` (drawn from the same ranges, never the same renders)
-PERCEPTION_TRAINED_BY = dict(single_outside={'varied'}, empty={'varied', 'empty'}, three={'varied', 'three'}, novel_pairs=set(),
+PERCEPTION_TRAINED_BY = dict(single_outside={'varied', 'single'}, empty={'varied', 'empty'}, three={'varied', 'three'}, novel_pairs=set(),
                              digits_printed={'styled_digits'}, digits_styled={'styled_digits'})
 
 def _scene_exact(prediction:str, caption:str) -> bool:
@@ -413,21 +418,21 @@ def seen_sources(sources:dict, weights:dict, processor, first_only:bool=False, n
                for name, (ds, collate, bs) in sources.items() if name in names}
     return changed, {name: weights[name] * seen_share(changed[name][0], first_only=first_only) for name in changed}
 
-def render_sources(processor, rows:dict, # name -> rows: 'varied' (0-3 objects), 'empty' (none) or 'styled_digits', all from the broad ranges; 'three' (three objects, centre ranges)
+def render_sources(processor, rows:dict, # name -> rows: 'varied' (0-3 objects), 'single' (one), 'empty' (none) or 'styled_digits', all from the broad ranges; 'three' (three objects, centre ranges)
                    batches:dict, # name -> rows per step
                    seed:int=0) -> dict:
     "Pixel sources of renders beyond the world's own: captioned varied scenes, empty scenes ('nothing') and digits of every style."
     from datasets import Dataset
     def source(name:str, n:int):
         if name == 'varied': ds = task_dataset('caption', n, ranges='broad', seed=seed)
-        elif name in ('empty', 'three'):  # 'nothing'; or three objects at three of the four outer places (`tasks.scene_caption`)
-            objects, ranges, offset = (0, 'broad', 500) if name == 'empty' else (3, 'centre', 600)
+        elif name in ('empty', 'single', 'three'):  # 'nothing'; one object; or three at three of the four outer places (`tasks.scene_caption`)
+            objects, ranges, offset = dict(empty=(0, 'broad', 500), single=(1, 'broad', 700), three=(3, 'centre', 600))[name]
             scenes = [make_varied_scene(i, objects, ranges, 'train', seed + offset) for i in range(n)]
             ds = Dataset.from_dict(dict(image=[s.image for s in scenes], caption=[s.caption for s in scenes]))
         elif name == 'styled_digits':
             digits = [make_digit(i, 'broad', 'train', seed) for i in range(n)]
             ds = Dataset.from_dict(dict(image=[d.image for d in digits], caption=[digit_caption(d.label) for d in digits]))
-        else: raise ValueError(f"unknown render source {name!r}: 'varied', 'empty', 'three' or 'styled_digits'")
+        else: raise ValueError(f"unknown render source {name!r}: 'varied', 'single', 'empty', 'three' or 'styled_digits'")
         return prepare_dataset(ds, ['image']), FlamingoCollator(processor), batches[name]
     return {name: source(name, n) for name, n in rows.items()}
 
@@ -475,11 +480,12 @@ def training_sources(model, processor, seed:int=0,
         sources, weights = sources | changed, weights | scaled
     return sources, weights
 
-def _demo_config(steps:int, seed:int, log_every:int):
-    "The demo's optimisation: a constant rate after warm-up (`run_demo` adds a wall-clock cool-down); the gates start open and learn at the common rate."
+def _demo_config(steps:int, seed:int, log_every:int,
+                 cooldown:float|None=None): # the share of `steps` at the end over which the rate falls to zero; None: constant (`run_demo(minutes=)` adds a wall-clock cool-down)
+    "The demo's optimisation: warm-up, a constant rate and a linear cool-down (warmup-stable-decay); the gates start open and learn at the common rate."
     from flamingo_mini.train import TrainConfig
-    return TrainConfig(steps=steps, lr=1e-3, gate_lr_mult=1., warmup_steps=50, schedule='constant',
-                       log_every=log_every, seed=seed)
+    return TrainConfig(steps=steps, lr=1e-3, gate_lr_mult=1., warmup_steps=50, schedule='constant' if cooldown is None else 'wsd',
+                       decay_share=cooldown or 0., log_every=log_every, seed=seed)
 
 def train_in_context(lm:str, # the frozen LM's folder (with its tokenizer)
                      vision:str, # the frozen vision tower's folder (with its image processor)
@@ -543,23 +549,24 @@ def demo_figure(model, processor, images:list, path:str|Path|None=None, max_new_
     return captions
 
 # %% ../nbs/18_demo.ipynb #1e83f783
-_LATE_DATA = dict(varied='varied scenes', empty='empty scenes', styled_digits='digits of other styles', three='three-object scenes')
+_LATE_DATA = dict(varied='varied scenes', single='single objects of any background, lighting and size', empty='empty scenes', styled_digits='digits of other styles', three='three-object scenes')
 
 def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and report
-             minutes:float=7.5, # wall-clock budget for the whole job (a fresh `make demo` adds about 2 minutes of installation)
+             steps:int|None=None, # training steps (None: `DEMO_STEPS`, unless `minutes` is given): the same run, batch for batch, on any machine
+             minutes:float|None=None, # or a wall-clock budget for the whole job instead: what loading and the evaluation leave goes to training
              seed:int=0,
              world_dir:str|None=None, # where to build the tiny world's parts (default: use the copy shipped in the package)
              eval_n:int=200, # held-out samples per evaluation
-             eval_reserve:float=60., # seconds kept at least for evaluation and saving
+             eval_reserve:float=60., # with `minutes`: seconds kept at least for evaluation and saving
              eval_steps:float=EVAL_STEPS, # ... or the time of this many training steps (at eval_n=200; scaled with it), whichever is longer
-             cooldown:float=0.25, # share of the training time at its end over which the learning rate falls to zero (`wall_clock_schedule`)
+             cooldown:float=0.25, # share of the training (its steps; with `minutes` its time: `wall_clock_schedule`) at its end over which the learning rate falls to zero
              episode_batch:int=16, # in-context episodes per step (with 32 scenes and 16 digits)
              episodes:dict|None=None, # `FeatureEpisodes` options for the training episodes; default `DEMO_EPISODES`
              long_batch:int=4, # sixteen-demonstration episodes per step in a source of their own (`DEMO_LONG_EPISODES`; 0: none)
              varied:int=DEMO_VARIED, # captioned varied renders and styled digits (`training_sources`; 0: none)
              late:dict|None=DEMO_LATE, # render sources that join during training (name -> rows, batch and weight); None: none
-             late_join:float|None=None, # when they join: None once in-context binding has formed (`binding_probe`), at the cool-down at the latest; else this share of the training time (0: from the first step)
-             late_after:float=DEMO_LATE_AFTER, # with late_join=None: the share of the training time before which nothing joins (binding is probed from then on)
+             late_join:float|None=None, # when they join: None once in-context binding has formed (`binding_probe`), at the cool-down at the latest; else this share of the training (0: from the first step)
+             late_after:float=DEMO_LATE_AFTER, # with late_join=None: the share of the training before which nothing joins (binding is probed from then on)
              late_loss:bool|str='first', # the episodes' loss from then on (`SeenWordLoss`): 'first' none on the first image's word, True only on words an earlier image predicts, False every word; not applied with `seen_loss`
              seen_loss:bool|str=False, # the episodes' loss from the first step (`SeenWordLoss`: True, 'first'; not the default: see its section); False: on every word
              threads:int|None=2, # torch threads for training and evaluation
@@ -568,7 +575,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
              weights:dict|None=None, # loss weights of the sources, over `DEMO_WEIGHTS` (a late source's own weight is in `late`)
              late_weights:dict|None=DEMO_LATE_WEIGHTS, # new loss weights of the scenes' or digits' source from the join on (None: unchanged)
              log=print) -> dict:
-    "Load (or build) the tiny world, train a Flamingo on it within the budget, evaluate, save; return the report."
+    "Load (or build) the tiny world, train a Flamingo on it for `steps` (or within `minutes`), evaluate, save; return the report."
     from flamingo_mini.model import FlamingoModel
     from flamingo_mini.processor import FlamingoProcessor
     from flamingo_mini.pretrain import build_tiny_world
@@ -576,7 +583,14 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
     _check_loss_option('late_loss', late_loss)
     _check_weights(weights); _check_weights(late_weights)
     if set(late_weights or {}) - {'scenes', 'digits'}: raise ValueError(f"late_weights change the scenes' or digits' source, got {sorted(late_weights)}")
-    if not 0 <= late_after < 1: raise ValueError(f"late_after is a share of the training time, in [0, 1), got {late_after}")
+    if not 0 <= late_after < 1: raise ValueError(f"late_after is a share of the training, in [0, 1), got {late_after}")
+    if steps is not None and minutes is not None: raise ValueError("give steps (a fixed run, the default) or minutes (a wall-clock budget), not both")
+    if minutes is None:
+        steps = DEMO_STEPS if steps is None else steps
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1: raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    elif isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not 0 < minutes < float('inf'):
+        raise ValueError(f"minutes must be a positive number, got {minutes!r}")
+    if not 0 <= cooldown < 1: raise ValueError(f"cooldown is a share of the training, in [0, 1), got {cooldown}")
     start = time.time()
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     log('loading the tiny world (tokenizer, LM, vision encoder; built first if a world_dir is given) ...')
@@ -600,42 +614,48 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
         probe = episodes_dataset(BINDING_PROBE_N, 4, ways=3, split='train', seed=seed + 77) if (late or switch) and late_join is None else None
         prepared = time.time() - start - built
         # the gates start open and learn at the common rate (see "Why the gates start open" on the demo page)
-        learn = Learner(model, sources, _demo_config(10**6, seed, 25), weights=weights)
+        learn = Learner(model, sources, _demo_config(steps or 10**6, seed, 25, cooldown if steps else None), weights=weights)
         began = time.time()
-        def plan(reserve:float) -> tuple:  # the training's end, its cool-down, and when probing starts and the late sources join
+        def plan(reserve:float) -> tuple:  # with `minutes`: the training's end, its cool-down, and when probing starts and the late sources join
             deadline = start + minutes * 60 - reserve
             cool = cooldown * (deadline - began)
             learn.scheduler = wall_clock_schedule(learn.optimizer, learn.config.warmup_steps, deadline, cool, taken=learn.step)
             return reserve, deadline, cool, began + late_after * (deadline - began), deadline - cool if late_join is None else began + late_join * (deadline - began)
         # the evaluation takes about as long as `EVAL_STEPS` training steps at the run's mean speed: until the cool-down
         # starts, the time kept for it is set again every 100 steps from the steps so far
-        reserve, deadline, cool, after_at, join_at = plan(eval_reserve)
+        if steps:  # a fixed run: the schedule is in steps (`_demo_config`), and so are the probing and the join
+            reserve, join_step = None, steps - round(cooldown * steps) if late_join is None else round(late_join * steps)
+            over, probing, due = (lambda: learn.step >= steps), (lambda: learn.step >= late_after * steps), (lambda: learn.step >= join_step)
+        else:
+            reserve, deadline, cool, after_at, join_at = plan(eval_reserve)
+            over, probing, due = (lambda: time.time() >= deadline), (lambda: time.time() >= after_at), (lambda: time.time() >= join_at)
         joined = dict(sources={k: dict(v, weight=extra_weights[k]) for k, v in late.items()}, loss=late_loss if switch else None,
                       join=late_join, after=late_after if late_join is None else None, weights=late_weights or {}, step=None, by=None, probes=[])
-        log(f'world ready in {built:.0f} s, data in {prepared:.0f} s; training for '
-            f'{deadline - time.time():.0f} s, the learning rate falling to zero over the last {cooldown:.0%}')
-        while time.time() < deadline:
+        log(f'world ready in {built:.0f} s, data in {prepared:.0f} s; training ' + (f'{steps} steps' if steps else f'for {deadline - time.time():.0f} s')
+            + f', the learning rate falling to zero over the last {cooldown:.0%}')
+        while not over():
             if (late or switch) and joined['step'] is None:
                 formed = False
-                if probe is not None and learn.step and learn.step % 100 == 0 and time.time() >= after_at:
+                if probe is not None and learn.step and learn.step % 100 == 0 and probing():
                     accuracy = binding_probe(model, processor, probe)
                     joined['probes'].append([learn.step, accuracy])
                     formed = accuracy >= BINDING_FORMED
-                by = 'binding' if formed else 'time' if time.time() >= join_at else None
+                by = 'binding' if formed else 'time' if due() else None
                 if by:
                     if extra: learn.add_sources(extra, extra_weights)
                     if switch: learn.change_sources(*seen_sources(learn.sources, learn.weights, processor, first_only=late_loss == 'first'))
                     if late_weights: learn.change_sources({k: learn.sources[k] for k in late_weights}, late_weights)
                     joined.update(step=learn.step, by=by)
-                    log(f"step {learn.step}: {' and '.join([*extra] + (['the loss on fewer episode words'] if switch else []))} "
+                    changes = [*extra] + (['the loss on fewer episode words'] if switch else []) + [f"the {k}' weight {w:g}" for k, w in (late_weights or {}).items()]
+                    log(f"step {learn.step}: {', '.join(changes)} "
                         f"from now on ({'in-context binding formed' if by == 'binding' else 'on time'})")
-            learn.fit(steps=25, progress=False)  # in chunks, to stop on time; a line of progress every 100 steps
+            learn.fit(steps=min(25, steps - learn.step) if steps else 25, progress=False)  # in chunks, to probe (and stop on time); a line of progress every 100 steps
             if learn.step % 100 == 0:
-                if time.time() < deadline - cool:
+                if not steps and time.time() < deadline - cool:
                     reserve, deadline, cool, after_at, join_at = plan(max(eval_reserve, eval_steps * eval_n / 200 * (time.time() - began) / learn.step))
                 h = learn.history[-1]
-                log(f"step {learn.step}: loss {h['loss']:.3f}, {h['samples_per_s']:.0f} samples/s, "
-                    f"{time.time() - start:.0f} s of {minutes * 60:.0f} (training until {deadline - start:.0f} s)")
+                log(f"step {learn.step}{f' of {steps}' if steps else ''}: loss {h['loss']:.3f}, {h['samples_per_s']:.0f} samples/s, {time.time() - start:.0f} s"
+                    + ('' if steps else f" of {minutes * 60:.0f} (training until {deadline - start:.0f} s)"))
         trained = time.time() - start - built - prepared
         evaluated = time.time()
         model.eval()
@@ -672,7 +692,8 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
     report['weights'] = {k: v for k, v in (configured | extra_weights).items() if k in learn.sources}  # each source's loss weight
     report['swap_colours'] = swap_colours  # the chance of a captioned object's colour word replaced in the text (`SwappedColours`)
     report['late'] = joined  # the render sources that joined later and the episodes' loss from then on: what, when and why, the binding probes
-    report['budget'] = dict(minutes=minutes, threads=threads, cooldown=cooldown, reserve=round(reserve))  # a shared machine trains fewer steps in the same budget
+    # a fixed run's steps, or the wall-clock budget (a shared machine trains fewer steps in the same budget) and the time kept for the evaluation
+    report['budget'] = dict(steps=steps, minutes=minutes, threads=threads, cooldown=cooldown) | ({} if steps else dict(reserve=round(reserve)))
     report['episodes'] = dict(episodes, keys=list(episodes['keys']), ks=list(episodes['ks']), words=words, batch=episode_batch, seen_loss=seen_loss,  # what the training episodes held
                              long=dict(DEMO_LONG_EPISODES, ks=list(DEMO_LONG_EPISODES['ks']), batch=long_batch), keyed_batch=keyed_batch)
     rates = [h['samples_per_s'] for h in learn.history if 'samples_per_s' in h]
@@ -689,11 +710,11 @@ def late_joined(report:dict) -> str:
     "The sentence on the render sources that joined during training and the episodes' loss from then on ('' when nothing changed)."
     late = report.get('late') or {}
     if late.get('step') is None: return ''
-    after = f" from {late['after']:.0%} of the training time on" if late.get('after') else ''
+    after = f" from {late['after']:.0%} of the training on" if late.get('after') else ''
     why = (f"when in-context binding had formed ({late['probes'][-1][1]:.2f} at four shots on {BINDING_PROBE_N} training "
            f"episodes, checked every 100 steps{after})" if late['by'] == 'binding' else
            'at the cool-down, in-context binding not having formed' if late['join'] is None else
-           f"at {late['join']:.0%} of the training time")
+           f"at {late['join']:.0%} of the training")
     kinds = ' and '.join(_LATE_DATA.get(k, k) for k in late['sources'])
     loss = {'first': "the episodes' loss left the first image's word", True: "the episodes' loss kept only the words an earlier image predicts"}.get(late.get('loss'))
     weighed = ', '.join(f"the {k}' loss weight became {w:g}" for k, w in (late.get('weights') or {}).items())
@@ -706,7 +727,8 @@ def format_report(report:dict) -> str:
     c, lines = report['captions'], []
     lines.append(f"trained {report['steps']} steps in {report['seconds']['training']} s "
                  f"(world ready in {report['seconds']['world']} s, data in {report['seconds'].get('data', 0)} s; "
-                 + (f"evaluation and saving in {report['seconds']['evaluation']} s of the {report['budget']['reserve']} s kept; "
+                 + (f"evaluation and saving in {report['seconds']['evaluation']} s"
+                    + (f" of the {report['budget']['reserve']} s kept" if 'reserve' in report['budget'] else '') + '; '
                     if 'evaluation' in report['seconds'] else '') + f"total {report['seconds'].get('total', '?')} s)")
     if joined := late_joined(report): lines.append(joined)
     lines.append('captions (held-out scenes)      exact  colour  shape  position  size')
@@ -757,15 +779,18 @@ def _span(values) -> str:
     low, high = f'{min(values):.2f}', f'{max(values):.2f}'
     return low if low == high else f'{low}-{high}'
 
+def _budget_clause(budget:dict) -> str:
+    "'on 2 threads, a fixed number of steps' (`run_demo(steps=)`), or 'in a 7.5-minute budget on 2 threads' (`minutes=`, and the reports from before the fixed steps)."
+    threads = f"{budget['threads']} thread{'s' * (budget['threads'] != 1)}"
+    return f"in a {budget['minutes']:g}-minute budget on {threads}" if budget.get('minutes') else f"on {threads}, a fixed number of steps"
+
 def report_summary(report:dict) -> str:
     "The report's headline numbers in one paragraph, each beside its baseline: what the README and the home page show."
     icl, captions, single = report['icl'], report['captions'], report['captions']['single']
     ks = [k for k in sorted(icl) if k]
     attributes = [single[a] for a in ATTRIBUTES]
-    budget = report['budget']
-    return (f"In {report['seconds']['training']} s of training ({report['steps']:,} steps at {report['samples_per_s']} samples/s, "
-            f"in a {budget['minutes']:g}-minute budget on {budget['threads']} thread{'s' * (budget['threads'] != 1)}; "
-            f"{report['seconds']['total']} s in all) "
+    return (f"In {report['seconds']['training']} s of training ({report['steps']:,} steps at {report['samples_per_s']} samples/s "
+            f"{_budget_clause(report['budget'])}; {report['seconds']['total']} s in all) "
             f"it reached, on held-out data: in-context accuracy on fresh word-image maps {_slashed(icl[k]['accuracy'] for k in ks)} "
             f"at {', '.join(map(str, ks[:-1]))} and {ks[-1]} shots, against {_slashed(icl[k]['most_frequent'] for k in ks)} "
             f"for copying the most frequent word; single-shape scenes named exactly {single['exact']:.2f} (colour, shape, "
@@ -810,10 +835,10 @@ def _binding_summary(report:dict) -> str:
 
 def report_tables(report:dict) -> str:
     "Every number of the report as Markdown tables, each beside its baselines: what the demo page shows."
-    s, budget, rows = report['seconds'], report['budget'], []
+    s, rows = report['seconds'], []
     rows.append(f"{report['steps']:,} training steps in {s['training']} s at {report['samples_per_s']} samples/s (data "
-                f"{s['data']} s, world {s['world']} s; {s['total']} s in all, evaluation and saving included), in a "
-                f"{budget['minutes']:g}-minute budget on {budget['threads']} thread{'s' * (budget['threads'] != 1)}.\n")
+                f"{s['data']} s, world {s['world']} s; {s['total']} s in all, evaluation and saving included), "
+                f"{_budget_clause(report['budget'])}.\n")
     rows += ['| held-out captions | exact | ' + ' | '.join(ATTRIBUTES) + ' |', '|---' * (len(ATTRIBUTES) + 2) + '|']
     for name, title in (('single', 'single shape'), ('double', 'two shapes'), ('compositional', 'unseen colour-shape pairs')):
         r = report['captions'][name]

@@ -49,11 +49,13 @@ def _late(value:str) -> dict:
     rows, _, batch = value.partition(':')
     return dict(rows=int(rows), batch=int(batch or 8), weight=1.)
 
-def run(out:str, weights:dict, late:dict, late_weights:dict, seed:int=0, minutes:float=7.5) -> dict:
+def run(out:str, weights:dict, late:dict, late_weights:dict, seed:int=0, minutes:float|None=None, steps:int|None=None) -> dict:
     "`run_demo` on the shipped world with these loss weights and extra late sources; its settings written beside its report."
     from flamingo_mini import demo
-    report = demo.run_demo(out=out, weights=weights, late=demo.DEMO_LATE | late, late_weights=late_weights, seed=seed, minutes=minutes)
-    settings = dict(weights=report['weights'], late=report['late']['sources'], late_weights=report['late']['weights'], seed=seed, minutes=minutes)  # each source's loss weight, the late ones'
+    minutes = 7.5 if minutes is None and steps is None else minutes  # the runs above: the wall-clock budget of their day
+    report = demo.run_demo(out=out, weights=weights, late=demo.DEMO_LATE | late, late_weights=late_weights, seed=seed, minutes=minutes, steps=steps)
+    settings = dict(weights=report['weights'], late=report['late']['sources'], late_weights=report['late']['weights'], seed=seed,  # each source's loss weight, the late ones'
+                    **(dict(minutes=minutes) if minutes else dict(steps=steps)))
     (Path(out)/'settings.json').write_text(json.dumps(settings, indent=1))
     return report
 
@@ -75,11 +77,14 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest='cmd', required=True)
     r = sub.add_parser('run'); r.add_argument('out'); r.add_argument('--weights', nargs='*'); r.add_argument('--late', nargs='*'); r.add_argument('--late-weights', nargs='*')
-    r.add_argument('--seed', type=int, default=0); r.add_argument('--minutes', type=float, default=7.5, help='the budget: fewer minutes stand in for a slower machine')
+    r.add_argument('--seed', type=int, default=0)
+    length = r.add_mutually_exclusive_group()
+    length.add_argument('--minutes', type=float, help='a wall-clock budget (7.5 when neither is given: the runs above); fewer minutes stand in for a slower machine')
+    length.add_argument('--steps', type=int, help='a fixed number of steps (`run_demo(steps=)`, the demo\'s default since the runs above)')
     g = sub.add_parser('gather'); g.add_argument('folder'); g.add_argument('--runs', nargs='+', required=True)
     g.add_argument('--baseline', required=True); g.add_argument('--out', default='reports/experiments/demo_weights.json')
     a = ap.parse_args(argv)
-    if a.cmd == 'run': run(a.out, _pairs(a.weights, float), _pairs(a.late, _late), _pairs(a.late_weights, float), a.seed, a.minutes)
+    if a.cmd == 'run': run(a.out, _pairs(a.weights, float), _pairs(a.late, _late), _pairs(a.late_weights, float), a.seed, a.minutes, a.steps)
     else: gather(a.folder, a.runs, a.baseline, a.out)
 
 if __name__ == '__main__': main()
