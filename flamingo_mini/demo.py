@@ -4,7 +4,7 @@
 
 # %% ../nbs/18_demo.ipynb #39ee4f4d
 from __future__ import annotations
-import json, textwrap, time
+import json, math, textwrap, time
 from collections import Counter
 from pathlib import Path
 from typing import Sequence
@@ -29,8 +29,9 @@ __all__ = ['DEMO_FLAMINGO', 'DEMO_DOUBLE', 'DEMO_EPISODES', 'DEMO_LONG_EPISODES'
            'evaluate_captions', 'evaluate_digits', 'evaluate_perception', 'evaluate_icl', 'binding_probe',
            'evaluate_binding', 'word_tokens', 'evaluate_once', 'evaluate_rices', 'seen_share', 'seen_sources',
            'render_sources', 'encode_sources', 'training_sources', 'train_in_context', 'wall_clock_schedule',
-           'demo_figure', 'run_demo', 'late_joined', 'format_report', 'read_report', 'report_summary', 'report_tables',
-           'plot_few_shot', 'Picture', 'samples_alt', 'few_shot_alt', 'plot_binding', 'binding_alt']
+           'demo_figure', 'run_demo', 'late_joined', 'format_report', 'read_report', 'once_worst_chance',
+           'report_summary', 'report_tables', 'plot_few_shot', 'Picture', 'samples_alt', 'few_shot_alt', 'plot_binding',
+           'binding_alt']
 
 # %% ../nbs/18_demo.ipynb #e8d9ad95
 DEMO_FLAMINGO = dict(xattn_every=1, xattn_dim_head=32, xattn_heads=4, xattn_ff_mult=2, xattn_act='sqrelu', xattn_gate_init=1.,
@@ -756,7 +757,7 @@ def format_report(report:dict) -> str:
                 for k, r in sorted(by_k.items(), key=lambda kv: int(kv[0])):
                     lines.append(f"  {'':<32}{key:<9}{title:<14}{int(k):>2}{r['accuracy']:10.2f}{r['most_frequent']:15.2f}{r['last']:11.2f}{r['chance']:8.3f}")
         o = report['once']
-        lines.append(f"a demonstration shown once among {o['k']}: recall {o['mean']:.2f} on average, {o['worst']:.2f} at the worst position "
+        lines.append(f"a demonstration shown once among {o['k']}: recall {o['mean']:.2f} on average, {o['worst']:.2f} at the worst position{_once_clause(o)} "
                      f"(copying the last demonstration's word {o['last']:.2f})")
     for name in ('single', 'double'):
         for truth, pred in c[name]['examples'][:2]: lines.append(f"  e.g. truth {truth!r}\n       said  {pred!r}")
@@ -778,6 +779,17 @@ def _span(values) -> str:
     "'0.95-1.00', or one number when the lowest and highest print the same."
     low, high = f'{min(values):.2f}', f'{max(values):.2f}'
     return low if low == high else f'{low}-{high}'
+
+def once_worst_chance(once:dict) -> float:
+    "How often sampling alone gives a worst position as low as `once['worst']`: were every position's recall the mean, the chance that the lowest of them, at `n_per_position` episodes each, is at or below it (positions taken as independent)."
+    n, positions, p = once['n_per_position'], len(once['by_position']), min(max(once['mean'], 0.), 1.)
+    one = sum(math.comb(n, j) * p**j * (1 - p)**(n - j) for j in range(round(once['worst'] * n) + 1))  # one position at or below
+    return 1 - (1 - min(one, 1.)) ** positions
+
+def _once_clause(once:dict) -> str:
+    "' (sampling alone ...)': how the worst position compares with what its number of episodes gives at the mean recall."
+    return (f" (were every position at the mean, {once['n_per_position']} episodes each would put the worst this low or lower "
+            f"{once_worst_chance(once):.0%} of the time)")
 
 def _budget_clause(budget:dict) -> str:
     "'on 2 threads, a fixed number of steps' (`run_demo(steps=)`), or 'in a 7.5-minute budget on 2 threads' (`minutes=`, and the reports from before the fixed steps)."
@@ -831,7 +843,8 @@ def _binding_summary(report:dict) -> str:
             f"with answer words never seen in training (colour key) {_slashed(held['colour'][kk]['accuracy'] for kk in sorted(held['colour']) if kk)} "
             f"at {', '.join(str(kk) for kk in sorted(held['colour']) if kk)} shots and {held['colour'][0]['accuracy']:.2f} at zero"
             f"{_world_words_clause(report)}; "
-            f"a demonstration shown once among {once['k']} recalled {once['mean']:.2f} on average, {once['worst']:.2f} at the worst position.")
+            f"a demonstration shown once among {once['k']} recalled {once['mean']:.2f} on average, {once['worst']:.2f} at the worst position"
+            f"{_once_clause(once)}.")
 
 def report_tables(report:dict) -> str:
     "Every number of the report as Markdown tables, each beside its baselines: what the demo page shows."
@@ -897,7 +910,7 @@ def _binding_tables(report:dict) -> list[str]:
     o = report['once']
     rows += ['', f"A demonstration shown once among {o['k']} (the others repeat two other {o['key']}s; answer words never trained), "
                  f"{o['n_per_position']} episodes per position: recall {o['mean']:.2f} on average, {o['worst']:.2f} at the worst "
-                 f"position; copying the most frequent word 0.00, the last demonstration's {o['last']:.2f}, chance {o['chance']:.3f}.", '',
+                 f"position{_once_clause(o)}; copying the most frequent word 0.00, the last demonstration's {o['last']:.2f}, chance {o['chance']:.3f}.", '',
              '| position of the once-shown demonstration | ' + ' | '.join(str(p) for p in sorted(o['by_position'])) + ' |',
              '|---' * (len(o['by_position']) + 1) + '|',
              '| recall | ' + ' | '.join(f"{o['by_position'][p]:.2f}" for p in sorted(o['by_position'])) + ' |']

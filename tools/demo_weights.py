@@ -20,6 +20,18 @@ experiments page renders reports/experiments/demo_weights.json:
         e9_scenes15_late2_short_seed1 \\
         --baseline reports/experiments/demo_committed_v8.json --out reports/experiments/demo_weights.json
 
+Then a fixed number of steps (`run_demo(steps=)`, the demo's default since c1fe5ff), beside the run e5 that was committed
+before them (kept as reports/experiments/demo_committed_e5.json), and single objects of the broad ranges (backgrounds,
+lighting, sizes) joining with the late sources:
+
+    # d1: `flamingo-mini demo --out ../runs/s10/d1` (what `make demo` runs), a settings.json written beside it after
+    python tools/demo_weights.py run ../runs/s10/x1_single --late single=2000:8 --late-weights scenes=2 --steps 900
+    python tools/demo_weights.py run ../runs/s10/x3_single_seed1 --late single=2000:8 --late-weights scenes=2 --steps 900 --seed 1
+    python tools/demo_weights.py gather ../runs/s10 --runs d1 x1_single x3_single_seed1 \\
+        --baseline reports/experiments/demo_committed_e5.json --out reports/experiments/demo_steps.json
+
+x1's first 200 steps ran beside another run (its seconds are longer; its steps, and so its numbers, are not).
+
 `--weights name=w` are `run_demo(weights=)`, over `demo.DEMO_WEIGHTS` as it was when the run started (the settings
 file beside each report records every source's weight); `--late-weights name=w` are `run_demo(late_weights=)`, the
 scenes' or digits' weight from the join on (none when not
@@ -65,8 +77,10 @@ def gather(folder:str, names:list[str], baseline:str, out:str) -> dict:
     "reports/experiments/demo_weights.json: the baseline report's summary and each run's, with its settings."
     folder, base = Path(folder), json.loads(Path(baseline).read_text())
     late = base['late']['sources']
-    runs = [('committed', base, dict(weights=BASELINE_WEIGHTS | {k: v['weight'] for k, v in late.items()},
-                                      late={k: {f: v[f] for f in ('rows', 'batch', 'weight')} for k, v in late.items()}, late_weights={}, seed=0))]
+    late_weights, budget = base['late'].get('weights') or {}, base['budget']
+    runs = [('committed', base, dict(weights=base.get('weights') or (BASELINE_WEIGHTS | {k: v['weight'] for k, v in late.items()}),  # recorded since the weights were an option
+                                      late={k: {f: v[f] for f in ('rows', 'batch', 'weight')} for k, v in late.items()}, late_weights=late_weights, seed=0,
+                                      **({'steps': budget['steps']} if budget.get('steps') else {})))]
     runs += [(name, json.loads((folder/name/'report.json').read_text()), json.loads((folder/name/'settings.json').read_text())) for name in names]
     rows = [dict(run_summary(report, name), settings=settings,
                  joined={k: report['late'][k] for k in ('step', 'by', 'probes')})  # when the late sources joined, and why

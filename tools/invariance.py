@@ -62,7 +62,7 @@ def demo(lm:str, vision:str, out:str, seed:int=0) -> dict:
         if not (world/part).exists(): shutil.copytree(source, world/part)
     parts = dict(lm=str(world/'lm'), vision=str(world/'vision'))
     pretrain.build_tiny_world = lambda *a, **k: parts  # run_demo loads its parts through this
-    return run_demo(out, seed=seed)
+    return run_demo(out, seed=seed, minutes=7.5, late_weights=None)  # the demo's settings when these runs were made (a wall-clock budget, no late weights)
 
 def _run(folder:Path) -> dict:
     "What the experiments page shows of the `run_demo` report in `folder`."

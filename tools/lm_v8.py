@@ -194,7 +194,7 @@ def demo(world:str, out:str, swap_colours:float=0., seed:int=0, three:int=0) -> 
     pretrain.build_tiny_world = lambda *a, **k: parts  # run_demo loads its parts through this
     from flamingo_mini.demo import DEMO_LATE
     late = DEMO_LATE | (dict(three=dict(rows=three, batch=8, weight=1.)) if three else {})  # joins with the other late sources
-    return run_demo(out, seed=seed, swap_colours=swap_colours, late=late)
+    return run_demo(out, seed=seed, swap_colours=swap_colours, late=late, minutes=7.5, late_weights=None)  # the demo's settings when these runs were made
 
 # the step folders `gather` reads: run -> the LM and the captions' colour swap (`demo --swap`)
 RUNS = dict(demo7='version 7 LM (shipped), seed 0', demo7s='version 7 LM, colours swapped (0.3), seed 0',
