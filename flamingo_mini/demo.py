@@ -622,12 +622,11 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
             cool = cooldown * (deadline - began)
             learn.scheduler = wall_clock_schedule(learn.optimizer, learn.config.warmup_steps, deadline, cool, taken=learn.step)
             return reserve, deadline, cool, began + late_after * (deadline - began), deadline - cool if late_join is None else began + late_join * (deadline - began)
-        # the evaluation takes about as long as `EVAL_STEPS` training steps at the run's mean speed: until the cool-down
-        # starts, the time kept for it is set again every 100 steps from the steps so far
         if steps:  # a fixed run: the schedule is in steps (`_demo_config`), and so are the probing and the join
             reserve, join_step = None, steps - round(cooldown * steps) if late_join is None else round(late_join * steps)
             over, probing, due = (lambda: learn.step >= steps), (lambda: learn.step >= late_after * steps), (lambda: learn.step >= join_step)
-        else:
+        else:  # the evaluation takes about as long as `EVAL_STEPS` training steps at the run's mean speed: until the
+            # cool-down starts, the time kept for it is set again every 100 steps from the steps so far
             reserve, deadline, cool, after_at, join_at = plan(eval_reserve)
             over, probing, due = (lambda: time.time() >= deadline), (lambda: time.time() >= after_at), (lambda: time.time() >= join_at)
         joined = dict(sources={k: dict(v, weight=extra_weights[k]) for k, v in late.items()}, loss=late_loss if switch else None,
