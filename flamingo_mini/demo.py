@@ -609,10 +609,11 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
                                             keyed_batch=keyed_batch, swap_colours=swap_colours, weights=weights)
         late = {k: v for k, v in (late or {}).items() if k not in sources}  # a kind in the mixture from the start stays as it is
         switch = bool(late_loss) and not seen_loss  # the episodes' loss changes at the join
+        joins = bool(late or switch or late_weights)  # anything to change at the join (else there is no join)
         extra = encode_sources(render_sources(processor, {k: v['rows'] for k, v in late.items()},
                                               {k: v['batch'] for k, v in late.items()}, seed), model, processor, log)
         extra_weights = {k: v.get('weight', DEMO_WEIGHTS.get(k, 1.)) for k, v in late.items()}
-        probe = episodes_dataset(BINDING_PROBE_N, 4, ways=3, split='train', seed=seed + 77) if (late or switch) and late_join is None else None
+        probe = episodes_dataset(BINDING_PROBE_N, 4, ways=3, split='train', seed=seed + 77) if joins and late_join is None else None
         prepared = time.time() - start - built
         # the gates start open and learn at the common rate (see "Why the gates start open" on the demo page)
         learn = Learner(model, sources, _demo_config(steps or 10**6, seed, 25, cooldown if steps else None), weights=weights)
@@ -634,7 +635,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
         log(f'world ready in {built:.0f} s, data in {prepared:.0f} s; training ' + (f'{steps} steps' if steps else f'for {deadline - time.time():.0f} s')
             + f', the learning rate falling to zero over the last {cooldown:.0%}')
         while not over():
-            if (late or switch) and joined['step'] is None:
+            if joins and joined['step'] is None:
                 formed = False
                 if probe is not None and learn.step and learn.step % 100 == 0 and probing():
                     accuracy = binding_probe(model, processor, probe)
