@@ -358,17 +358,36 @@ def word_tokens(tokenizer, pools:Sequence[str]) -> dict:
     count = lambda pool: Counter(map(len, tokenizer([f' {w}' for w in WORD_POOLS[pool]], add_special_tokens=False)['input_ids']))
     return {pool: dict(sorted(count(pool).items())) for pool in dict.fromkeys(pools)}
 
-def evaluate_once(model, processor, k:int=16, key:str='colour', words:str='held_out', n:int=12, seed:int=0,
+def _moved(demos:list, at:int) -> list:
+    "The demonstrations with the first one moved to position `at` (0-based), the others in their order."
+    return demos[1:at + 1] + demos[:1] + demos[at + 1:]
+
+def evaluate_once(model, processor, k:int=16, key:str='colour', words:str='held_out', n:int=100, seed:int=0,
                   max_new_tokens:int=8, batch_size:int=32, cue:bool=False) -> dict:
-    "Recall of a value shown once among `k` demonstrations (the others repeat two other values), for each position of that one demonstration."
-    from flamingo_mini.evaluate import evaluate_episodes
-    by_position = {}
-    for at in range(k):
-        episodes = [binding_episode(i, k, key, mode='eval', words=words, split='test', seed=seed + 3000, once_at=at, cue=cue) for i in range(n)]
-        row, = evaluate_episodes(model, processor, _episode_rows(episodes), batch_size=batch_size, verbose=False,
-                                 max_new_tokens=max_new_tokens)
-        by_position[at + 1] = row['accuracy']
-    return dict(k=k, key=key, words=words, n_per_position=n, by_position=by_position,
+    "Recall of a value shown once among `k` demonstrations (the others repeat two other values), for each position of that one demonstration: the same `n` episodes at every position, only the once-shown demonstration moved."
+    from flamingo_mini.evaluate import MediaLatents, _evaluating, _first_word, _generate
+    from flamingo_mini.features import media_latents
+    if k < 2: raise ValueError(f"k must be at least 2 (one demonstration shown once among others), got {k}")
+    if n < 1: raise ValueError(f"n (episodes) must be at least 1, got {n}")
+    # a paired design: each episode is drawn once (its value shown once first) and then asked with that demonstration
+    # at each of the k positions, so positions differ only by where it sits; every image is encoded once, as the
+    # resampler's latents, and placed in all k prompts
+    episodes = [binding_episode(i, k, key, mode='eval', words=words, split='test', seed=seed + 3000, once_at=0, cue=cue) for i in range(n)]
+    images = [im for e in episodes for im in e['images'] if im is not None]
+    with _evaluating(model):
+        latents = [MediaLatents(t) for b in range(0, len(images), batch_size) for t in media_latents(model, processor, images[b:b + batch_size])]
+        slots, start = [], 0
+        for e in episodes:  # (latents, text) of each demonstration, then the query's
+            texts = [t for t, im in zip(e['texts'], e['images']) if im is None and t is not None][int(cue):]  # each image's word, the query's ''
+            slots.append(list(zip(latents[start:start + k + 1], texts))); start += k + 1
+        lead = [key_cue(key)] if cue else []
+        by_position = {}
+        for at in range(k):
+            samples = [lead + [x for image, text in _moved(s[:k], at) + s[k:] for x in (image, text) if not isinstance(x, str) or x]
+                       for s in slots]
+            said = [_first_word(t) for b in range(0, n, batch_size) for t in _generate(model, processor, samples[b:b + batch_size], max_new_tokens, 1)]
+            by_position[at + 1] = sum(w == e['answer'].strip() for w, e in zip(said, episodes)) / n
+    return dict(k=k, key=key, words=words, n_per_position=n, design='paired', by_position=by_position,
                 mean=float(np.mean(list(by_position.values()))), worst=min(by_position.values()), chance=1 / len(WORD_POOLS[words]),
                 last=1 / k)  # copying the last demonstration's word is right only when the once-shown one is last
 
@@ -671,7 +690,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
                                        held_out_words=evaluate_binding(model, processor, keys=episodes['keys'], words=held_out,
                                                                        n=eval_n // 4, seed=seed)),
                           word_tokens=word_tokens(processor.tokenizer, (words, held_out, 'world_held_out')),
-                          once=evaluate_once(model, processor, key=episodes['keys'][0], words=held_out, n=max(1, eval_n // 20), seed=seed),
+                          once=evaluate_once(model, processor, key=episodes['keys'][0], words=held_out, n=max(1, eval_n // 2), seed=seed),
                           rices=evaluate_rices(model, processor, n=eval_n, seed=seed))
             if held_out != 'world_held_out':  # the world's last four never-trained words: one token each for its tokenizer
                 report['binding']['held_out_world_words'] = evaluate_binding(model, processor, keys=episodes['keys'], words='world_held_out',
@@ -781,10 +800,15 @@ def _span(values) -> str:
     return low if low == high else f'{low}-{high}'
 
 def once_worst_chance(once:dict) -> float:
-    "How often sampling alone gives a worst position as low as `once['worst']`: were every position's recall the mean, the chance that the lowest of them, at `n_per_position` episodes each, is at or below it (positions taken as independent)."
+    "How often sampling alone gives a worst position as low as `once['worst']`: were every position's recall the mean, the chance that the lowest of them, at `n_per_position` episodes each, is at or below it (positions taken as independent; in the paired design they share their episodes, so the worst of them strays less and the true chance is lower)."
     n, positions, p = once['n_per_position'], len(once['by_position']), min(max(once['mean'], 0.), 1.)
     one = sum(math.comb(n, j) * p**j * (1 - p)**(n - j) for j in range(round(once['worst'] * n) + 1))  # one position at or below
     return 1 - (1 - min(one, 1.)) ** positions
+
+def _once_episodes(once:dict) -> str:
+    "How the once-shown evaluation drew its episodes: the same ones at every position (`evaluate_once` since its paired design), or as many fresh ones at each (older reports)."
+    n = once['n_per_position']
+    return f"the same {n} episodes at every position" if once.get('design') == 'paired' else f"{n} episodes per position"
 
 def _once_clause(once:dict) -> str:
     "' (sampling alone ...)': how the worst position compares with what its number of episodes gives at the mean recall."
@@ -909,7 +933,7 @@ def _binding_tables(report:dict) -> list[str]:
                      f"{r['last']:.2f} | {r['chance']:.3f} |" for k, r in sorted(by_k.items())]
     o = report['once']
     rows += ['', f"A demonstration shown once among {o['k']} (the others repeat two other {o['key']}s; answer words never trained), "
-                 f"{o['n_per_position']} episodes per position: recall {o['mean']:.2f} on average, {o['worst']:.2f} at the worst "
+                 f"{_once_episodes(o)}: recall {o['mean']:.2f} on average, {o['worst']:.2f} at the worst "
                  f"position{_once_clause(o)}; copying the most frequent word 0.00, the last demonstration's {o['last']:.2f}, chance {o['chance']:.3f}.", '',
              '| position of the once-shown demonstration | ' + ' | '.join(str(p) for p in sorted(o['by_position'])) + ' |',
              '|---' * (len(o['by_position']) + 1) + '|',
