@@ -20,11 +20,11 @@ from .world import _blind_scores
 __all__ = ['RANGES', 'SIZE_SPLIT', 'MULTI_OBJECT_RADIUS', 'MIN_CONTRAST', 'MIN_GAP', 'EMPTY_CAPTION', 'DIGIT_RANGES',
            'VQA_TEMPLATE', 'VQA_KINDS', 'COUNT_QUESTION', 'COMPARE_QUESTION', 'MAX_COUNT', 'VQA_ANSWERS', 'MOTIONS',
            'FAMILIES', 'BINDING_KEYS', 'HELD_OUT_KEYS', 'ANSWER_WORDS', 'HELD_OUT_WORDS', 'TRAIN_WORDS', 'OPEN_WORDS',
-           'WORD_POOLS', 'HELD_OUT_POOLS', 'RenderRanges', 'size_of', 'VariedScene', 'render_objects', 'scene_caption',
-           'parse_scene_caption', 'make_varied_scene', 'DigitRanges', 'DigitImage', 'make_digit', 'vqa_example',
-           'count_scene', 'count_example', 'compare_example', 'motion_caption', 'video_example', 'task_prompt',
-           'score_task', 'binding_plan', 'held_out_pool', 'key_cue', 'binding_episode', 'binding_baselines',
-           'binding_prompt', 'task_dataset']
+           'ATTRIBUTE_ANSWERS', 'MIXED_WORDS', 'WORD_POOLS', 'HELD_OUT_POOLS', 'RenderRanges', 'size_of', 'VariedScene',
+           'render_objects', 'scene_caption', 'parse_scene_caption', 'make_varied_scene', 'DigitRanges', 'DigitImage',
+           'make_digit', 'vqa_example', 'count_scene', 'count_example', 'compare_example', 'motion_caption',
+           'video_example', 'task_prompt', 'score_task', 'binding_plan', 'held_out_pool', 'key_cue', 'binding_episode',
+           'binding_baselines', 'binding_prompt', 'task_dataset']
 
 # %% ../nbs/09a_tasks.ipynb #t0000007
 @dataclass(frozen=True)
@@ -457,6 +457,24 @@ class _LazyWords(collections.abc.Sequence):
 # (nearly every draw from the tail is a word the model has not seen before): none held out
 OPEN_WORDS = _LazyWords(lambda: TRAIN_WORDS + _fresh_words(20_000))
 
+# the world's one-token words that name no colour (its shapes, sizes and places, and 'digit'): answers of the mixed pool
+ATTRIBUTE_ANSWERS = tuple(SHAPES) + tuple(SIZES) + tuple(POSITIONS) + ('digit',)
+
+def _closed_words(n:int, seed:int=1) -> tuple[str, ...]:
+    "`n` fresh words of one to three consonant-vowel syllables, more than half closed by a consonant (as three of the world's last four are; every made word ends in a vowel): none an answer word or a word of the world, none beginning with a held-out word."
+    rng, taken, words = np.random.default_rng([seed, 19]), _WORLD_TERMS | set(ANSWER_WORDS), {}
+    while len(words) < n:
+        word = ''.join(_SYLLABLES[j] for j in rng.integers(len(_SYLLABLES), size=int(rng.integers(1, 4))))
+        if rng.random() < 0.5: word += 'bdfgklmnprstvz'[rng.integers(14)]
+        if word not in taken and not word.startswith(HELD_OUT_WORDS): words.setdefault(word)
+    return tuple(words)
+
+# the mixed pool (the demo's): the world's twelve trained words, then its fourteen attribute words, so that one-token
+# answers other than the twelve are drawn often, then the 332 made training words and 20,000 fresh words that may end
+# in a consonant. On the open pool the layers copied a never-trained one-token word ('lum') and went on writing
+# ('luma', 'tepoa'); see the experiments page, "One-token answers and closed syllables"
+MIXED_WORDS = _LazyWords(lambda: TRAIN_WORDS[:12] + ATTRIBUTE_ANSWERS + TRAIN_WORDS[12:] + _closed_words(20_000))
+
 def _binding_image(rng, key:str, value:str, ranges, split:str):
     "An image whose `key` is `value`: a digit, or one object at a place (its other attributes drawn)."
     if key == 'digit':
@@ -496,10 +514,11 @@ def binding_plan(
     picks = rng.choice(len(pool), len(named), replace=False, p=weights / weights.sum())
     return demos, dict(zip(named, (pool[i] for i in picks))), query
 
-# the answer pools: the made-up words (`train`, `open` with 20,000 more, and `held_out` never in training), and for an LM that answers only with the
+# the answer pools: the made-up words (`train`, `open` with 20,000 more, `mixed` with the world's attribute words and closed
+# syllables, and `held_out` never in training), and for an LM that answers only with the
 # world's 16 nonsense words (the version-6 tiny world's), those words, of which the last four are held out as well
 WORD_POOLS = dict(train=TRAIN_WORDS, held_out=HELD_OUT_WORDS, world=WORDS, world_train=WORDS[:-4], world_held_out=WORDS[-4:],
-                  open=OPEN_WORDS)  # last: a pool's place seeds its episodes (`binding_episode`), so those of the others stay as they were
+                  open=OPEN_WORDS, mixed=MIXED_WORDS)  # new pools last: a pool's place seeds its episodes (`binding_episode`), so those of the others stay as they were
 HELD_OUT_POOLS = ('held_out', 'world_held_out')
 
 def held_out_pool(words:str) -> str:

@@ -9,28 +9,41 @@ colour-keyed episodes at 4 and 8 demonstrations on test renders, each wrong answ
 
 Variants of `run_demo` (each in its own 7.5-minute budget, so their steps differ with the machine):
 
-- `default`: `run_demo()` as `make demo` runs it;
+- `default`: `run_demo()` as `make demo` ran it before the mixed pool (on `tasks.OPEN_WORDS`);
 - `empty_half`: the late empty-scene source at half its batch (2 rows a step instead of 4);
 - `one_token_spread`: the open pool's one-token answers (the world's twelve trained words, ranks 1-12 of the
   Zipfian draw, about 30% of all draws) moved to ranks 20-2000, with 25 more one-token words of the world's text
   (shape, size and place words, 'the', 'and', ...; no colour, not 'a') among them.
+- `attribute_head`: the world's twelve trained words stay at ranks 1-12, and the world's fourteen one-token
+  attribute words (its six shapes, two sizes and five places, and 'digit'; no colour, the key) follow them at ranks
+  13-26, so that one-token answers other than the twelve are drawn often;
+- `attribute_head_closed`: `attribute_head`, and the 20,000 fresh words of the tail may end in a consonant (about
+  half of them do), as three of the world's last four do, where the made words all end in a vowel: the library's
+  `tasks.MIXED_WORDS`, the demo's pool since this experiment.
+
+The variants from `attribute_head` on run with fixed steps (`run_demo`'s default since c1fe5ff) and take `--seed`.
 
     python tools/demo_answer_errors.py train one_token_spread ../runs/one_token_spread
+    python tools/demo_answer_errors.py train attribute_head ../runs/attribute_head --seed 1
     python tools/demo_answer_errors.py probe --out reports/experiments/demo_answer_errors.json default=flamingo-demo ...
+    python tools/demo_answer_errors.py probe --add --out reports/experiments/demo_one_token.json attribute_head:seed1=../runs/... ...
+    python tools/demo_answer_errors.py text --out reports/experiments/demo_one_token.json
 """
 from __future__ import annotations
 import argparse, json
 from pathlib import Path
 import numpy as np
 
-VARIANTS = ('default', 'empty_half', 'one_token_spread')
+VARIANTS = ('default', 'empty_half', 'one_token_spread', 'attribute_head', 'attribute_head_closed')
 ONE_TOKEN_TERMS = ('circle', 'square', 'triangle', 'star', 'cross', 'diamond', 'small', 'big', 'left', 'right', 'top', 'bottom',
                    'middle', 'the', 'and', 'at', 'in', 'on', 'to', 'digit', 'b', 'd', 's', 't', 'z')
 
 
 def variant_pool(variant:str) -> tuple[str, ...]:
     "The open answer pool a variant trains on, in its Zipfian order."
-    from flamingo_mini.tasks import OPEN_WORDS, WORDS
+    from flamingo_mini.tasks import OPEN_WORDS, WORDS, MIXED_WORDS, ATTRIBUTE_ANSWERS
+    if variant == 'attribute_head': return tuple(OPEN_WORDS)[:12] + ATTRIBUTE_ANSWERS + tuple(OPEN_WORDS)[12:]
+    if variant == 'attribute_head_closed': return tuple(MIXED_WORDS)  # the library's pool since this experiment
     if variant != 'one_token_spread': return tuple(OPEN_WORDS)
     one_token = [w for w in OPEN_WORDS if w in WORDS] + list(ONE_TOKEN_TERMS)
     rest = [w for w in OPEN_WORDS if w not in one_token]
@@ -39,14 +52,14 @@ def variant_pool(variant:str) -> tuple[str, ...]:
     return tuple(rest)
 
 
-def train(variant:str, out:str):
+def train(variant:str, out:str, seed:int=0):
     "Run the demo's job with a variant's change into `out`."
     from flamingo_mini import tasks
     from flamingo_mini.demo import DEMO_LATE, run_demo
     if variant not in VARIANTS: raise SystemExit(f"unknown variant {variant!r}; choose one of {VARIANTS}")
     late = DEMO_LATE | (dict(empty=dict(rows=1000, batch=2, weight=1.)) if variant == 'empty_half' else {})
     tasks.WORD_POOLS['open'] = variant_pool(variant)  # the episodes read the pool by name when the run starts
-    run_demo(out, late=late)
+    run_demo(out, late=late, seed=seed, episodes=dict(words='open'))  # the variant's pool under the name 'open' (the demo's own is 'mixed' now)
 
 
 def classify(prediction:str, answer:str, shown:set[str], head:set[str]) -> str:
@@ -57,7 +70,19 @@ def classify(prediction:str, answer:str, shown:set[str], head:set[str]) -> str:
     return 'other'
 
 
-def probe(runs:dict[str, str], n:int, out:str):
+def measures(saved:dict) -> dict:
+    "A run's own report, in short: what the variants change beside the never-trained words."
+    c, p, b = saved['captions'], saved['perception'], saved['binding']
+    return dict(captions={name: c[name]['exact'] for name in ('single', 'double', 'compositional')}, digits=saved['digits']['accuracy'],
+                perception={name: r.get('exact', r.get('accuracy')) for name, r in p.items()},
+                icl={k: r['accuracy'] for k, r in saved['icl'].items()},
+                held_out_words={k: r['accuracy'] for k, r in b['held_out_words']['colour'].items()},
+                held_out_world_words={k: r['accuracy'] for k, r in b['held_out_world_words']['colour'].items()},
+                once={k: saved['once'][k] for k in ('mean', 'worst', 'n_per_position')} | dict(design=saved['once'].get('design', 'fresh')),
+                join=saved['late']['step'])
+
+
+def probe(runs:dict[str, str], n:int, out:str, add:bool=False):
     "Classify each run's answers to `n` episodes per pool and number of demonstrations; write the JSON."
     import torch
     from flamingo_mini.model import FlamingoModel
@@ -70,12 +95,17 @@ def probe(runs:dict[str, str], n:int, out:str):
                   classes=['right', 'shown', 'nothing', 'frequent', 'other'], runs={},
                   runs_made_by=('`python tools/demo_answer_errors.py train VARIANT FOLDER` (`default` is `flamingo-mini demo`), '
                                 'one run each, on one 2-core machine with nothing else running'))
+    if add and Path(out).exists():  # keep the runs already probed into this file
+        kept = json.loads(Path(out).read_text())
+        if kept['n'] != n: raise SystemExit(f"{out} probed {kept['n']} episodes a pool, not {n}")
+        report['runs'] = kept['runs']
     for name, folder in runs.items():
         variant = name.split(':')[0]
         head = set(variant_pool(variant)[:20])
         model, processor = FlamingoModel.from_pretrained(folder).eval(), FlamingoProcessor.from_pretrained(folder)
         saved = json.loads((Path(folder)/'report.json').read_text())
-        run = dict(variant=variant, steps=saved['steps'], seconds=saved['seconds'], head=sorted(head), pools={})
+        run = dict(variant=variant, steps=saved['steps'], seconds=saved['seconds'], head=sorted(head), pools={},
+                   measures=measures(saved))
         for words in ('world_held_out', 'held_out'):
             for k in (4, 8):
                 episodes = [binding_episode(i, k, 'colour', mode='eval', words=words, split='test', seed=2000) for i in range(n)]
@@ -91,12 +121,35 @@ def probe(runs:dict[str, str], n:int, out:str):
     Path(out).write_text(json.dumps(report, indent=1))
 
 
+def text(out:str, n:int):
+    "The frozen LM alone, in text: how often it copies the world's last four and the held-out made words as answers (`open_vocab_report`); added to `out`."
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from flamingo_mini.pretrain_lm import _word_ids, open_vocab_report, world_answer_sets
+    from flamingo_mini.tasks import HELD_OUT_WORDS, WORDS
+    from flamingo_mini.world import shipped_world_dir
+    torch.set_num_threads(2)
+    folder = shipped_world_dir()/'lm'
+    lm, tokenizer = AutoModelForCausalLM.from_pretrained(folder).eval(), AutoTokenizer.from_pretrained(folder)
+    sets = world_answer_sets(tokenizer)
+    report = json.loads(Path(out).read_text())
+    report['text'] = dict(what="the shipped LM alone on its own text episodes (colour words as keys, open_vocab_report), the answers one pool's words",
+                          n=n, pools={name: open_vocab_report(lm, tokenizer, sets['train'], ks=(4, 8), n=n, keys=[sets['keys']['colour']],
+                                                                words=[_word_ids(tokenizer, w) for w in words])
+                                      for name, words in (('world_held_out', WORDS[-4:]), ('held_out_made', HELD_OUT_WORDS[4:]))})
+    print(report['text'], flush=True)
+    Path(out).write_text(json.dumps(report, indent=1))
+
+
 if __name__ == '__main__':
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     sub = parser.add_subparsers(dest='command', required=True)
-    t = sub.add_parser('train'); t.add_argument('variant', choices=VARIANTS); t.add_argument('out')
+    t = sub.add_parser('train'); t.add_argument('variant', choices=VARIANTS); t.add_argument('out'); t.add_argument('--seed', type=int, default=0)
     p = sub.add_parser('probe'); p.add_argument('runs', nargs='+', help='name=folder; a name is a variant, optionally name:tag')
     p.add_argument('--n', type=int, default=200); p.add_argument('--out', required=True)
+    p.add_argument('--add', action='store_true', help='add the runs to those already in --out')
+    x = sub.add_parser('text'); x.add_argument('--n', type=int, default=200); x.add_argument('--out', required=True)
     args = parser.parse_args()
-    if args.command == 'train': train(args.variant, args.out)
-    else: probe(dict(r.split('=', 1) for r in args.runs), args.n, args.out)
+    if args.command == 'train': train(args.variant, args.out, args.seed)
+    elif args.command == 'text': text(args.out, args.n)
+    else: probe(dict(r.split('=', 1) for r in args.runs), args.n, args.out, args.add)
