@@ -98,7 +98,7 @@ def probe(runs:dict[str, str], n:int, out:str, add:bool=False):
     if add and Path(out).exists():  # keep the runs already probed into this file
         kept = json.loads(Path(out).read_text())
         if kept['n'] != n: raise SystemExit(f"{out} probed {kept['n']} episodes a pool, not {n}")
-        report['runs'] = kept['runs']
+        report = kept | {k: v for k, v in report.items() if k != 'runs'}  # its runs and the rest it holds (the `text` measures)
     for name, folder in runs.items():
         variant = name.split(':')[0]
         head = set(variant_pool(variant)[:20])
