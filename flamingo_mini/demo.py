@@ -70,8 +70,9 @@ def demo_sources(processor, n_scenes:int=4000, n_digits:int|None=None, seed:int=
 # 344 alone they still pulled multi-token held-out words towards trained ones ('bava' said 'bavama'), which the open
 # pool mended (reports/experiments/demo_open_pool.json); on the open pool they then copied a never-trained one-token
 # word and went on writing ('lum' said 'luma'): the mixed pool (`tasks.MIXED_WORDS`: the world's attribute words among
-# the head, fresh words that may end in a consonant) raised those words on both seeds tried, to 0.90 on one of them
-# (experiments page, "One-token answers and closed syllables"); one to eight demonstrations, a quarter of those with four or more showing the query's value once;
+# the head, fresh words that may end in a consonant) raised those words on each of three seeds, to 0.90 on one of them
+# (experiments page, "One-token answers and closed syllables"); one to eight demonstrations, a quarter of those with
+# four or more showing the query's value once;
 # and a second, smaller source of sixteen-demonstration episodes, half of them once-shown (a batch pads every episode
 # to its longest, so long episodes get a batch of their own)
 DEMO_EPISODES = dict(keys=('colour',), ks=range(1, 9), p_once=0.25, words='mixed')

@@ -17,8 +17,8 @@ Variants of `run_demo` (each in its own 7.5-minute budget, so their steps differ
 - `attribute_head`: the world's twelve trained words stay at ranks 1-12, and the world's fourteen one-token
   attribute words (its six shapes, two sizes and five places, and 'digit'; no colour, the key) follow them at ranks
   13-26, so that one-token answers other than the twelve are drawn often;
-- `attribute_head_closed`: `attribute_head`, and the 20,000 fresh words of the tail may end in a consonant (about
-  half of them do), as three of the world's last four do, where the made words all end in a vowel: the library's
+- `attribute_head_closed`: `attribute_head`, and the 20,000 fresh words of the tail may end in a consonant (58%
+  of them do), as three of the world's last four do, where the made words all end in a vowel: the library's
   `tasks.MIXED_WORDS`, the demo's pool since this experiment.
 
 The variants from `attribute_head` on run with fixed steps (`run_demo`'s default since c1fe5ff) and take `--seed`.
