@@ -4,7 +4,7 @@
 
 # %% ../nbs/18_demo.ipynb #39ee4f4d
 from __future__ import annotations
-import json, math, textwrap, time
+import copy, json, math, textwrap, time
 from collections import Counter
 from pathlib import Path
 from typing import Sequence
@@ -16,22 +16,23 @@ from datasets import concatenate_datasets
 from .core import *
 from .world import (episodes_dataset, parse_caption, make_caption, scenes_dataset, digits_dataset, demo_text, WORDS, COLOURS, digit_caption,
                                  episode_baselines)
-from .tasks import (BINDING_KEYS, HELD_OUT_KEYS, WORD_POOLS, held_out_pool, DigitRanges, binding_plan, binding_episode, key_cue,
+from .tasks import (BINDING_KEYS, HELD_OUT_KEYS, WORD_POOLS, HELD_OUT_POOLS, WORD_KINDS, held_out_pool, DigitRanges, binding_plan, binding_episode, key_cue,
                                  binding_baselines, make_digit, make_varied_scene, parse_scene_caption,
                                  task_dataset)
 from .data import FlamingoCollator, prepare_dataset
 
 # %% auto #0
-__all__ = ['DEMO_FLAMINGO', 'DEMO_DOUBLE', 'DEMO_EPISODES', 'DEMO_LONG_EPISODES', 'DEMO_VARIED', 'DEMO_LATE', 'DEMO_LATE_AFTER',
-           'DEMO_WEIGHTS', 'DEMO_LATE_WEIGHTS', 'DEMO_STEPS', 'EVAL_STEPS', 'ATTRIBUTES', 'PERCEPTION_SCENES',
-           'PERCEPTION_DIGITS', 'PERCEPTION_TRAINED_BY', 'BINDING_FORMED', 'BINDING_PROBE_N', 'BINDING_WORDS',
-           'demo_sources', 'FeatureEpisodes', 'SeenWordLoss', 'SwappedColours', 'caption_accuracy', 'caption_images',
-           'evaluate_captions', 'evaluate_digits', 'evaluate_perception', 'evaluate_icl', 'binding_probe',
-           'evaluate_binding', 'word_tokens', 'evaluate_once', 'evaluate_rices', 'seen_share', 'seen_sources',
-           'render_sources', 'encode_sources', 'training_sources', 'train_in_context', 'wall_clock_schedule',
-           'demo_figure', 'run_demo', 'late_joined', 'format_report', 'read_report', 'once_worst_chance',
-           'report_summary', 'report_tables', 'plot_few_shot', 'Picture', 'samples_alt', 'few_shot_alt', 'plot_binding',
-           'binding_alt']
+__all__ = ['DEMO_FLAMINGO', 'DEMO_DOUBLE', 'DEMO_EPISODES', 'DEMO_LONG_EPISODES', 'DEMO_LATE_WORDS', 'DEMO_VARIED', 'DEMO_LATE',
+           'DEMO_LATE_AFTER', 'DEMO_WEIGHTS', 'DEMO_LATE_WEIGHTS', 'DEMO_STEPS', 'EVAL_STEPS', 'ATTRIBUTES',
+           'PERCEPTION_SCENES', 'PERCEPTION_DIGITS', 'PERCEPTION_TRAINED_BY', 'BINDING_FORMED', 'BINDING_PROBE_N',
+           'WORD_KIND_TITLES', 'POOL_KINDS', 'BINDING_WORDS', 'demo_sources', 'FeatureEpisodes', 'SeenWordLoss',
+           'SwappedColours', 'caption_accuracy', 'caption_images', 'evaluate_captions', 'evaluate_digits',
+           'evaluate_perception', 'evaluate_icl', 'binding_probe', 'evaluate_binding', 'evaluate_word_kinds',
+           'answer_tokens', 'word_tokens', 'evaluate_once', 'evaluate_rices', 'seen_share', 'words_sources',
+           'seen_sources', 'render_sources', 'encode_sources', 'training_sources', 'train_in_context',
+           'wall_clock_schedule', 'demo_figure', 'run_demo', 'late_joined', 'format_report', 'read_report',
+           'once_worst_chance', 'report_summary', 'report_tables', 'plot_few_shot', 'Picture', 'samples_alt',
+           'few_shot_alt', 'plot_binding', 'binding_alt']
 
 # %% ../nbs/18_demo.ipynb #e8d9ad95
 DEMO_FLAMINGO = dict(xattn_every=1, xattn_dim_head=32, xattn_heads=4, xattn_ff_mult=2, xattn_act='sqrelu', xattn_gate_init=1.,
@@ -60,7 +61,8 @@ def demo_sources(processor, n_scenes:int=4000, n_digits:int|None=None, seed:int=
                 digits=(digits, FlamingoCollator(processor), bs['digits']))
 # the training episodes: words keyed by colour, from `tasks.MIXED_WORDS` (the 344 nonsense words of `TRAIN_WORDS`, of
 # one to several tokens, the world's first twelve among them, and the world's fourteen one-token attribute words, then
-# 20,000 more, drawn with weight 1/rank, so that most
+# 20,000 more), and from the join on from `tasks.ANY_WORDS` (the same head, a tail of several kinds: `DEMO_LATE_WORDS`),
+# drawn with weight 1/rank, so that most
 # draws from the tail are words seen about once; `tasks.HELD_OUT_WORDS` and the world's last four are never an answer,
 # here or in the LM's pretraining: the generalisation test). Since tiny world version 7 the LM copies any word from its
 # context; Flamingo layers trained on the twelve world words alone then fit those twelve and missed the held-out ones
@@ -71,12 +73,17 @@ def demo_sources(processor, n_scenes:int=4000, n_digits:int|None=None, seed:int=
 # pool mended (reports/experiments/demo_open_pool.json); on the open pool they then copied a never-trained one-token
 # word and went on writing ('lum' said 'luma'): the mixed pool (`tasks.MIXED_WORDS`: the world's attribute words among
 # the head, fresh words that may end in a consonant) raised those words on each of three seeds, to 0.90 on one of them
-# (experiments page, "One-token answers and closed syllables"); one to eight demonstrations, a quarter of those with
+# (experiments page, "One-token answers and closed syllables"), but never-trained words of other kinds than the made
+# ones were cut short, turned into a frequent answer or left unsaid (numbers at 0.03-0.24): the any pool keeps its head
+# and draws its tail from words of several kinds, and from the first step it put binding's transition later, on one seed
+# of three past step 675 (experiments page, "Answer words of any kind"), so it joins once binding has formed; one to
+# eight demonstrations, a quarter of those with
 # four or more showing the query's value once;
 # and a second, smaller source of sixteen-demonstration episodes, half of them once-shown (a batch pads every episode
 # to its longest, so long episodes get a batch of their own)
 DEMO_EPISODES = dict(keys=('colour',), ks=range(1, 9), p_once=0.25, words='mixed')
 DEMO_LONG_EPISODES = dict(ks=(16,), p_once=0.5)
+DEMO_LATE_WORDS = 'any'  # the episodes' answer pool (a `tasks.WORD_POOLS` name) from the join on (`run_demo(late_words=)`)
 
 # captions of varied renders (zero to three objects, any background, lighting and size: `tasks.RANGES['broad']`) and
 # as many digits of every style (`tasks.DIGIT_RANGES['broad']`): none in the demo. With them the demo's two-thread budget
@@ -344,11 +351,12 @@ def evaluate_binding(model, processor,
                      ks:Sequence[int]=(0, 4, 8), # demonstrations
                      words:str='train', # the answer pool (`tasks.WORD_POOLS`): 'train', 'held_out' (never in training) or 'world'
                      n:int=100, # episodes per key and k
-                     seed:int=0, max_new_tokens:int=8, batch_size:int=32,
+                     seed:int=0, max_new_tokens:int|None=None, # default: `answer_tokens` of the pool, so no answer is cut short
+                     batch_size:int=32,
                      cue:bool=False) -> dict: # the prompts name the key first (`tasks.key_cue`), as episodes trained with `FeatureEpisodes(cue=True)`
     "In-context accuracy on held-out renders (test split) of binding episodes, per key and number of shots, with the image-blind baselines and chance."
     from flamingo_mini.evaluate import evaluate_episodes
-    report = {}
+    report, max_new_tokens = {}, max_new_tokens or answer_tokens(processor.tokenizer, words)
     for key in keys:
         episodes = [binding_episode(i, k, key, mode='eval', words=words, split='test', seed=seed + 2000, cue=cue) for k in ks for i in range(n)]
         rows = evaluate_episodes(model, processor, _episode_rows(episodes), batch_size=batch_size, verbose=False,
@@ -356,6 +364,21 @@ def evaluate_binding(model, processor,
         report[key] = {row['k']: dict(accuracy=row['accuracy'], chance=1 / len(WORD_POOLS[words]),
                                       **binding_baselines([e for e in episodes if len(e['words']) == row['k']])) for row in rows}
     return report
+
+# the never-trained words of other kinds (`tasks.WORD_KINDS`), as the report's tables name them, and the kinds each
+# training pool also draws other words of (the 'any' pool: capitalised words, numbers, random letters)
+WORD_KIND_TITLES = dict(english='common English nouns', names='capitalised names', numbers='numbers of two to four digits',
+                        letters='strings of three to seven random letters', long='made words of five or six syllables')
+POOL_KINDS = dict(any=('names', 'numbers', 'letters'))
+
+def evaluate_word_kinds(model, processor, key:str='colour', ks:Sequence[int]=(0, 4, 8), n:int=100, seed:int=0, **kwargs) -> dict:
+    "In-context accuracy with never-trained answer words of other kinds than the made ones (`tasks.WORD_KINDS`), per kind and number of shots, with the image-blind baselines: `evaluate_binding` on each kind's pool."
+    return {kind: evaluate_binding(model, processor, keys=(key,), ks=ks, words=f'kind_{kind}', n=n, seed=seed, **kwargs)[key]
+            for kind in WORD_KINDS}
+
+def answer_tokens(tokenizer, words:str) -> int:
+    "The tokens an answer of the pool `words` may need: its longest word's, and at least 8 (what every evaluation generated before the pools held longer words)."
+    return max(8, max(map(len, tokenizer([f' {w}' for w in WORD_POOLS[words]], add_special_tokens=False)['input_ids'])))
 
 def word_tokens(tokenizer, pools:Sequence[str]) -> dict:
     "How many tokens each word of each answer pool (`tasks.WORD_POOLS` names) takes, written as an episode writes it: {pool: {tokens: words}}."
@@ -367,7 +390,8 @@ def _moved(demos:list, at:int) -> list:
     return demos[1:at + 1] + demos[:1] + demos[at + 1:]
 
 def evaluate_once(model, processor, k:int=16, key:str='colour', words:str='held_out', n:int=100, seed:int=0,
-                  max_new_tokens:int=8, batch_size:int=32, cue:bool=False) -> dict:
+                  max_new_tokens:int|None=None, # default: `answer_tokens` of the pool
+                  batch_size:int=32, cue:bool=False) -> dict:
     "Recall of a value shown once among `k` demonstrations (the others repeat two other values), for each position of that one demonstration: the same `n` episodes at every position, only the once-shown demonstration moved."
     from flamingo_mini.evaluate import MediaLatents, _evaluating, _first_word, _generate
     from flamingo_mini.features import media_latents
@@ -377,6 +401,7 @@ def evaluate_once(model, processor, k:int=16, key:str='colour', words:str='held_
     # at each of the k positions, so positions differ only by where it sits; every image is encoded once, as the
     # resampler's latents, and placed in all k prompts
     episodes = [binding_episode(i, k, key, mode='eval', words=words, split='test', seed=seed + 3000, once_at=0, cue=cue) for i in range(n)]
+    max_new_tokens = max_new_tokens or answer_tokens(processor.tokenizer, words)
     images = [im for e in episodes for im in e['images'] if im is not None]
     with _evaluating(model):
         latents = [MediaLatents(t) for b in range(0, len(images), batch_size) for t in media_latents(model, processor, images[b:b + batch_size])]
@@ -434,6 +459,15 @@ def seen_share(episodes:FeatureEpisodes, n:int=2000, first_only:bool=False) -> f
     "The share of an episode source's words that `SeenWordLoss` keeps in the loss, over its first `n` episodes."
     fresh = [f and (j == 0 or not first_only) for i in range(min(n, len(episodes))) for j, f in enumerate(episodes[i]['fresh'])]
     return round(1 - float(np.mean(fresh)), 3)
+
+def words_sources(sources:dict, words:str, names=('episodes', 'long', 'keyed')) -> dict:
+    "The episode sources of a mixture with their answers drawn from the pool `words` (a `tasks.WORD_POOLS` name) instead: `Learner.change_sources`' argument (the datasets are copies; each draws episode `i` as before, with the new pool)."
+    if words not in WORD_POOLS: raise ValueError(f"words must be one of {tuple(WORD_POOLS)}, got {words!r}")
+    if words in HELD_OUT_POOLS: raise ValueError(f"the pool {words!r} is held out of training")
+    changed = {}
+    for name, (ds, collate, bs) in sources.items():
+        if name in names: changed[name] = (copy.copy(ds), collate, bs); changed[name][0].words = tuple(WORD_POOLS[words])
+    return changed
 
 def seen_sources(sources:dict, weights:dict, processor, first_only:bool=False, names=('episodes', 'long', 'keyed')) -> tuple[dict, dict]:
     "The episode sources of a mixture collated with `SeenWordLoss`, and their weights scaled by `seen_share` (the words kept weigh what they did): `Learner.change_sources`' arguments."
@@ -598,6 +632,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
              swap_colours:float=0., # the chance that a captioned object's colour word is replaced in the text, without loss (`training_sources`; 0: never)
              weights:dict|None=None, # loss weights of the sources, over `DEMO_WEIGHTS` (a late source's own weight is in `late`)
              late_weights:dict|None=DEMO_LATE_WEIGHTS, # new loss weights of the scenes' or digits' source from the join on (None: unchanged)
+             late_words:str|None=DEMO_LATE_WORDS, # the episodes' answer pool from the join on (a `tasks.WORD_POOLS` name; None: unchanged)
              log=print) -> dict:
     "Load (or build) the tiny world, train a Flamingo on it for `steps` (or within `minutes`), evaluate, save; return the report."
     from flamingo_mini.model import FlamingoModel
@@ -625,6 +660,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
     model = FlamingoModel.from_pretrained_parts(paths['lm'], paths['vision'], **DEMO_FLAMINGO)
     episodes = DEMO_EPISODES | (episodes or {})
     words = episodes['words']
+    if late_words is not None: words_sources({}, late_words)  # refuse an unknown or held-out pool before anything is loaded
     held_out = held_out_pool(words)  # the never-trained words of the evaluation
     configured = DEMO_WEIGHTS | (weights or {})  # the loss weights asked for (the episodes' change with `seen_loss` or `late_loss`)
     with torch_threads(threads):
@@ -632,7 +668,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
                                             keyed_batch=keyed_batch, swap_colours=swap_colours, weights=weights)
         late = {k: v for k, v in (late or {}).items() if k not in sources}  # a kind in the mixture from the start stays as it is
         switch = bool(late_loss) and not seen_loss  # the episodes' loss changes at the join
-        joins = bool(late or switch or late_weights)  # anything to change at the join (else there is no join)
+        joins = bool(late or switch or late_weights or late_words)  # anything to change at the join (else there is no join)
         extra = encode_sources(render_sources(processor, {k: v['rows'] for k, v in late.items()},
                                               {k: v['batch'] for k, v in late.items()}, seed), model, processor, log)
         extra_weights = {k: v.get('weight', DEMO_WEIGHTS.get(k, 1.)) for k, v in late.items()}
@@ -654,7 +690,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
             reserve, deadline, cool, after_at, join_at = plan(eval_reserve)
             over, probing, due = (lambda: time.time() >= deadline), (lambda: time.time() >= after_at), (lambda: time.time() >= join_at)
         joined = dict(sources={k: dict(v, weight=extra_weights[k]) for k, v in late.items()}, loss=late_loss if switch else None,
-                      join=late_join, after=late_after if late_join is None else None, weights=late_weights or {}, step=None, by=None, probes=[])
+                      join=late_join, after=late_after if late_join is None else None, weights=late_weights or {}, words=late_words, step=None, by=None, probes=[])
         log(f'world ready in {built:.0f} s, data in {prepared:.0f} s; training ' + (f'{steps} steps' if steps else f'for {deadline - time.time():.0f} s')
             + f', the learning rate falling to zero over the last {cooldown:.0%}')
         while not over():
@@ -667,10 +703,11 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
                 by = 'binding' if formed else 'time' if due() else None
                 if by:
                     if extra: learn.add_sources(extra, extra_weights)
+                    if late_words: learn.change_sources(words_sources(learn.sources, late_words))  # before the loss's change, which wraps these
                     if switch: learn.change_sources(*seen_sources(learn.sources, learn.weights, processor, first_only=late_loss == 'first'))
                     if late_weights: learn.change_sources({k: learn.sources[k] for k in late_weights}, late_weights)
                     joined.update(step=learn.step, by=by)
-                    changes = [*extra] + (['the loss on fewer episode words'] if switch else []) + [f"the {k}' weight {w:g}" for k, w in (late_weights or {}).items()]
+                    changes = [*extra] + ([f"the episodes' words from the {late_words!r} pool"] if late_words else []) + (['the loss on fewer episode words'] if switch else []) + [f"the {k}' weight {w:g}" for k, w in (late_weights or {}).items()]
                     log(f"step {learn.step}: {', '.join(changes)} "
                         f"from now on ({'in-context binding formed' if by == 'binding' else 'on time'})")
             learn.fit(steps=min(25, steps - learn.step) if steps else 25, progress=False)  # in chunks, to probe (and stop on time); a line of progress every 100 steps
@@ -693,7 +730,8 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
                           binding=dict(train_words=evaluate_binding(model, processor, words=words, n=eval_n // 4, seed=seed),
                                        held_out_words=evaluate_binding(model, processor, keys=episodes['keys'], words=held_out,
                                                                        n=eval_n // 4, seed=seed)),
-                          word_tokens=word_tokens(processor.tokenizer, (words, held_out, 'world_held_out')),
+                          word_kinds=evaluate_word_kinds(model, processor, key=episodes['keys'][0], n=eval_n // 4, seed=seed),
+                          word_tokens=word_tokens(processor.tokenizer, (words, *([late_words] if late_words else []), held_out, 'world_held_out')),
                           once=evaluate_once(model, processor, key=episodes['keys'][0], words=held_out, n=max(1, eval_n // 2), seed=seed),
                           rices=evaluate_rices(model, processor, n=eval_n, seed=seed))
             if held_out != 'world_held_out':  # the world's last four never-trained words: one token each for its tokenizer
@@ -742,7 +780,8 @@ def late_joined(report:dict) -> str:
     kinds = ' and '.join(_LATE_DATA.get(k, k) for k in late['sources'])
     loss = {'first': "the episodes' loss left the first image's word", True: "the episodes' loss kept only the words an earlier image predicts"}.get(late.get('loss'))
     weighed = ', '.join(f"the {k}' loss weight became {w:g}" for k, w in (late.get('weights') or {}).items())
-    what = ', '.join(x for x in ((f"{kinds} joined the mixture" if kinds else ''), weighed) if x)
+    words = f"the episodes' answers came from the '{late['words']}' pool" if late.get('words') else ''
+    what = ', '.join(x for x in ((f"{kinds} joined the mixture" if kinds else ''), weighed, words) if x)
     what = (f"{what} and {loss}" if what and loss else what or loss)
     return f"{what[0].upper()}{what[1:]} at step {late['step']:,}, {why}"
 
@@ -779,6 +818,9 @@ def format_report(report:dict) -> str:
             for key, by_k in report['binding'].get(words, {}).items():
                 for k, r in sorted(by_k.items(), key=lambda kv: int(kv[0])):
                     lines.append(f"  {'':<32}{key:<9}{title:<14}{int(k):>2}{r['accuracy']:10.2f}{r['most_frequent']:15.2f}{r['last']:11.2f}{r['chance']:8.3f}")
+        for kind, by_k in report.get('word_kinds', {}).items():
+            for k, r in sorted(by_k.items(), key=lambda kv: int(kv[0])):
+                lines.append(f"  {'':<32}{'colour':<9}{kind:<14}{int(k):>2}{r['accuracy']:10.2f}{r['most_frequent']:15.2f}{r['last']:11.2f}{r['chance']:8.3f}")
         o = report['once']
         lines.append(f"a demonstration shown once among {o['k']}: recall {o['mean']:.2f} on average, {o['worst']:.2f} at the worst position{_once_clause(o)} "
                      f"(copying the last demonstration's word {o['last']:.2f})")
@@ -794,6 +836,7 @@ def read_report(folder:str|Path) -> dict:
     for selection in ('random', 'rices'): report['rices'][selection] = {int(k): v for k, v in report['rices'][selection].items()}
     for words in report.get('binding', {}).values():
         for key in words: words[key] = {int(k): v for k, v in words[key].items()}
+    for kind, by_k in report.get('word_kinds', {}).items(): report['word_kinds'][kind] = {int(k): v for k, v in by_k.items()}
     if 'once' in report: report['once']['by_position'] = {int(k): v for k, v in report['once']['by_position'].items()}
     return report
 
@@ -861,6 +904,14 @@ def _world_words_clause(report:dict) -> str:
     one = set(map(int, report.get('word_tokens', {}).get('world_held_out', {}))) == {1}
     return f" (the world's last four{', one token each,' if one else ''} {_slashed(w[kk]['accuracy'] for kk in sorted(w) if kk)})"
 
+def _kinds_clause(report:dict) -> str:
+    "', never-trained words of other kinds ...' for reports that measured them (`evaluate_word_kinds`)."
+    w = report.get('word_kinds')
+    if not w: return ''
+    ks = sorted(k for k in next(iter(w.values())) if k)
+    return (f", never-trained words of other kinds ({', '.join(WORD_KIND_TITLES.get(kind, kind) for kind in w)}) "
+            f"{_span([r[k]['accuracy'] for r in w.values() for k in ks])} at {' and '.join(map(str, ks))} shots")
+
 def _binding_summary(report:dict) -> str:
     "The sentence on binding by other keys, words never trained and a demonstration shown once (empty for reports without them)."
     if 'binding' not in report: return ''
@@ -870,7 +921,7 @@ def _binding_summary(report:dict) -> str:
     return (f" Binding at {k} shots, by key: {keys} (copying the most frequent word {_slashed(b[key][k]['most_frequent'] for key in b)}); "
             f"with answer words never seen in training (colour key) {_slashed(held['colour'][kk]['accuracy'] for kk in sorted(held['colour']) if kk)} "
             f"at {', '.join(str(kk) for kk in sorted(held['colour']) if kk)} shots and {held['colour'][0]['accuracy']:.2f} at zero"
-            f"{_world_words_clause(report)}; "
+            f"{_world_words_clause(report)}{_kinds_clause(report)}; "
             f"a demonstration shown once among {once['k']} recalled {once['mean']:.2f} on average, {once['worst']:.2f} at the worst position"
             f"{_once_clause(once)}.")
 
@@ -923,6 +974,22 @@ def _tokens_note(report:dict) -> str:
         c = t['world_held_out']; parts.append(f"the world's last four {span(c)} token{plural(max(c))} each")
     return f"For the world's tokenizer {' and '.join(parts)}." if parts else ''
 
+def _kinds_table(report:dict) -> list[str]:
+    "Markdown rows for the never-trained answer words of other kinds (`evaluate_word_kinds`; none for older reports)."
+    w = report.get('word_kinds')
+    if not w: return []
+    pools = [str(report.get('episodes', {}).get('words', ''))] + ([report['late']['words']] if (report.get('late') or {}).get('words') and report['late'].get('step') is not None else [])
+    trained, pool = {kind for p in pools for kind in POOL_KINDS.get(p, ())}, "', then '".join(pools)
+    rows = ['', f"Answer words of other kinds than the made ones, none of them in training (`tasks.WORD_KINDS`), keyed by "
+                f"{report.get('episodes', {}).get('keys', ['colour'])[0]}; the last column says whether the training pool ('{pool}') "
+                f"draws other words of that kind.", '',
+            "| answer words never trained | k | accuracy | most frequent word | last demonstration's word | other words of the kind in training |",
+            '|---|---|---|---|---|---|']
+    for kind, by_k in w.items():
+        rows += [f"| {WORD_KIND_TITLES.get(kind, kind)} | {k} | {r['accuracy']:.2f} | {r['most_frequent']:.2f} | {r['last']:.2f} | "
+                 f"{'yes' if kind in trained else 'no'} |" for k, r in sorted(by_k.items(), key=lambda kv: int(kv[0]))]
+    return rows
+
 def _binding_tables(report:dict) -> list[str]:
     "Markdown rows for binding by key, with trained and never-trained answer words, and for the once-shown demonstration."
     if 'binding' not in report: return []
@@ -935,6 +1002,7 @@ def _binding_tables(report:dict) -> list[str]:
         for key, by_k in report['binding'].get(words, {}).items():
             rows += [f"| {key}{' (held out)' if key in HELD_OUT_KEYS else ''} | {title} | {k} | {r['accuracy']:.2f} | {r['most_frequent']:.2f} | "
                      f"{r['last']:.2f} | {r['chance']:.3f} |" for k, r in sorted(by_k.items())]
+    rows += _kinds_table(report)
     o = report['once']
     rows += ['', f"A demonstration shown once among {o['k']} (the others repeat two other {o['key']}s; answer words never trained), "
                  f"{_once_episodes(o)}: recall {o['mean']:.2f} on average, {o['worst']:.2f} at the worst "

@@ -20,11 +20,12 @@ from .world import _blind_scores
 __all__ = ['RANGES', 'SIZE_SPLIT', 'MULTI_OBJECT_RADIUS', 'MIN_CONTRAST', 'MIN_GAP', 'EMPTY_CAPTION', 'DIGIT_RANGES',
            'VQA_TEMPLATE', 'VQA_KINDS', 'COUNT_QUESTION', 'COMPARE_QUESTION', 'MAX_COUNT', 'VQA_ANSWERS', 'MOTIONS',
            'FAMILIES', 'BINDING_KEYS', 'HELD_OUT_KEYS', 'ANSWER_WORDS', 'HELD_OUT_WORDS', 'TRAIN_WORDS', 'OPEN_WORDS',
-           'ATTRIBUTE_ANSWERS', 'MIXED_WORDS', 'WORD_POOLS', 'HELD_OUT_POOLS', 'RenderRanges', 'size_of', 'VariedScene',
-           'render_objects', 'scene_caption', 'parse_scene_caption', 'make_varied_scene', 'DigitRanges', 'DigitImage',
-           'make_digit', 'vqa_example', 'count_scene', 'count_example', 'compare_example', 'motion_caption',
-           'video_example', 'task_prompt', 'score_task', 'binding_plan', 'held_out_pool', 'key_cue', 'binding_episode',
-           'binding_baselines', 'binding_prompt', 'task_dataset']
+           'ATTRIBUTE_ANSWERS', 'MIXED_WORDS', 'WORD_KINDS', 'ANY_WORDS', 'WORD_POOLS', 'HELD_OUT_POOLS',
+           'RenderRanges', 'size_of', 'VariedScene', 'render_objects', 'scene_caption', 'parse_scene_caption',
+           'make_varied_scene', 'DigitRanges', 'DigitImage', 'make_digit', 'vqa_example', 'count_scene',
+           'count_example', 'compare_example', 'motion_caption', 'video_example', 'task_prompt', 'score_task',
+           'binding_plan', 'held_out_pool', 'key_cue', 'binding_episode', 'binding_baselines', 'binding_prompt',
+           'task_dataset']
 
 # %% ../nbs/09a_tasks.ipynb #t0000007
 @dataclass(frozen=True)
@@ -475,6 +476,61 @@ def _closed_words(n:int, seed:int=1) -> tuple[str, ...]:
 # ('luma', 'tepoa'); see the experiments page, "One-token answers and closed syllables"
 MIXED_WORDS = _LazyWords(lambda: TRAIN_WORDS[:12] + ATTRIBUTE_ANSWERS + TRAIN_WORDS[12:] + _closed_words(20_000))
 
+# Answer words of other kinds than the made ones, never an answer in training: the test of binding "any word" (issue #21).
+# On the mixed pool, never-trained made words bound at 1.00, but English words were cut short or turned into a frequent
+# answer ('apple' said 'small'), numbers were mostly left unsaid and random letters were often miswritten, while the
+# frozen LM copies all of them in text: the layers had learned the made words' shape, not to copy a word (the
+# experiments page, "Answer words of any kind")
+_ENGLISH = tuple("""apple river house cloud table garden window forest candle pepper rocket silver bottle hammer jacket ladder mirror
+needle orange pencil pillow rabbit saddle tiger violin wallet zebra anchor basket cactus dragon engine falcon ginger harbor
+island jungle kettle lemon meadow monkey paper spoon thunder velvet walrus""".split())
+_NAMES = tuple("""Paris Oslo Maria Kenji Amara Lagos Quito Dublin Nadia Pablo Tokyo Cairo Lima Hanna Omar Sofia Ravi Elena Boris
+Chloe Felix Ines Jonas Keiko Lena Mateo Nora Olga Petra Rosa Samir Tomas Vera Wanda Yusuf Zara Bruno Clara Diego Emil""".split())
+
+def _distinct(n:int, make, taken:set) -> tuple[str, ...]:
+    "`n` distinct words from `make()`, none in `taken`, none beginning with a held-out word (its first token would open them)."
+    words = {}
+    while len(words) < n:
+        word = make()
+        if word not in taken and not word.startswith(HELD_OUT_WORDS): words.setdefault(word)
+    return tuple(words)
+
+def _number(rng, digits:int) -> str: return str(int(rng.integers(10 ** (digits - 1), 10 ** digits)))
+def _letters(rng, lo:int, hi:int) -> str: return ''.join(rng.choice(list('abcdefghijklmnopqrstuvwxyz'), int(rng.integers(lo, hi + 1))))
+def _syllables(rng, lo:int, hi:int) -> str:
+    word = ''.join(_SYLLABLES[j] for j in rng.integers(len(_SYLLABLES), size=int(rng.integers(lo, hi + 1))))
+    return word + ('bdfgklmnprstvz'[rng.integers(14)] if rng.random() < 0.5 else '')
+
+def _word_kinds() -> dict[str, tuple[str, ...]]:
+    taken = set(_WORLD_TERMS) | set(ANSWER_WORDS)
+    kinds = dict(english=_ENGLISH, names=_NAMES)
+    for name, stream, make in (('numbers', 21, lambda rng: _number(rng, int(rng.integers(2, 5)))),
+                               ('letters', 22, lambda rng: _letters(rng, 3, 7)),
+                               ('long', 23, lambda rng: _syllables(rng, 5, 6))):
+        rng = np.random.default_rng([0, stream])
+        kinds[name] = _distinct(48, lambda: make(rng), taken | {w for ws in kinds.values() for w in ws})
+    return kinds
+
+# never drawn in training; each a pool of its own (`WORD_POOLS['kind_english']`, ...): common English nouns and
+# capitalised names (kinds no training pool draws from), numbers of two to four digits, strings of random letters, and
+# made words of five or six syllables (longer than any training word)
+WORD_KINDS = _word_kinds()
+
+def _any_words(n:int, seed:int=1) -> tuple[str, ...]:
+    "`n` fresh words of several kinds, in a random order: made words of one to four syllables (half closed by a consonant), strings of one to seven random letters, numbers of one to four digits, a tenth of the words capitalised; none an answer word, a word of the world or a `WORD_KINDS` word."
+    rng = np.random.default_rng([seed, 20])
+    def draw():
+        kind = rng.choice(3, p=(0.4, 0.4, 0.2))
+        if kind == 2: return _number(rng, int(rng.integers(1, 5)))
+        word = _syllables(rng, 1, 4) if kind == 0 else _letters(rng, 1, 7)
+        return word.capitalize() if rng.random() < 0.1 else word
+    return _distinct(n, draw, set(_WORLD_TERMS) | set(ANSWER_WORDS) | {w for ws in WORD_KINDS.values() for w in ws})
+
+# the "any" pool: the mixed pool's head (the world's twelve, its attribute words, the 332 made training words), then
+# 20,000 words of several kinds (`_any_words`), so that what the layers learn is to copy a word, whatever its letters,
+# length or case, and not the made words' shape
+ANY_WORDS = _LazyWords(lambda: TRAIN_WORDS[:12] + ATTRIBUTE_ANSWERS + TRAIN_WORDS[12:] + _any_words(20_000))
+
 def _binding_image(rng, key:str, value:str, ranges, split:str):
     "An image whose `key` is `value`: a digit, or one object at a place (its other attributes drawn)."
     if key == 'digit':
@@ -518,8 +574,9 @@ def binding_plan(
 # syllables, and `held_out` never in training), and for an LM that answers only with the
 # world's 16 nonsense words (the version-6 tiny world's), those words, of which the last four are held out as well
 WORD_POOLS = dict(train=TRAIN_WORDS, held_out=HELD_OUT_WORDS, world=WORDS, world_train=WORDS[:-4], world_held_out=WORDS[-4:],
-                  open=OPEN_WORDS, mixed=MIXED_WORDS)  # new pools last: a pool's place seeds its episodes (`binding_episode`), so those of the others stay as they were
-HELD_OUT_POOLS = ('held_out', 'world_held_out')
+                  open=OPEN_WORDS, mixed=MIXED_WORDS, any=ANY_WORDS,  # new pools last: a pool's place seeds its episodes (`binding_episode`), so those of the others stay as they were
+                  **{f'kind_{name}': words for name, words in WORD_KINDS.items()})
+HELD_OUT_POOLS = ('held_out', 'world_held_out') + tuple(f'kind_{name}' for name in WORD_KINDS)
 
 def held_out_pool(words:str) -> str:
     "The never-trained pool that tests a model trained on the pool `words`: the world's last four for the world's own pools, else `HELD_OUT_WORDS`."

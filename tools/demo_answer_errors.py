@@ -19,7 +19,15 @@ Variants of `run_demo` (each in its own 7.5-minute budget, so their steps differ
   13-26, so that one-token answers other than the twelve are drawn often;
 - `attribute_head_closed`: `attribute_head`, and the 20,000 fresh words of the tail may end in a consonant (58%
   of them do), as three of the world's last four do, where the made words all end in a vowel: the library's
-  `tasks.MIXED_WORDS`, the demo's pool since this experiment.
+  `tasks.MIXED_WORDS`, the demo's pool after this experiment;
+- `any_pool`: the mixed pool's head, and a tail of words of several kinds (made words of one to four syllables, random
+  letters, numbers, a tenth capitalised): `tasks.ANY_WORDS`, from the first step;
+- `any_late`: the mixed pool until in-context binding forms, the any pool from the join on (`run_demo(late_words='any')`,
+  `demo.DEMO_LATE_WORDS`): the demo's defaults since this experiment.
+
+`kinds` measures never-trained answer words of other kinds than the made ones (`tasks.WORD_KINDS`: English nouns,
+capitalised names, numbers, random letters, made words of five or six syllables) per run, and the frozen LM alone on
+them in text.
 
 The variants from `attribute_head` on run with fixed steps (`run_demo`'s default since c1fe5ff) and take `--seed`.
 
@@ -28,20 +36,22 @@ The variants from `attribute_head` on run with fixed steps (`run_demo`'s default
     python tools/demo_answer_errors.py probe --out reports/experiments/demo_answer_errors.json default=flamingo-demo ...
     python tools/demo_answer_errors.py probe --add --out reports/experiments/demo_one_token.json attribute_head:seed1=../runs/... ...
     python tools/demo_answer_errors.py text --out reports/experiments/demo_one_token.json
+    python tools/demo_answer_errors.py kinds --out reports/experiments/demo_word_kinds.json mixed=../runs/... any_pool:seed1=../runs/...
 """
 from __future__ import annotations
 import argparse, json
 from pathlib import Path
 import numpy as np
 
-VARIANTS = ('default', 'empty_half', 'one_token_spread', 'attribute_head', 'attribute_head_closed')
+VARIANTS = ('default', 'empty_half', 'one_token_spread', 'attribute_head', 'attribute_head_closed', 'any_pool', 'any_late')
 ONE_TOKEN_TERMS = ('circle', 'square', 'triangle', 'star', 'cross', 'diamond', 'small', 'big', 'left', 'right', 'top', 'bottom',
                    'middle', 'the', 'and', 'at', 'in', 'on', 'to', 'digit', 'b', 'd', 's', 't', 'z')
 
 
 def variant_pool(variant:str) -> tuple[str, ...]:
     "The open answer pool a variant trains on, in its Zipfian order."
-    from flamingo_mini.tasks import OPEN_WORDS, WORDS, MIXED_WORDS, ATTRIBUTE_ANSWERS
+    from flamingo_mini.tasks import OPEN_WORDS, WORDS, MIXED_WORDS, ATTRIBUTE_ANSWERS, ANY_WORDS
+    if variant in ('any_pool', 'any_late'): return tuple(ANY_WORDS)  # any_late's from the join on
     if variant == 'attribute_head': return tuple(OPEN_WORDS)[:12] + ATTRIBUTE_ANSWERS + tuple(OPEN_WORDS)[12:]
     if variant == 'attribute_head_closed': return tuple(MIXED_WORDS)  # the library's pool since this experiment
     if variant != 'one_token_spread': return tuple(OPEN_WORDS)
@@ -58,8 +68,11 @@ def train(variant:str, out:str, seed:int=0):
     from flamingo_mini.demo import DEMO_LATE, run_demo
     if variant not in VARIANTS: raise SystemExit(f"unknown variant {variant!r}; choose one of {VARIANTS}")
     late = DEMO_LATE | (dict(empty=dict(rows=1000, batch=2, weight=1.)) if variant == 'empty_half' else {})
+    if variant == 'any_late': return run_demo(out, late=late, seed=seed)  # the demo's defaults since this variant
+    # the others keep one pool for the whole run (`late_words=None`), as every run did before `DEMO_LATE_WORDS`
+    if variant == 'any_pool': return run_demo(out, late=late, seed=seed, episodes=dict(words='any'), late_words=None)
     tasks.WORD_POOLS['open'] = variant_pool(variant)  # the episodes read the pool by name when the run starts
-    run_demo(out, late=late, seed=seed, episodes=dict(words='open'))  # the variant's pool under the name 'open' (the demo's own is 'mixed' now)
+    run_demo(out, late=late, seed=seed, episodes=dict(words='open'), late_words=None)  # the variant's pool under the name 'open' (the demo's own is 'mixed' now)
 
 
 def classify(prediction:str, answer:str, shown:set[str], head:set[str]) -> str:
@@ -79,7 +92,57 @@ def measures(saved:dict) -> dict:
                 held_out_words={k: r['accuracy'] for k, r in b['held_out_words']['colour'].items()},
                 held_out_world_words={k: r['accuracy'] for k, r in b['held_out_world_words']['colour'].items()},
                 once={k: saved['once'][k] for k in ('mean', 'worst', 'n_per_position')} | dict(design=saved['once'].get('design', 'fresh')),
-                join=saved['late']['step'])
+                join=saved['late']['step'], join_by=saved['late']['by']) | ({} if 'word_kinds' not in saved else
+                dict(word_kinds={kind: {k: r['accuracy'] for k, r in by_k.items()} for kind, by_k in saved['word_kinds'].items()}))
+
+
+def text_kinds(n:int) -> dict:
+    "The frozen LM alone on its own text episodes (`open_vocab_report`, colour words as keys) with each kind's words as the answers."
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from flamingo_mini.pretrain_lm import _word_ids, open_vocab_report, world_answer_sets
+    from flamingo_mini.tasks import WORD_KINDS
+    from flamingo_mini.world import shipped_world_dir
+    folder = shipped_world_dir()/'lm'
+    lm, tokenizer = AutoModelForCausalLM.from_pretrained(folder).eval(), AutoTokenizer.from_pretrained(folder)
+    sets = world_answer_sets(tokenizer)
+    return dict(what="the shipped LM alone on its own text episodes (colour words as keys, open_vocab_report), the answers one kind's words", n=n,
+                kinds={kind: open_vocab_report(lm, tokenizer, sets['train'], ks=(4, 8), n=n, keys=[sets['keys']['colour']],
+                                               words=[_word_ids(tokenizer, w) for w in words]) for kind, words in WORD_KINDS.items()})
+
+
+def kinds(runs:dict[str, str], n:int, out:str, add:bool=False):
+    "Each run's in-context accuracy with never-trained answer words of other kinds (`tasks.WORD_KINDS`), and with the demo's own never-trained words (the world's last four, the 56 `HELD_OUT_WORDS`), at 4 and 8 demonstrations, with wrong answers; write the JSON."
+    import torch
+    from flamingo_mini.model import FlamingoModel
+    from flamingo_mini.processor import FlamingoProcessor
+    from flamingo_mini.demo import _episode_rows, WORD_KIND_TITLES
+    from flamingo_mini.evaluate import evaluate_episodes
+    from flamingo_mini.tasks import binding_episode, WORD_KINDS
+    torch.set_num_threads(2)
+    report = dict(what=('in-context binding (colour key, test renders) with never-trained answer words of other kinds than the made ones '
+                        '(tasks.WORD_KINDS), at 4 and 8 demonstrations'), script='tools/demo_answer_errors.py kinds', n=n,
+                  kinds={kind: dict(title=WORD_KIND_TITLES[kind], examples=list(WORD_KINDS[kind][:6])) for kind in WORD_KINDS}, runs={})
+    if add and Path(out).exists():
+        kept = json.loads(Path(out).read_text())
+        if kept['n'] != n: raise SystemExit(f"{out} probed {kept['n']} episodes a cell, not {n}")
+        report['runs'] = kept['runs']
+    report['text'] = text_kinds(n)
+    for name, folder in runs.items():
+        model, processor = FlamingoModel.from_pretrained(folder).eval(), FlamingoProcessor.from_pretrained(folder)
+        saved = json.loads((Path(folder)/'report.json').read_text())
+        run = dict(variant=name.split(':')[0], words=saved.get('episodes', {}).get('words'), steps=saved['steps'], measures=measures(saved), kinds={})
+        pools = {kind: f'kind_{kind}' for kind in WORD_KINDS} | dict(world_last_four='world_held_out', made='held_out')  # and the demo's own never-trained words
+        for kind, pool in pools.items():
+            for k in (4, 8):
+                episodes = [binding_episode(i, k, 'colour', mode='eval', words=pool, split='test', seed=2000) for i in range(n)]
+                predictions = evaluate_episodes(model, processor, _episode_rows(episodes), batch_size=32, verbose=False,
+                                                max_new_tokens=16, keep_predictions=True)[0]['predictions']
+                right = [p == e['answer'] for p, e in zip(predictions, episodes)]
+                run['kinds'][f'{kind}@{k}'] = dict(accuracy=float(np.mean(right)),
+                                                   wrong_examples=[(p, e['answer']) for p, e, r in zip(predictions, episodes, right) if not r][:8])
+                print(name, kind, k, run['kinds'][f'{kind}@{k}']['accuracy'], flush=True)
+        report['runs'][name] = run
+    Path(out).write_text(json.dumps(report, indent=1))
 
 
 def probe(runs:dict[str, str], n:int, out:str, add:bool=False):
@@ -148,8 +211,11 @@ if __name__ == '__main__':
     p = sub.add_parser('probe'); p.add_argument('runs', nargs='+', help='name=folder; a name is a variant, optionally name:tag')
     p.add_argument('--n', type=int, default=200); p.add_argument('--out', required=True)
     p.add_argument('--add', action='store_true', help='add the runs to those already in --out')
+    q = sub.add_parser('kinds'); q.add_argument('runs', nargs='+', help='name=folder')
+    q.add_argument('--n', type=int, default=100); q.add_argument('--out', required=True); q.add_argument('--add', action='store_true')
     x = sub.add_parser('text'); x.add_argument('--n', type=int, default=200); x.add_argument('--out', required=True)
     args = parser.parse_args()
     if args.command == 'train': train(args.variant, args.out, args.seed)
     elif args.command == 'text': text(args.out, args.n)
+    elif args.command == 'kinds': kinds(dict(r.split('=', 1) for r in args.runs), args.n, args.out, args.add)
     else: probe(dict(r.split('=', 1) for r in args.runs), args.n, args.out, args.add)
