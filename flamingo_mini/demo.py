@@ -860,7 +860,9 @@ def _once_episodes(once:dict) -> str:
 def _once_clause(once:dict) -> str:
     "' (sampling alone ...)': how the worst position compares with what its number of episodes gives at the mean recall."
     return (f" (were every position at the mean, {once['n_per_position']} episodes each would put the worst this low or lower "
-            f"{once_worst_chance(once):.0%} of the time)")
+            f"{_share(once_worst_chance(once))} of the time)")
+
+def _share(p:float) -> str: return f'{p:.0%}' if p >= 0.005 else 'under 1%'  # not '0%' for a chance that rounds to nothing
 
 def _budget_clause(budget:dict) -> str:
     "'on 2 threads, a fixed number of steps' (`run_demo(steps=)`), or 'in a 7.5-minute budget on 2 threads' (`minutes=`, and the reports from before the fixed steps)."

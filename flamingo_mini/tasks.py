@@ -511,9 +511,9 @@ def _word_kinds() -> dict[str, tuple[str, ...]]:
         kinds[name] = _distinct(48, lambda: make(rng), taken | {w for ws in kinds.values() for w in ws})
     return kinds
 
-# never drawn in training; each a pool of its own (`WORD_POOLS['kind_english']`, ...): common English nouns and
-# capitalised names (kinds no training pool draws from), numbers of two to four digits, strings of random letters, and
-# made words of five or six syllables (longer than any training word)
+# never drawn in training; each a pool of its own (`WORD_POOLS['kind_english']`, ...): common English nouns (a kind no
+# training pool draws from), capitalised names (the any pool capitalises a tenth of its words), numbers of two to four
+# digits, strings of random letters, and made words of five or six syllables (longer than any training word)
 WORD_KINDS = _word_kinds()
 
 def _any_words(n:int, seed:int=1) -> tuple[str, ...]:
