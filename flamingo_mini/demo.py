@@ -462,12 +462,16 @@ def seen_share(episodes:FeatureEpisodes, n:int=2000, first_only:bool=False) -> f
 
 def words_sources(sources:dict, words:str, names=('episodes', 'long', 'keyed')) -> dict:
     "The episode sources of a mixture with their answers drawn from the pool `words` (a `tasks.WORD_POOLS` name) instead: `Learner.change_sources`' argument (the datasets are copies; each draws episode `i` as before, with the new pool)."
+    pool, changed = _training_pool(words), {}
+    for name, (ds, collate, bs) in sources.items():
+        if name in names: changed[name] = (copy.copy(ds), collate, bs); changed[name][0].words = pool
+    return changed
+
+def _training_pool(words:str) -> tuple[str, ...]:
+    "The words of the pool named `words`, refusing an unknown name or a pool held out of training."
     if words not in WORD_POOLS: raise ValueError(f"words must be one of {tuple(WORD_POOLS)}, got {words!r}")
     if words in HELD_OUT_POOLS: raise ValueError(f"the pool {words!r} is held out of training")
-    changed = {}
-    for name, (ds, collate, bs) in sources.items():
-        if name in names: changed[name] = (copy.copy(ds), collate, bs); changed[name][0].words = tuple(WORD_POOLS[words])
-    return changed
+    return tuple(WORD_POOLS[words])
 
 def seen_sources(sources:dict, weights:dict, processor, first_only:bool=False, names=('episodes', 'long', 'keyed')) -> tuple[dict, dict]:
     "The episode sources of a mixture collated with `SeenWordLoss`, and their weights scaled by `seen_share` (the words kept weigh what they did): `Learner.change_sources`' arguments."
@@ -660,7 +664,7 @@ def run_demo(out:str='flamingo-demo', # folder for the checkpoint, figure and re
     model = FlamingoModel.from_pretrained_parts(paths['lm'], paths['vision'], **DEMO_FLAMINGO)
     episodes = DEMO_EPISODES | (episodes or {})
     words = episodes['words']
-    if late_words is not None: words_sources({}, late_words)  # refuse an unknown or held-out pool before anything is loaded
+    if late_words is not None: _training_pool(late_words)  # refuse an unknown or held-out pool before anything is loaded
     held_out = held_out_pool(words)  # the never-trained words of the evaluation
     configured = DEMO_WEIGHTS | (weights or {})  # the loss weights asked for (the episodes' change with `seen_loss` or `late_loss`)
     with torch_threads(threads):

@@ -431,6 +431,21 @@ TRAIN_WORDS = tuple(w for w in ANSWER_WORDS if w not in HELD_OUT_WORDS)
 
 _SYLLABLES = tuple(c + v for c in 'bdfgklmnprstvz' for v in 'aeiou')
 
+def _distinct(n:int, make, taken:set) -> tuple[str, ...]:
+    "`n` distinct words from `make()`, none in `taken`, none beginning with a held-out word (its first token would open them)."
+    words = {}
+    while len(words) < n:
+        word = make()
+        if word not in taken and not word.startswith(HELD_OUT_WORDS): words.setdefault(word)
+    return tuple(words)
+
+def _number(rng, digits:int) -> str: return str(int(rng.integers(10 ** (digits - 1), 10 ** digits)))
+def _letters(rng, lo:int, hi:int) -> str: return ''.join(rng.choice(list('abcdefghijklmnopqrstuvwxyz'), int(rng.integers(lo, hi + 1))))
+def _syllables(rng, lo:int, hi:int) -> str:
+    "A made word of `lo` to `hi` consonant-vowel syllables, in half the draws closed by a consonant."
+    word = ''.join(_SYLLABLES[j] for j in rng.integers(len(_SYLLABLES), size=int(rng.integers(lo, hi + 1))))
+    return word + ('bdfgklmnprstvz'[rng.integers(14)] if rng.random() < 0.5 else '')
+
 def _fresh_words(n:int, seed:int=1) -> tuple[str, ...]:
     "`n` more words made as `_made_words` makes them (one to three syllables): none of the 400 answer words or a word of the world, none beginning with a held-out word."
     rng = np.random.default_rng([seed, 9])
@@ -463,12 +478,8 @@ ATTRIBUTE_ANSWERS = tuple(SHAPES) + tuple(SIZES) + tuple(POSITIONS) + ('digit',)
 
 def _closed_words(n:int, seed:int=1) -> tuple[str, ...]:
     "`n` fresh words of one to three consonant-vowel syllables, more than half closed by a consonant (as three of the world's last four are; every made word ends in a vowel): none an answer word or a word of the world, none beginning with a held-out word."
-    rng, taken, words = np.random.default_rng([seed, 19]), _WORLD_TERMS | set(ANSWER_WORDS), {}
-    while len(words) < n:
-        word = ''.join(_SYLLABLES[j] for j in rng.integers(len(_SYLLABLES), size=int(rng.integers(1, 4))))
-        if rng.random() < 0.5: word += 'bdfgklmnprstvz'[rng.integers(14)]
-        if word not in taken and not word.startswith(HELD_OUT_WORDS): words.setdefault(word)
-    return tuple(words)
+    rng = np.random.default_rng([seed, 19])
+    return _distinct(n, lambda: _syllables(rng, 1, 3), _WORLD_TERMS | set(ANSWER_WORDS))
 
 # the mixed pool (the demo's): the world's twelve trained words, then its fourteen attribute words, so that one-token
 # answers other than the twelve are drawn often, then the 332 made training words and 20,000 fresh words that may end
@@ -486,20 +497,6 @@ needle orange pencil pillow rabbit saddle tiger violin wallet zebra anchor baske
 island jungle kettle lemon meadow monkey paper spoon thunder velvet walrus""".split())
 _NAMES = tuple("""Paris Oslo Maria Kenji Amara Lagos Quito Dublin Nadia Pablo Tokyo Cairo Lima Hanna Omar Sofia Ravi Elena Boris
 Chloe Felix Ines Jonas Keiko Lena Mateo Nora Olga Petra Rosa Samir Tomas Vera Wanda Yusuf Zara Bruno Clara Diego Emil""".split())
-
-def _distinct(n:int, make, taken:set) -> tuple[str, ...]:
-    "`n` distinct words from `make()`, none in `taken`, none beginning with a held-out word (its first token would open them)."
-    words = {}
-    while len(words) < n:
-        word = make()
-        if word not in taken and not word.startswith(HELD_OUT_WORDS): words.setdefault(word)
-    return tuple(words)
-
-def _number(rng, digits:int) -> str: return str(int(rng.integers(10 ** (digits - 1), 10 ** digits)))
-def _letters(rng, lo:int, hi:int) -> str: return ''.join(rng.choice(list('abcdefghijklmnopqrstuvwxyz'), int(rng.integers(lo, hi + 1))))
-def _syllables(rng, lo:int, hi:int) -> str:
-    word = ''.join(_SYLLABLES[j] for j in rng.integers(len(_SYLLABLES), size=int(rng.integers(lo, hi + 1))))
-    return word + ('bdfgklmnprstvz'[rng.integers(14)] if rng.random() < 0.5 else '')
 
 def _word_kinds() -> dict[str, tuple[str, ...]]:
     taken = set(_WORLD_TERMS) | set(ANSWER_WORDS)

@@ -96,18 +96,26 @@ def measures(saved:dict) -> dict:
                 dict(word_kinds={kind: {k: r['accuracy'] for k, r in by_k.items()} for kind, by_k in saved['word_kinds'].items()}))
 
 
-def text_kinds(n:int) -> dict:
-    "The frozen LM alone on its own text episodes (`open_vocab_report`, colour words as keys) with each kind's words as the answers."
+def lm_copies(pools:dict, n:int) -> dict:
+    "The shipped LM alone on its own text episodes (`open_vocab_report`, colour words as keys) with each pool's words as the answers: {name: by k}."
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from flamingo_mini.pretrain_lm import _word_ids, open_vocab_report, world_answer_sets
-    from flamingo_mini.tasks import WORD_KINDS
     from flamingo_mini.world import shipped_world_dir
     folder = shipped_world_dir()/'lm'
     lm, tokenizer = AutoModelForCausalLM.from_pretrained(folder).eval(), AutoTokenizer.from_pretrained(folder)
     sets = world_answer_sets(tokenizer)
-    return dict(what="the shipped LM alone on its own text episodes (colour words as keys, open_vocab_report), the answers one kind's words", n=n,
-                kinds={kind: open_vocab_report(lm, tokenizer, sets['train'], ks=(4, 8), n=n, keys=[sets['keys']['colour']],
-                                               words=[_word_ids(tokenizer, w) for w in words]) for kind, words in WORD_KINDS.items()})
+    return {name: open_vocab_report(lm, tokenizer, sets['train'], ks=(4, 8), n=n, keys=[sets['keys']['colour']],
+                                    words=[_word_ids(tokenizer, w) for w in words]) for name, words in pools.items()}
+
+
+def answers(model, processor, words:str, k:int, n:int, max_new_tokens:int) -> tuple[list[dict], list[str]]:
+    "`n` colour-keyed evaluation episodes of `k` demonstrations with answers from the pool `words` (test renders, the probes' seed) and the model's first word for each."
+    from flamingo_mini.demo import _episode_rows
+    from flamingo_mini.evaluate import evaluate_episodes
+    from flamingo_mini.tasks import binding_episode
+    episodes = [binding_episode(i, k, 'colour', mode='eval', words=words, split='test', seed=2000) for i in range(n)]
+    rows = evaluate_episodes(model, processor, _episode_rows(episodes), batch_size=32, verbose=False, max_new_tokens=max_new_tokens, keep_predictions=True)
+    return episodes, rows[0]['predictions']
 
 
 def kinds(runs:dict[str, str], n:int, out:str, add:bool=False):
@@ -115,9 +123,8 @@ def kinds(runs:dict[str, str], n:int, out:str, add:bool=False):
     import torch
     from flamingo_mini.model import FlamingoModel
     from flamingo_mini.processor import FlamingoProcessor
-    from flamingo_mini.demo import _episode_rows, WORD_KIND_TITLES
-    from flamingo_mini.evaluate import evaluate_episodes
-    from flamingo_mini.tasks import binding_episode, WORD_KINDS
+    from flamingo_mini.demo import WORD_KIND_TITLES
+    from flamingo_mini.tasks import WORD_KINDS
     torch.set_num_threads(2)
     report = dict(what=('in-context binding (colour key, test renders) with never-trained answer words of other kinds than the made ones '
                         '(tasks.WORD_KINDS), at 4 and 8 demonstrations'), script='tools/demo_answer_errors.py kinds', n=n,
@@ -126,7 +133,8 @@ def kinds(runs:dict[str, str], n:int, out:str, add:bool=False):
         kept = json.loads(Path(out).read_text())
         if kept['n'] != n: raise SystemExit(f"{out} probed {kept['n']} episodes a cell, not {n}")
         report['runs'] = kept['runs']
-    report['text'] = text_kinds(n)
+    report['text'] = dict(what="the shipped LM alone on its own text episodes (colour words as keys, open_vocab_report), the answers one kind's words",
+                          n=n, kinds=lm_copies(WORD_KINDS, n))
     for name, folder in runs.items():
         model, processor = FlamingoModel.from_pretrained(folder).eval(), FlamingoProcessor.from_pretrained(folder)
         saved = json.loads((Path(folder)/'report.json').read_text())
@@ -134,9 +142,7 @@ def kinds(runs:dict[str, str], n:int, out:str, add:bool=False):
         pools = {kind: f'kind_{kind}' for kind in WORD_KINDS} | dict(world_last_four='world_held_out', made='held_out')  # and the demo's own never-trained words
         for kind, pool in pools.items():
             for k in (4, 8):
-                episodes = [binding_episode(i, k, 'colour', mode='eval', words=pool, split='test', seed=2000) for i in range(n)]
-                predictions = evaluate_episodes(model, processor, _episode_rows(episodes), batch_size=32, verbose=False,
-                                                max_new_tokens=16, keep_predictions=True)[0]['predictions']
+                episodes, predictions = answers(model, processor, pool, k, n, max_new_tokens=16)
                 right = [p == e['answer'] for p, e in zip(predictions, episodes)]
                 run['kinds'][f'{kind}@{k}'] = dict(accuracy=float(np.mean(right)),
                                                    wrong_examples=[(p, e['answer']) for p, e, r in zip(predictions, episodes, right) if not r][:8])
@@ -150,9 +156,6 @@ def probe(runs:dict[str, str], n:int, out:str, add:bool=False):
     import torch
     from flamingo_mini.model import FlamingoModel
     from flamingo_mini.processor import FlamingoProcessor
-    from flamingo_mini.demo import _episode_rows
-    from flamingo_mini.evaluate import evaluate_episodes
-    from flamingo_mini.tasks import binding_episode
     torch.set_num_threads(2)
     report = dict(what=__doc__.split('\n\n')[0].replace('\n', ' '), script='tools/demo_answer_errors.py', n=n,
                   classes=['right', 'shown', 'nothing', 'frequent', 'other'], runs={},
@@ -171,10 +174,7 @@ def probe(runs:dict[str, str], n:int, out:str, add:bool=False):
                    measures=measures(saved))
         for words in ('world_held_out', 'held_out'):
             for k in (4, 8):
-                episodes = [binding_episode(i, k, 'colour', mode='eval', words=words, split='test', seed=2000) for i in range(n)]
-                rows = evaluate_episodes(model, processor, _episode_rows(episodes), batch_size=32, verbose=False,
-                                         max_new_tokens=8, keep_predictions=True)
-                predictions = rows[0]['predictions']
+                episodes, predictions = answers(model, processor, words, k, n, max_new_tokens=8)
                 classes = [classify(p, e['answer'].strip(), set(e['words']) - {e['answer'].strip()}, head)
                            for p, e in zip(predictions, episodes)]
                 wrong = [(p, e['answer'].strip()) for p, e, c in zip(predictions, episodes, classes) if c != 'right']
@@ -187,19 +187,11 @@ def probe(runs:dict[str, str], n:int, out:str, add:bool=False):
 def text(out:str, n:int):
     "The frozen LM alone, in text: how often it copies the world's last four and the held-out made words as answers (`open_vocab_report`); added to `out`."
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from flamingo_mini.pretrain_lm import _word_ids, open_vocab_report, world_answer_sets
     from flamingo_mini.tasks import HELD_OUT_WORDS, WORDS
-    from flamingo_mini.world import shipped_world_dir
     torch.set_num_threads(2)
-    folder = shipped_world_dir()/'lm'
-    lm, tokenizer = AutoModelForCausalLM.from_pretrained(folder).eval(), AutoTokenizer.from_pretrained(folder)
-    sets = world_answer_sets(tokenizer)
     report = json.loads(Path(out).read_text())
     report['text'] = dict(what="the shipped LM alone on its own text episodes (colour words as keys, open_vocab_report), the answers one pool's words",
-                          n=n, pools={name: open_vocab_report(lm, tokenizer, sets['train'], ks=(4, 8), n=n, keys=[sets['keys']['colour']],
-                                                                words=[_word_ids(tokenizer, w) for w in words])
-                                      for name, words in (('world_held_out', WORDS[-4:]), ('held_out_made', HELD_OUT_WORDS[4:]))})
+                          n=n, pools=lm_copies(dict(world_held_out=WORDS[-4:], held_out_made=HELD_OUT_WORDS[4:]), n))
     print(report['text'], flush=True)
     Path(out).write_text(json.dumps(report, indent=1))
 
