@@ -23,11 +23,17 @@ Variants of `run_demo` (each in its own 7.5-minute budget, so their steps differ
 - `any_pool`: the mixed pool's head, and a tail of words of several kinds (made words of one to four syllables, random
   letters, numbers, a tenth capitalised): `tasks.ANY_WORDS`, from the first step;
 - `any_late`: the mixed pool until in-context binding forms, the any pool from the join on (`run_demo(late_words='any')`,
-  `demo.DEMO_LATE_WORDS`): the demo's defaults since this experiment.
+  `demo.DEMO_LATE_WORDS`), with four sixteen-demonstration episodes a step (`long_batch=4`): the demo's defaults from
+  this experiment until `long_8`;
+- `once_all`: `any_late` with every sixteen-demonstration episode showing the query's value once (`p_once=1` in
+  `demo.DEMO_LONG_EPISODES`, where the demo has 0.5);
+- `long_8`: `any_late` with eight sixteen-demonstration episodes a step (`run_demo(long_batch=8)`): the demo's defaults
+  since this experiment.
 
 `kinds` measures never-trained answer words of other kinds than the made ones (`tasks.WORD_KINDS`: English nouns,
 capitalised names, numbers, random letters, made words of five or six syllables) per run, and the frozen LM alone on
 them in text.
+`once_text` adds the frozen LM alone, in text, on a key shown once among 16 demonstrations at each position.
 
 The variants from `attribute_head` on run with fixed steps (`run_demo`'s default since c1fe5ff) and take `--seed`.
 
@@ -37,13 +43,16 @@ The variants from `attribute_head` on run with fixed steps (`run_demo`'s default
     python tools/demo_answer_errors.py probe --add --out reports/experiments/demo_one_token.json attribute_head:seed1=../runs/... ...
     python tools/demo_answer_errors.py text --out reports/experiments/demo_one_token.json
     python tools/demo_answer_errors.py kinds --out reports/experiments/demo_word_kinds.json mixed=../runs/... any_pool:seed1=../runs/...
+    python tools/demo_answer_errors.py train long_8 ../runs/long_8 --seed 1
+    python tools/demo_answer_errors.py kinds --out reports/experiments/demo_long_batch.json long_8=../runs/... once_all=../runs/...
+    python tools/demo_answer_errors.py once_text --out reports/experiments/demo_long_batch.json
 """
 from __future__ import annotations
 import argparse, json
 from pathlib import Path
 import numpy as np
 
-VARIANTS = ('default', 'empty_half', 'one_token_spread', 'attribute_head', 'attribute_head_closed', 'any_pool', 'any_late')
+VARIANTS = ('default', 'empty_half', 'one_token_spread', 'attribute_head', 'attribute_head_closed', 'any_pool', 'any_late', 'once_all', 'long_8')
 ONE_TOKEN_TERMS = ('circle', 'square', 'triangle', 'star', 'cross', 'diamond', 'small', 'big', 'left', 'right', 'top', 'bottom',
                    'middle', 'the', 'and', 'at', 'in', 'on', 'to', 'digit', 'b', 'd', 's', 't', 'z')
 
@@ -51,7 +60,7 @@ ONE_TOKEN_TERMS = ('circle', 'square', 'triangle', 'star', 'cross', 'diamond', '
 def variant_pool(variant:str) -> tuple[str, ...]:
     "The open answer pool a variant trains on, in its Zipfian order."
     from flamingo_mini.tasks import OPEN_WORDS, WORDS, MIXED_WORDS, ATTRIBUTE_ANSWERS, ANY_WORDS
-    if variant in ('any_pool', 'any_late'): return tuple(ANY_WORDS)  # any_late's from the join on
+    if variant in ('any_pool', 'any_late', 'once_all', 'long_8'): return tuple(ANY_WORDS)  # any_late's (and the two after it) from the join on
     if variant == 'attribute_head': return tuple(OPEN_WORDS)[:12] + ATTRIBUTE_ANSWERS + tuple(OPEN_WORDS)[12:]
     if variant == 'attribute_head_closed': return tuple(MIXED_WORDS)  # the library's pool since this experiment
     if variant != 'one_token_spread': return tuple(OPEN_WORDS)
@@ -64,15 +73,18 @@ def variant_pool(variant:str) -> tuple[str, ...]:
 
 def train(variant:str, out:str, seed:int=0):
     "Run the demo's job with a variant's change into `out`."
-    from flamingo_mini import tasks
+    from flamingo_mini import demo, tasks
     from flamingo_mini.demo import DEMO_LATE, run_demo
     if variant not in VARIANTS: raise SystemExit(f"unknown variant {variant!r}; choose one of {VARIANTS}")
     late = DEMO_LATE | (dict(empty=dict(rows=1000, batch=2, weight=1.)) if variant == 'empty_half' else {})
-    if variant == 'any_late': return run_demo(out, late=late, seed=seed)  # the demo's defaults since this variant
+    if variant == 'long_8': return run_demo(out, late=late, seed=seed)  # the demo's defaults since this variant
+    if variant == 'once_all': demo.DEMO_LONG_EPISODES = dict(demo.DEMO_LONG_EPISODES, p_once=1.)  # `training_sources` reads it when the run starts
+    # the variants before long_8 trained four sixteen-demonstration episodes a step, the demo's default until then
+    if variant in ('any_late', 'once_all'): return run_demo(out, late=late, seed=seed, long_batch=4)
     # the others keep one pool for the whole run (`late_words=None`), as every run did before `DEMO_LATE_WORDS`
-    if variant == 'any_pool': return run_demo(out, late=late, seed=seed, episodes=dict(words='any'), late_words=None)
+    if variant == 'any_pool': return run_demo(out, late=late, seed=seed, episodes=dict(words='any'), late_words=None, long_batch=4)
     tasks.WORD_POOLS['open'] = variant_pool(variant)  # the episodes read the pool by name when the run starts
-    run_demo(out, late=late, seed=seed, episodes=dict(words='open'), late_words=None)  # the variant's pool under the name 'open' (the demo's own is 'mixed' now)
+    run_demo(out, late=late, seed=seed, episodes=dict(words='open'), late_words=None, long_batch=4)  # the variant's pool under the name 'open' (the demo's own is 'mixed' now)
 
 
 def classify(prediction:str, answer:str, shown:set[str], head:set[str]) -> str:
@@ -91,19 +103,25 @@ def measures(saved:dict) -> dict:
                 icl={k: r['accuracy'] for k, r in saved['icl'].items()},
                 held_out_words={k: r['accuracy'] for k, r in b['held_out_words']['colour'].items()},
                 held_out_world_words={k: r['accuracy'] for k, r in b['held_out_world_words']['colour'].items()},
-                once={k: saved['once'][k] for k in ('mean', 'worst', 'n_per_position')} | dict(design=saved['once'].get('design', 'fresh')),
+                once={k: saved['once'][k] for k in ('mean', 'worst', 'n_per_position', 'by_position') if k in saved['once']} | dict(design=saved['once'].get('design', 'fresh')),
                 join=saved['late']['step'], join_by=saved['late']['by']) | ({} if 'word_kinds' not in saved else
                 dict(word_kinds={kind: {k: r['accuracy'] for k, r in by_k.items()} for kind, by_k in saved['word_kinds'].items()}))
 
 
-def lm_copies(pools:dict, n:int) -> dict:
-    "The shipped LM alone on its own text episodes (`open_vocab_report`, colour words as keys) with each pool's words as the answers: {name: by k}."
+def shipped_lm() -> tuple:
+    "The shipped tiny world's LM (in eval mode), its tokenizer, and its answer sets (`world_answer_sets`)."
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from flamingo_mini.pretrain_lm import _word_ids, open_vocab_report, world_answer_sets
+    from flamingo_mini.pretrain_lm import world_answer_sets
     from flamingo_mini.world import shipped_world_dir
     folder = shipped_world_dir()/'lm'
     lm, tokenizer = AutoModelForCausalLM.from_pretrained(folder).eval(), AutoTokenizer.from_pretrained(folder)
-    sets = world_answer_sets(tokenizer)
+    return lm, tokenizer, world_answer_sets(tokenizer)
+
+
+def lm_copies(pools:dict, n:int) -> dict:
+    "The shipped LM alone on its own text episodes (`open_vocab_report`, colour words as keys) with each pool's words as the answers: {name: by k}."
+    from flamingo_mini.pretrain_lm import _word_ids, open_vocab_report
+    lm, tokenizer, sets = shipped_lm()
     return {name: open_vocab_report(lm, tokenizer, sets['train'], ks=(4, 8), n=n, keys=[sets['keys']['colour']],
                                     words=[_word_ids(tokenizer, w) for w in words]) for name, words in pools.items()}
 
@@ -138,7 +156,8 @@ def kinds(runs:dict[str, str], n:int, out:str, add:bool=False):
     for name, folder in runs.items():
         model, processor = FlamingoModel.from_pretrained(folder).eval(), FlamingoProcessor.from_pretrained(folder)
         saved = json.loads((Path(folder)/'report.json').read_text())
-        run = dict(variant=name.split(':')[0], words=saved.get('episodes', {}).get('words'), steps=saved['steps'], measures=measures(saved), kinds={})
+        run = dict(variant=name.split(':')[0], words=saved.get('episodes', {}).get('words'), steps=saved['steps'], seconds=saved['seconds'],
+                   long_batch=saved['episodes']['long']['batch'], measures=measures(saved), kinds={})
         pools = {kind: f'kind_{kind}' for kind in WORD_KINDS} | dict(world_last_four='world_held_out', made='held_out')  # and the demo's own never-trained words
         for kind, pool in pools.items():
             for k in (4, 8):
@@ -196,6 +215,24 @@ def text(out:str, n:int):
     Path(out).write_text(json.dumps(report, indent=1))
 
 
+def once_text(out:str, n:int):
+    "The frozen LM alone, in text: a key shown once among 16 demonstrations, at each position, the answers the demo's never-trained made words (`open_vocab_report(once_at=)`); added to `out`."
+    import torch
+    from flamingo_mini.pretrain_lm import _word_ids, open_vocab_report
+    from flamingo_mini.tasks import HELD_OUT_WORDS
+    torch.set_num_threads(2)
+    lm, tokenizer, sets = shipped_lm()
+    words = [_word_ids(tokenizer, w) for w in HELD_OUT_WORDS]
+    by_position = {at + 1: open_vocab_report(lm, tokenizer, sets['train'], ks=(16,), n=n, keys=[sets['keys']['colour']], words=words, once_at=at)[16]
+                   for at in range(16)}
+    report = json.loads(Path(out).read_text())
+    report['text_once'] = dict(what=("the shipped LM alone on its own text episodes (colour words as keys, open_vocab_report): the query's key shown "
+                                     "once among 16 demonstrations at each position, the others repeating other keys, the answers HELD_OUT_WORDS"),
+                               n=n, by_position=by_position)
+    print({p: r['accuracy'] for p, r in by_position.items()}, flush=True)
+    Path(out).write_text(json.dumps(report, indent=1))
+
+
 if __name__ == '__main__':
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     sub = parser.add_subparsers(dest='command', required=True)
@@ -206,8 +243,10 @@ if __name__ == '__main__':
     q = sub.add_parser('kinds'); q.add_argument('runs', nargs='+', help='name=folder')
     q.add_argument('--n', type=int, default=100); q.add_argument('--out', required=True); q.add_argument('--add', action='store_true')
     x = sub.add_parser('text'); x.add_argument('--n', type=int, default=200); x.add_argument('--out', required=True)
+    o = sub.add_parser('once_text'); o.add_argument('--n', type=int, default=200); o.add_argument('--out', required=True)
     args = parser.parse_args()
     if args.command == 'train': train(args.variant, args.out, args.seed)
     elif args.command == 'text': text(args.out, args.n)
+    elif args.command == 'once_text': once_text(args.out, args.n)
     elif args.command == 'kinds': kinds(dict(r.split('=', 1) for r in args.runs), args.n, args.out, args.add)
     else: probe(dict(r.split('=', 1) for r in args.runs), args.n, args.out, args.add)
