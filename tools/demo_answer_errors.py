@@ -34,6 +34,8 @@ Variants of `run_demo` (each in its own 7.5-minute budget, so their steps differ
 capitalised names, numbers, random letters, made words of five or six syllables) per run, and the frozen LM alone on
 them in text.
 `once_text` adds the frozen LM alone, in text, on a key shown once among 16 demonstrations at each position.
+`once_kinds` asks the once-shown demonstration with each kind's words, of the shipped demo's layers (or any
+checkpoint), and the frozen LM alone the same in text.
 
 The variants from `attribute_head` on run with fixed steps (`run_demo`'s default since c1fe5ff) and take `--seed`.
 
@@ -46,6 +48,7 @@ The variants from `attribute_head` on run with fixed steps (`run_demo`'s default
     python tools/demo_answer_errors.py train long_8 ../runs/long_8 --seed 1
     python tools/demo_answer_errors.py kinds --out reports/experiments/demo_long_batch.json long_8=../runs/... once_all=../runs/...
     python tools/demo_answer_errors.py once_text --out reports/experiments/demo_long_batch.json
+    python tools/demo_answer_errors.py once_kinds --out reports/experiments/demo_once_kinds.json shipped=flamingo_mini/tiny_world/demo before=FOLDER
 """
 from __future__ import annotations
 import argparse, json
@@ -233,6 +236,41 @@ def once_text(out:str, n:int):
     Path(out).write_text(json.dumps(report, indent=1))
 
 
+def once_kinds(runs:dict[str, str], n:int, out:str):
+    "The once-shown demonstration among 16 (`evaluate_once`, `n` paired episodes a position) with each kind of never-trained answer word, for each run (a `make demo` checkpoint folder, or a folder of shipped layers as `world.ship_demo` writes them), and the frozen LM alone on the same words in text; write the JSON."
+    import torch
+    from flamingo_mini.demo import WORD_KIND_TITLES, evaluate_once
+    from flamingo_mini.model import FlamingoModel
+    from flamingo_mini.pretrain_lm import _word_ids, open_vocab_report
+    from flamingo_mini.processor import FlamingoProcessor
+    from flamingo_mini.tasks import WORD_KINDS, WORD_POOLS
+    from flamingo_mini.world import demo_model, demo_processor
+    torch.set_num_threads(2)
+    pools = dict(made='held_out', world_last_four='world_held_out') | {kind: f'kind_{kind}' for kind in WORD_KINDS}
+    report = dict(what=('a demonstration shown once among 16 (colour key, test renders; the others repeat two other colours), recall at each '
+                        'position, with the never-trained words of each kind as the answers'), script='tools/demo_answer_errors.py once_kinds',
+                  n=n, kinds={kind: dict(pool=pool, title=WORD_KIND_TITLES.get(kind, kind), examples=list(WORD_POOLS[pool][:6])) for kind, pool in pools.items()},
+                  runs={})
+    for name, folder in runs.items():
+        shipped = (Path(folder)/'demo.json').is_file()  # trained layers only, on the shipped tiny world
+        model, processor = (demo_model(folder), demo_processor()) if shipped else (FlamingoModel.from_pretrained(folder).eval(), FlamingoProcessor.from_pretrained(folder))
+        report['runs'][name] = {}
+        with torch.no_grad():
+            for kind, pool in pools.items():
+                r = evaluate_once(model, processor, words=pool, n=n)
+                report['runs'][name][kind] = {k: r[k] for k in ('by_position', 'mean', 'worst', 'chance')}
+                print(name, kind, round(r['mean'], 3), r['worst'], flush=True)
+    lm, tokenizer, sets = shipped_lm()
+    report['text'] = dict(what="the shipped LM alone on its own text episodes (colour words as keys, open_vocab_report(once_at=)), the same kinds", n=n, kinds={})
+    for kind, pool in pools.items():
+        words = [_word_ids(tokenizer, w) for w in WORD_POOLS[pool]]
+        by_position = {at + 1: open_vocab_report(lm, tokenizer, sets['train'], ks=(16,), n=n, keys=[sets['keys']['colour']], words=words, once_at=at)[16]['accuracy']
+                       for at in range(16)}
+        report['text']['kinds'][kind] = dict(by_position=by_position, tokens=max(map(len, words)))
+        print('text', kind, by_position, flush=True)
+    Path(out).write_text(json.dumps(report, indent=1))
+
+
 if __name__ == '__main__':
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     sub = parser.add_subparsers(dest='command', required=True)
@@ -244,9 +282,11 @@ if __name__ == '__main__':
     q.add_argument('--n', type=int, default=100); q.add_argument('--out', required=True); q.add_argument('--add', action='store_true')
     x = sub.add_parser('text'); x.add_argument('--n', type=int, default=200); x.add_argument('--out', required=True)
     o = sub.add_parser('once_text'); o.add_argument('--n', type=int, default=200); o.add_argument('--out', required=True)
+    w = sub.add_parser('once_kinds'); w.add_argument('runs', nargs='+', help='name=folder'); w.add_argument('--n', type=int, default=100); w.add_argument('--out', required=True)
     args = parser.parse_args()
     if args.command == 'train': train(args.variant, args.out, args.seed)
     elif args.command == 'text': text(args.out, args.n)
     elif args.command == 'once_text': once_text(args.out, args.n)
+    elif args.command == 'once_kinds': once_kinds(dict(r.split('=', 1) for r in args.runs), args.n, args.out)
     elif args.command == 'kinds': kinds(dict(r.split('=', 1) for r in args.runs), args.n, args.out, args.add)
     else: probe(dict(r.split('=', 1) for r in args.runs), args.n, args.out, args.add)
