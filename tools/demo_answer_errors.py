@@ -160,7 +160,7 @@ def kinds(runs:dict[str, str], n:int, out:str, add:bool=False):
         model, processor = FlamingoModel.from_pretrained(folder).eval(), FlamingoProcessor.from_pretrained(folder)
         saved = json.loads((Path(folder)/'report.json').read_text())
         run = dict(variant=name.split(':')[0], words=saved.get('episodes', {}).get('words'), steps=saved['steps'], seconds=saved['seconds'],
-                   long_batch=saved['episodes']['long']['batch'], measures=measures(saved), kinds={})
+                   long_batch=saved.get('episodes', {}).get('long', {}).get('batch'), measures=measures(saved), kinds={})  # None: a report from before the long source
         pools = {kind: f'kind_{kind}' for kind in WORD_KINDS} | dict(world_last_four='world_held_out', made='held_out')  # and the demo's own never-trained words
         for kind, pool in pools.items():
             for k in (4, 8):
