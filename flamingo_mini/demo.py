@@ -140,6 +140,7 @@ class FeatureEpisodes:
                  words:Sequence[str]=WORDS, # the answer pool, drawn with weight 1/rank (`tasks.binding_plan`)
                  ks=range(1, 9), # demonstrations per episode, drawn uniformly
                  p_once:float=0., # share of episodes (with k >= 4) whose query's value is shown once, anywhere among the others
+                 once_near:float=0., # share of those whose once-shown demonstration is drawn from the last four places, next to the query (0: anywhere, as before)
                  bursty:bool=True, # two or three values per episode, each shown several times (Chan et al. 2022)
                  cue:bool=False, # each episode starts with a text naming its key (`tasks.key_cue`: 'shape:')
                  n:int=100_000, # episodes in the dataset (a training loader shuffles an index list this long)
@@ -147,6 +148,7 @@ class FeatureEpisodes:
         self.ks, self.keys, self.words = [int(k) for k in ks], tuple(keys), tuple(words)
         if not self.ks or min(self.ks) < 1: raise ValueError(f"ks must be numbers of demonstrations >= 1, got {list(ks)}")
         if not 0 <= p_once <= 1: raise ValueError(f"p_once must be in [0, 1], got {p_once}")
+        if not 0 <= once_near <= 1: raise ValueError(f"once_near must be in [0, 1], got {once_near}")
         self.pool = {}
         for key in self.keys:
             if key not in BINDING_KEYS: raise ValueError(f"unknown key {key!r}; choose from {tuple(BINDING_KEYS)}")
@@ -157,7 +159,7 @@ class FeatureEpisodes:
             self.pool[key] = {v: np.flatnonzero(values == v) for v in BINDING_KEYS[key] if (values == v).any()}
             if len(self.pool[key]) < 2: raise ValueError(f"the images show fewer than two values of {key}")
         self.features, self.p_once, self.bursty, self.n, self.seed = torch.as_tensor(features), p_once, bursty, n, seed
-        self.cue = cue
+        self.cue, self.once_near = cue, once_near
 
     def __len__(self): return self.n
 
@@ -167,6 +169,7 @@ class FeatureEpisodes:
         rng = np.random.default_rng([self.seed, 43, i])
         key, k = self.keys[rng.integers(len(self.keys))], self.ks[rng.integers(len(self.ks))]
         once_at = int(rng.integers(k)) if k >= 4 and rng.random() < self.p_once else None
+        if once_at is not None and self.once_near and rng.random() < self.once_near: once_at = k - 1 - int(rng.integers(4))  # drawn only with once_near, so the episodes without it stay as they were
         demos, mapping, query = binding_plan(rng, list(self.pool[key]), self.words, k, self.bursty, zipf=True, once_at=once_at)
         picks = [int(rng.choice(self.pool[key][v])) for v in demos + [query]]
         shown, start = demos + [query], [key_cue(key)] if self.cue else []

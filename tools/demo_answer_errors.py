@@ -29,6 +29,8 @@ Variants of `run_demo` (each in its own 7.5-minute budget, so their steps differ
   `demo.DEMO_LONG_EPISODES`, where the demo has 0.5);
 - `long_8`: `any_late` with eight sixteen-demonstration episodes a step (`run_demo(long_batch=8)`): the demo's defaults
   since this experiment.
+- `once_near`: `long_8` with half of the once-shown sixteen-demonstration episodes showing it in the last four places,
+  next to the query (`once_near=0.5` in `demo.DEMO_LONG_EPISODES`, where the demo has 0).
 
 `kinds` measures never-trained answer words of other kinds than the made ones (`tasks.WORD_KINDS`: English nouns,
 capitalised names, numbers, random letters, made words of five or six syllables) per run, and the frozen LM alone on
@@ -49,13 +51,14 @@ The variants from `attribute_head` on run with fixed steps (`run_demo`'s default
     python tools/demo_answer_errors.py kinds --out reports/experiments/demo_long_batch.json long_8=../runs/... once_all=../runs/...
     python tools/demo_answer_errors.py once_text --out reports/experiments/demo_long_batch.json
     python tools/demo_answer_errors.py once_kinds --out reports/experiments/demo_once_kinds.json shipped=flamingo_mini/tiny_world/demo before=FOLDER
+    python tools/demo_answer_errors.py once_kinds --out reports/experiments/demo_once_near.json once_near=../runs/once_near
 """
 from __future__ import annotations
 import argparse, json
 from pathlib import Path
 import numpy as np
 
-VARIANTS = ('default', 'empty_half', 'one_token_spread', 'attribute_head', 'attribute_head_closed', 'any_pool', 'any_late', 'once_all', 'long_8')
+VARIANTS = ('default', 'empty_half', 'one_token_spread', 'attribute_head', 'attribute_head_closed', 'any_pool', 'any_late', 'once_all', 'long_8', 'once_near')
 ONE_TOKEN_TERMS = ('circle', 'square', 'triangle', 'star', 'cross', 'diamond', 'small', 'big', 'left', 'right', 'top', 'bottom',
                    'middle', 'the', 'and', 'at', 'in', 'on', 'to', 'digit', 'b', 'd', 's', 't', 'z')
 
@@ -63,7 +66,7 @@ ONE_TOKEN_TERMS = ('circle', 'square', 'triangle', 'star', 'cross', 'diamond', '
 def variant_pool(variant:str) -> tuple[str, ...]:
     "The open answer pool a variant trains on, in its Zipfian order."
     from flamingo_mini.tasks import OPEN_WORDS, WORDS, MIXED_WORDS, ATTRIBUTE_ANSWERS, ANY_WORDS
-    if variant in ('any_pool', 'any_late', 'once_all', 'long_8'): return tuple(ANY_WORDS)  # any_late's (and the two after it) from the join on
+    if variant in ('any_pool', 'any_late', 'once_all', 'long_8', 'once_near'): return tuple(ANY_WORDS)  # any_late's (and those after it) from the join on
     if variant == 'attribute_head': return tuple(OPEN_WORDS)[:12] + ATTRIBUTE_ANSWERS + tuple(OPEN_WORDS)[12:]
     if variant == 'attribute_head_closed': return tuple(MIXED_WORDS)  # the library's pool since this experiment
     if variant != 'one_token_spread': return tuple(OPEN_WORDS)
@@ -80,7 +83,8 @@ def train(variant:str, out:str, seed:int=0):
     from flamingo_mini.demo import DEMO_LATE, run_demo
     if variant not in VARIANTS: raise SystemExit(f"unknown variant {variant!r}; choose one of {VARIANTS}")
     late = DEMO_LATE | (dict(empty=dict(rows=1000, batch=2, weight=1.)) if variant == 'empty_half' else {})
-    if variant == 'long_8': return run_demo(out, late=late, seed=seed)  # the demo's defaults since this variant
+    if variant == 'once_near': demo.DEMO_LONG_EPISODES = dict(demo.DEMO_LONG_EPISODES, once_near=0.5)  # read when the run starts
+    if variant in ('long_8', 'once_near'): return run_demo(out, late=late, seed=seed)  # the demo's defaults since long_8
     if variant == 'once_all': demo.DEMO_LONG_EPISODES = dict(demo.DEMO_LONG_EPISODES, p_once=1.)  # `training_sources` reads it when the run starts
     # the variants before long_8 trained four sixteen-demonstration episodes a step, the demo's default until then
     if variant in ('any_late', 'once_all'): return run_demo(out, late=late, seed=seed, long_batch=4)
