@@ -133,6 +133,24 @@ def lm_copies(pools:dict, n:int) -> dict:
                                     words=[_word_ids(tokenizer, w) for w in words]) for name, words in pools.items()}
 
 
+def lm_once(words, n:int, loaded:tuple|None=None) -> dict:
+    "The shipped LM alone on its own text episodes (colour words as keys), the query's key shown once among 16 demonstrations at each position, the answers `words`: {position: `open_vocab_report`'s row}."
+    from flamingo_mini.pretrain_lm import _word_ids, open_vocab_report
+    lm, tokenizer, sets = loaded or shipped_lm()  # `shipped_lm()`'s triple, loaded once by a caller that asks several pools
+    ids = [_word_ids(tokenizer, w) for w in words]
+    return {at + 1: open_vocab_report(lm, tokenizer, sets['train'], ks=(16,), n=n, keys=[sets['keys']['colour']], words=ids, once_at=at)[16]
+            for at in range(16)}
+
+
+def load_run(folder:str) -> tuple:
+    "A run's model (in eval mode) and processor: a `make demo` checkpoint folder, or a folder of trained layers as `world.ship_demo` writes them (on the shipped tiny world)."
+    from flamingo_mini.model import FlamingoModel
+    from flamingo_mini.processor import FlamingoProcessor
+    from flamingo_mini.world import demo_model, demo_processor
+    if (Path(folder)/'demo.json').is_file(): return demo_model(folder), demo_processor()
+    return FlamingoModel.from_pretrained(folder).eval(), FlamingoProcessor.from_pretrained(folder)
+
+
 def answers(model, processor, words:str, k:int, n:int, max_new_tokens:int) -> tuple[list[dict], list[str]]:
     "`n` colour-keyed evaluation episodes of `k` demonstrations with answers from the pool `words` (test renders, the probes' seed) and the model's first word for each."
     from flamingo_mini.demo import _episode_rows
@@ -146,8 +164,6 @@ def answers(model, processor, words:str, k:int, n:int, max_new_tokens:int) -> tu
 def kinds(runs:dict[str, str], n:int, out:str, add:bool=False):
     "Each run's in-context accuracy with never-trained answer words of other kinds (`tasks.WORD_KINDS`), and with the demo's own never-trained words (the world's last four, the 56 `HELD_OUT_WORDS`), at 4 and 8 demonstrations, with wrong answers; write the JSON."
     import torch
-    from flamingo_mini.model import FlamingoModel
-    from flamingo_mini.processor import FlamingoProcessor
     from flamingo_mini.demo import WORD_KIND_TITLES
     from flamingo_mini.tasks import WORD_KINDS
     torch.set_num_threads(2)
@@ -161,7 +177,7 @@ def kinds(runs:dict[str, str], n:int, out:str, add:bool=False):
     report['text'] = dict(what="the shipped LM alone on its own text episodes (colour words as keys, open_vocab_report), the answers one kind's words",
                           n=n, kinds=lm_copies(WORD_KINDS, n))
     for name, folder in runs.items():
-        model, processor = FlamingoModel.from_pretrained(folder).eval(), FlamingoProcessor.from_pretrained(folder)
+        model, processor = load_run(folder)
         saved = json.loads((Path(folder)/'report.json').read_text())
         run = dict(variant=name.split(':')[0], words=saved.get('episodes', {}).get('words'), steps=saved['steps'], seconds=saved['seconds'],
                    long_batch=saved.get('episodes', {}).get('long', {}).get('batch'), measures=measures(saved), kinds={})  # None: a report from before the long source
@@ -180,8 +196,6 @@ def kinds(runs:dict[str, str], n:int, out:str, add:bool=False):
 def probe(runs:dict[str, str], n:int, out:str, add:bool=False):
     "Classify each run's answers to `n` episodes per pool and number of demonstrations; write the JSON."
     import torch
-    from flamingo_mini.model import FlamingoModel
-    from flamingo_mini.processor import FlamingoProcessor
     torch.set_num_threads(2)
     report = dict(what=__doc__.split('\n\n')[0].replace('\n', ' '), script='tools/demo_answer_errors.py', n=n,
                   classes=['right', 'shown', 'nothing', 'frequent', 'other'], runs={},
@@ -194,7 +208,7 @@ def probe(runs:dict[str, str], n:int, out:str, add:bool=False):
     for name, folder in runs.items():
         variant = name.split(':')[0]
         head = set(variant_pool(variant)[:20])
-        model, processor = FlamingoModel.from_pretrained(folder).eval(), FlamingoProcessor.from_pretrained(folder)
+        model, processor = load_run(folder)
         saved = json.loads((Path(folder)/'report.json').read_text())
         run = dict(variant=variant, steps=saved['steps'], seconds=saved['seconds'], head=sorted(head), pools={},
                    measures=measures(saved))
@@ -225,13 +239,9 @@ def text(out:str, n:int):
 def once_text(out:str, n:int):
     "The frozen LM alone, in text: a key shown once among 16 demonstrations, at each position, the answers the demo's never-trained made words (`open_vocab_report(once_at=)`); added to `out`."
     import torch
-    from flamingo_mini.pretrain_lm import _word_ids, open_vocab_report
     from flamingo_mini.tasks import HELD_OUT_WORDS
     torch.set_num_threads(2)
-    lm, tokenizer, sets = shipped_lm()
-    words = [_word_ids(tokenizer, w) for w in HELD_OUT_WORDS]
-    by_position = {at + 1: open_vocab_report(lm, tokenizer, sets['train'], ks=(16,), n=n, keys=[sets['keys']['colour']], words=words, once_at=at)[16]
-                   for at in range(16)}
+    by_position = lm_once(HELD_OUT_WORDS, n)
     report = json.loads(Path(out).read_text())
     report['text_once'] = dict(what=("the shipped LM alone on its own text episodes (colour words as keys, open_vocab_report): the query's key shown "
                                      "once among 16 demonstrations at each position, the others repeating other keys, the answers HELD_OUT_WORDS"),
@@ -244,11 +254,8 @@ def once_kinds(runs:dict[str, str], n:int, out:str):
     "The once-shown demonstration among 16 (`evaluate_once`, `n` paired episodes a position) with each kind of never-trained answer word, for each run (a `make demo` checkpoint folder, or a folder of shipped layers as `world.ship_demo` writes them), and the frozen LM alone on the same words in text; write the JSON."
     import torch
     from flamingo_mini.demo import WORD_KIND_TITLES, evaluate_once
-    from flamingo_mini.model import FlamingoModel
-    from flamingo_mini.pretrain_lm import _word_ids, open_vocab_report
-    from flamingo_mini.processor import FlamingoProcessor
+    from flamingo_mini.pretrain_lm import _word_ids
     from flamingo_mini.tasks import WORD_KINDS, WORD_POOLS
-    from flamingo_mini.world import demo_model, demo_processor
     torch.set_num_threads(2)
     pools = dict(made='held_out', world_last_four='world_held_out') | {kind: f'kind_{kind}' for kind in WORD_KINDS}
     report = dict(what=('a demonstration shown once among 16 (colour key, test renders; the others repeat two other colours), recall at each '
@@ -256,21 +263,19 @@ def once_kinds(runs:dict[str, str], n:int, out:str):
                   n=n, kinds={kind: dict(pool=pool, title=WORD_KIND_TITLES.get(kind, kind), examples=list(WORD_POOLS[pool][:6])) for kind, pool in pools.items()},
                   runs={})
     for name, folder in runs.items():
-        shipped = (Path(folder)/'demo.json').is_file()  # trained layers only, on the shipped tiny world
-        model, processor = (demo_model(folder), demo_processor()) if shipped else (FlamingoModel.from_pretrained(folder).eval(), FlamingoProcessor.from_pretrained(folder))
+        model, processor = load_run(folder)
         report['runs'][name] = {}
         with torch.no_grad():
             for kind, pool in pools.items():
                 r = evaluate_once(model, processor, words=pool, n=n)
                 report['runs'][name][kind] = {k: r[k] for k in ('by_position', 'mean', 'worst', 'chance')}
                 print(name, kind, round(r['mean'], 3), r['worst'], flush=True)
-    lm, tokenizer, sets = shipped_lm()
+    loaded = shipped_lm()
+    tokenizer = loaded[1]
     report['text'] = dict(what="the shipped LM alone on its own text episodes (colour words as keys, open_vocab_report(once_at=)), the same kinds", n=n, kinds={})
     for kind, pool in pools.items():
-        words = [_word_ids(tokenizer, w) for w in WORD_POOLS[pool]]
-        by_position = {at + 1: open_vocab_report(lm, tokenizer, sets['train'], ks=(16,), n=n, keys=[sets['keys']['colour']], words=words, once_at=at)[16]['accuracy']
-                       for at in range(16)}
-        report['text']['kinds'][kind] = dict(by_position=by_position, tokens=max(map(len, words)))
+        by_position = {at: r['accuracy'] for at, r in lm_once(WORD_POOLS[pool], n, loaded).items()}
+        report['text']['kinds'][kind] = dict(by_position=by_position, tokens=max(len(_word_ids(tokenizer, w)) for w in WORD_POOLS[pool]))
         print('text', kind, by_position, flush=True)
     Path(out).write_text(json.dumps(report, indent=1))
 
