@@ -28,9 +28,17 @@ Variants of `run_demo` (each in its own 7.5-minute budget, so their steps differ
 - `once_all`: `any_late` with every sixteen-demonstration episode showing the query's value once (`p_once=1` in
   `demo.DEMO_LONG_EPISODES`, where the demo has 0.5);
 - `long_8`: `any_late` with eight sixteen-demonstration episodes a step (`run_demo(long_batch=8)`): the demo's defaults
-  since this experiment.
+  from this experiment until `near_half_w2`.
 - `once_near`: `long_8` with half of the once-shown sixteen-demonstration episodes showing it in the last four places,
-  next to the query (`once_near=0.5` in `demo.DEMO_LONG_EPISODES`, where the demo has 0).
+  next to the query (`once_near=0.5` in `demo.DEMO_LONG_EPISODES`, where the demo has 0);
+- `near_quarter`: `once_near` with a quarter instead of half (`once_near=0.25`);
+- `long_w2`: `long_8` with the sixteen-demonstration source's loss weight doubled (`run_demo(weights=dict(long=2.))`):
+  the same steps and batches, the same time;
+- `near_quarter_w2`: both, `once_near=0.25` and the long source's weight doubled;
+- `near_half_w2`: `once_near=0.5` and the long source's weight doubled: the demo's defaults since this experiment.
+
+Every variant pins its sixteen-demonstration episodes and the long source's weight, so that the demo's later changes to
+those two leave its run as it was.
 
 `kinds` measures never-trained answer words of other kinds than the made ones (`tasks.WORD_KINDS`: English nouns,
 capitalised names, numbers, random letters, made words of five or six syllables) per run, and the frozen LM alone on
@@ -52,13 +60,15 @@ The variants from `attribute_head` on run with fixed steps (`run_demo`'s default
     python tools/demo_answer_errors.py once_text --out reports/experiments/demo_long_batch.json
     python tools/demo_answer_errors.py once_kinds --out reports/experiments/demo_once_kinds.json shipped=flamingo_mini/tiny_world/demo before=FOLDER
     python tools/demo_answer_errors.py once_kinds --out reports/experiments/demo_once_near.json once_near=../runs/once_near
+    python tools/demo_answer_errors.py train near_half_w2 ../runs/near_half_w2 --seed 1
+    python tools/demo_answer_errors.py once_kinds --out reports/experiments/demo_once_recipes.json long_8=../runs/long_8 ...
 """
 from __future__ import annotations
 import argparse, json
 from pathlib import Path
 import numpy as np
 
-VARIANTS = ('default', 'empty_half', 'one_token_spread', 'attribute_head', 'attribute_head_closed', 'any_pool', 'any_late', 'once_all', 'long_8', 'once_near')
+VARIANTS = ('default', 'empty_half', 'one_token_spread', 'attribute_head', 'attribute_head_closed', 'any_pool', 'any_late', 'once_all', 'long_8', 'once_near', 'long_w2', 'near_quarter', 'near_quarter_w2', 'near_half_w2')
 ONE_TOKEN_TERMS = ('circle', 'square', 'triangle', 'star', 'cross', 'diamond', 'small', 'big', 'left', 'right', 'top', 'bottom',
                    'middle', 'the', 'and', 'at', 'in', 'on', 'to', 'digit', 'b', 'd', 's', 't', 'z')
 
@@ -66,7 +76,7 @@ ONE_TOKEN_TERMS = ('circle', 'square', 'triangle', 'star', 'cross', 'diamond', '
 def variant_pool(variant:str) -> tuple[str, ...]:
     "The open answer pool a variant trains on, in its Zipfian order."
     from flamingo_mini.tasks import OPEN_WORDS, WORDS, MIXED_WORDS, ATTRIBUTE_ANSWERS, ANY_WORDS
-    if variant in ('any_pool', 'any_late', 'once_all', 'long_8', 'once_near'): return tuple(ANY_WORDS)  # any_late's (and those after it) from the join on
+    if variant in ('any_pool', 'any_late', 'once_all', 'long_8', 'once_near', 'long_w2', 'near_quarter', 'near_quarter_w2', 'near_half_w2'): return tuple(ANY_WORDS)  # any_late's (and those after it) from the join on
     if variant == 'attribute_head': return tuple(OPEN_WORDS)[:12] + ATTRIBUTE_ANSWERS + tuple(OPEN_WORDS)[12:]
     if variant == 'attribute_head_closed': return tuple(MIXED_WORDS)  # the library's pool since this experiment
     if variant != 'one_token_spread': return tuple(OPEN_WORDS)
@@ -83,15 +93,18 @@ def train(variant:str, out:str, seed:int=0):
     from flamingo_mini.demo import DEMO_LATE, run_demo
     if variant not in VARIANTS: raise SystemExit(f"unknown variant {variant!r}; choose one of {VARIANTS}")
     late = DEMO_LATE | (dict(empty=dict(rows=1000, batch=2, weight=1.)) if variant == 'empty_half' else {})
-    if variant == 'once_near': demo.DEMO_LONG_EPISODES = dict(demo.DEMO_LONG_EPISODES, once_near=0.5)  # read when the run starts
-    if variant in ('long_8', 'once_near'): return run_demo(out, late=late, seed=seed)  # the demo's defaults since long_8
-    if variant == 'once_all': demo.DEMO_LONG_EPISODES = dict(demo.DEMO_LONG_EPISODES, p_once=1.)  # `training_sources` reads it when the run starts
+    # each variant's sixteen-demonstration episodes and the long source's loss weight, pinned, so that the demo's later
+    # changes to those two leave its run as it was (`training_sources` reads `DEMO_LONG_EPISODES` when the run starts)
+    once_near = dict(once_near=0.5, near_quarter=0.25, near_quarter_w2=0.25, near_half_w2=0.5).get(variant, 0.)
+    demo.DEMO_LONG_EPISODES = dict(ks=(16,), p_once=1. if variant == 'once_all' else 0.5, once_near=once_near)
+    pinned = dict(late=late, seed=seed, weights=dict(long=2. if variant in ('long_w2', 'near_quarter_w2', 'near_half_w2') else 1.))
+    if variant in ('long_8', 'once_near', 'near_quarter', 'long_w2', 'near_quarter_w2', 'near_half_w2'): return run_demo(out, long_batch=8, **pinned)
     # the variants before long_8 trained four sixteen-demonstration episodes a step, the demo's default until then
-    if variant in ('any_late', 'once_all'): return run_demo(out, late=late, seed=seed, long_batch=4)
+    if variant in ('any_late', 'once_all'): return run_demo(out, long_batch=4, **pinned)
     # the others keep one pool for the whole run (`late_words=None`), as every run did before `DEMO_LATE_WORDS`
-    if variant == 'any_pool': return run_demo(out, late=late, seed=seed, episodes=dict(words='any'), late_words=None, long_batch=4)
+    if variant == 'any_pool': return run_demo(out, episodes=dict(words='any'), late_words=None, long_batch=4, **pinned)
     tasks.WORD_POOLS['open'] = variant_pool(variant)  # the episodes read the pool by name when the run starts
-    run_demo(out, late=late, seed=seed, episodes=dict(words='open'), late_words=None, long_batch=4)  # the variant's pool under the name 'open' (the demo's own is 'mixed' now)
+    run_demo(out, episodes=dict(words='open'), late_words=None, long_batch=4, **pinned)  # the variant's pool under the name 'open' (the demo's own is 'mixed' now)
 
 
 def classify(prediction:str, answer:str, shown:set[str], head:set[str]) -> str:
@@ -265,6 +278,10 @@ def once_kinds(runs:dict[str, str], n:int, out:str):
     for name, folder in runs.items():
         model, processor = load_run(folder)
         report['runs'][name] = {}
+        if (Path(folder)/'report.json').is_file():  # a training run's own report: what else it measures (shipped layers have none beside them)
+            saved = json.loads((Path(folder)/'report.json').read_text())
+            report['runs'][name]['run'] = dict(steps=saved['steps'], seconds=saved['seconds'], measures=measures(saved),
+                                               long=saved.get('episodes', {}).get('long'), weights=saved.get('weights'))
         with torch.no_grad():
             for kind, pool in pools.items():
                 r = evaluate_once(model, processor, words=pool, n=n)
