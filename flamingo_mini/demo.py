@@ -1048,16 +1048,14 @@ def _binding_tables(report:dict) -> list[str]:
             rows += [f"| {key}{' (held out)' if key in HELD_OUT_KEYS else ''} | {title} | {k} | {r['accuracy']:.2f} | {r['most_frequent']:.2f} | "
                      f"{r['last']:.2f} | {r['chance']:.3f} |" for k, r in sorted(by_k.items())]
     rows += _kinds_table(report)
-    o = report['once']
+    o, kinds = report['once'], report.get('once_kinds')  # kinds: the same with never-trained words of other kinds (`evaluate_once_kinds`; none in older reports)
     rows += ['', f"A demonstration shown once among {o['k']} (the others repeat two other {o['key']}s; answer words never trained), "
                  f"{_once_episodes(o)}: recall {o['mean']:.2f} on average, {o['worst']:.2f} at the worst "
                  f"position{_once_clause(o)}; copying the most frequent word 0.00, the last demonstration's {o['last']:.2f}, chance {o['chance']:.3f}.", '',
              '| position of the once-shown demonstration | ' + ' | '.join(str(p) for p in sorted(o['by_position'])) + ' |',
              '|---' * (len(o['by_position']) + 1) + '|',
-             '| recall | ' + ' | '.join(f"{o['by_position'][p]:.2f}" for p in sorted(o['by_position'])) + ' |']
-    kinds = report.get('once_kinds')
-    if kinds:  # the same with never-trained words of other kinds (`evaluate_once_kinds`; none in older reports)
-        rows[-1] = rows[-1].replace('| recall |', "| recall, the made words above |", 1)
+             f"| recall{', the made words above' if kinds else ''} | " + ' | '.join(f"{o['by_position'][p]:.2f}" for p in sorted(o['by_position'])) + ' |']
+    if kinds:
         rows += [f"| {WORD_KIND_TITLES.get(kind, kind)} | " + ' | '.join(f"{r['by_position'][p]:.2f}" for p in sorted(r['by_position'])) + ' |'
                  for kind, r in kinds.items()]
         rows += ['', f"The rows under the made words: the same test with never-trained words of other kinds as the answers "

@@ -68,7 +68,11 @@ import argparse, json
 from pathlib import Path
 import numpy as np
 
-VARIANTS = ('default', 'empty_half', 'one_token_spread', 'attribute_head', 'attribute_head_closed', 'any_pool', 'any_late', 'once_all', 'long_8', 'once_near', 'long_w2', 'near_quarter', 'near_quarter_w2', 'near_half_w2')
+# the variants on the any pool from the join with eight sixteen-demonstration episodes a step: (`once_near`, the long
+# source's loss weight) of each
+LONG_8_VARIANTS = dict(long_8=(0., 1.), once_near=(0.5, 1.), long_w2=(0., 2.), near_quarter=(0.25, 1.), near_quarter_w2=(0.25, 2.),
+                       near_half_w2=(0.5, 2.))
+VARIANTS = ('default', 'empty_half', 'one_token_spread', 'attribute_head', 'attribute_head_closed', 'any_pool', 'any_late', 'once_all', *LONG_8_VARIANTS)
 ONE_TOKEN_TERMS = ('circle', 'square', 'triangle', 'star', 'cross', 'diamond', 'small', 'big', 'left', 'right', 'top', 'bottom',
                    'middle', 'the', 'and', 'at', 'in', 'on', 'to', 'digit', 'b', 'd', 's', 't', 'z')
 
@@ -76,7 +80,7 @@ ONE_TOKEN_TERMS = ('circle', 'square', 'triangle', 'star', 'cross', 'diamond', '
 def variant_pool(variant:str) -> tuple[str, ...]:
     "The open answer pool a variant trains on, in its Zipfian order."
     from flamingo_mini.tasks import OPEN_WORDS, WORDS, MIXED_WORDS, ATTRIBUTE_ANSWERS, ANY_WORDS
-    if variant in ('any_pool', 'any_late', 'once_all', 'long_8', 'once_near', 'long_w2', 'near_quarter', 'near_quarter_w2', 'near_half_w2'): return tuple(ANY_WORDS)  # any_late's (and those after it) from the join on
+    if variant in ('any_pool', 'any_late', 'once_all', *LONG_8_VARIANTS): return tuple(ANY_WORDS)  # any_late's (and those after it) from the join on
     if variant == 'attribute_head': return tuple(OPEN_WORDS)[:12] + ATTRIBUTE_ANSWERS + tuple(OPEN_WORDS)[12:]
     if variant == 'attribute_head_closed': return tuple(MIXED_WORDS)  # the library's pool since this experiment
     if variant != 'one_token_spread': return tuple(OPEN_WORDS)
@@ -95,10 +99,10 @@ def train(variant:str, out:str, seed:int=0):
     late = DEMO_LATE | (dict(empty=dict(rows=1000, batch=2, weight=1.)) if variant == 'empty_half' else {})
     # each variant's sixteen-demonstration episodes and the long source's loss weight, pinned, so that the demo's later
     # changes to those two leave its run as it was (`training_sources` reads `DEMO_LONG_EPISODES` when the run starts)
-    once_near = dict(once_near=0.5, near_quarter=0.25, near_quarter_w2=0.25, near_half_w2=0.5).get(variant, 0.)
+    once_near, weight = LONG_8_VARIANTS.get(variant, (0., 1.))
     demo.DEMO_LONG_EPISODES = dict(ks=(16,), p_once=1. if variant == 'once_all' else 0.5, once_near=once_near)
-    pinned = dict(late=late, seed=seed, weights=dict(long=2. if variant in ('long_w2', 'near_quarter_w2', 'near_half_w2') else 1.))
-    if variant in ('long_8', 'once_near', 'near_quarter', 'long_w2', 'near_quarter_w2', 'near_half_w2'): return run_demo(out, long_batch=8, **pinned)
+    pinned = dict(late=late, seed=seed, weights=dict(long=weight))
+    if variant in LONG_8_VARIANTS: return run_demo(out, long_batch=8, **pinned)
     # the variants before long_8 trained four sixteen-demonstration episodes a step, the demo's default until then
     if variant in ('any_late', 'once_all'): return run_demo(out, long_batch=4, **pinned)
     # the others keep one pool for the whole run (`late_words=None`), as every run did before `DEMO_LATE_WORDS`
@@ -266,7 +270,7 @@ def once_text(out:str, n:int):
 def once_kinds(runs:dict[str, str], n:int, out:str):
     "The once-shown demonstration among 16 (`evaluate_once`, `n` paired episodes a position) with each kind of never-trained answer word, for each run (a `make demo` checkpoint folder, or a folder of shipped layers as `world.ship_demo` writes them), and the frozen LM alone on the same words in text; write the JSON."
     import torch
-    from flamingo_mini.demo import WORD_KIND_TITLES, evaluate_once
+    from flamingo_mini.demo import WORD_KIND_TITLES, evaluate_once, evaluate_once_kinds
     from flamingo_mini.pretrain_lm import _word_ids
     from flamingo_mini.tasks import WORD_KINDS, WORD_POOLS
     torch.set_num_threads(2)
@@ -282,11 +286,12 @@ def once_kinds(runs:dict[str, str], n:int, out:str):
             saved = json.loads((Path(folder)/'report.json').read_text())
             report['runs'][name]['run'] = dict(steps=saved['steps'], seconds=saved['seconds'], measures=measures(saved),
                                                long=saved.get('episodes', {}).get('long'), weights=saved.get('weights'))
-        with torch.no_grad():
-            for kind, pool in pools.items():
-                r = evaluate_once(model, processor, words=pool, n=n)
-                report['runs'][name][kind] = {k: r[k] for k in ('by_position', 'mean', 'worst', 'chance')}
-                print(name, kind, round(r['mean'], 3), r['worst'], flush=True)
+        with torch.no_grad():  # the demo's own never-trained words, then every kind (`evaluate_once_kinds`, the long made words too)
+            results = {kind: evaluate_once(model, processor, words=pools[kind], n=n) for kind in ('made', 'world_last_four')}
+            results |= evaluate_once_kinds(model, processor, kinds=tuple(WORD_KINDS), n=n)
+        for kind, r in results.items():
+            report['runs'][name][kind] = {k: r[k] for k in ('by_position', 'mean', 'worst', 'chance')}
+            print(name, kind, round(r['mean'], 3), r['worst'], flush=True)
     loaded = shipped_lm()
     tokenizer = loaded[1]
     report['text'] = dict(what="the shipped LM alone on its own text episodes (colour words as keys, open_vocab_report(once_at=)), the same kinds", n=n, kinds={})
