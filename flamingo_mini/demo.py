@@ -300,7 +300,10 @@ PERCEPTION_SCENES = dict(
     novel_pairs=("two objects whose colour-shape pairs were never trained (world.COMP_PAIRS), centre ranges", 2, 'centre', 'comp'))
 # name -> (what, `tasks.DigitRanges` or a `tasks.DIGIT_RANGES` name)
 PERCEPTION_DIGITS = dict(
-    printed=("printed digits (PIL's font), full scale, light ink on dark", DigitRanges(styles=('printed',))),
+    # not at full scale: there every printed 3 is the same image, and a hundred digits were ten images (each set's
+    # `distinct` in the report counts its different images)
+    printed=("printed digits (PIL's font) at 0.8-1.0 of the image side, placed anywhere in it, light ink on dark",
+             DigitRanges(styles=('printed',), scale=((0.8, 1.),))),
     styled=("tasks.DIGIT_RANGES['outside']: handwritten or printed at 0.4-0.7 scale, half inverted, half in coloured ink",
             'outside'))
 
@@ -313,8 +316,12 @@ def _scene_exact(prediction:str, caption:str) -> bool:
     try: return parse_scene_caption(prediction) == parse_scene_caption(caption)
     except ValueError: return False
 
+def _distinct(images) -> int:
+    "How many of the images differ in some pixel."
+    return len({(im.size, im.mode, im.tobytes()) for im in images})
+
 def evaluate_perception(model, processor, n:int=100, seed:int=0, scenes:dict|None=None, digits:dict|None=None) -> dict:
-    "Exact captions of held-out renders outside the world's own (`PERCEPTION_SCENES`) and digits of other styles (`PERCEPTION_DIGITS`), each with its constant-answer baseline."
+    "Exact captions of held-out renders outside the world's own (`PERCEPTION_SCENES`) and digits of other styles (`PERCEPTION_DIGITS`), each with its constant-answer baseline and how many of its images differ (`distinct`)."
     report = {}
     for name, (what, objects, ranges, split) in (PERCEPTION_SCENES if scenes is None else scenes).items():
         if ranges is None:
@@ -326,12 +333,12 @@ def evaluate_perception(model, processor, n:int=100, seed:int=0, scenes:dict|Non
         preds = [p.strip() for p in caption_images(model, processor, images, max_new_tokens=40)]
         common = max(truths.count(t) for t in set(truths)) / n  # the best one caption said for every image
         report[name] = dict(what=what, exact=float(np.mean([_scene_exact(p, t) for p, t in zip(preds, truths)])),
-                            most_frequent=common, n=n, examples=[list(pair) for pair in zip(truths[:3], preds[:3])])
+                            most_frequent=common, n=n, distinct=_distinct(images), examples=[list(pair) for pair in zip(truths[:3], preds[:3])])
     for name, (what, ranges) in (PERCEPTION_DIGITS if digits is None else digits).items():
         drawn = [make_digit(i, ranges, 'test', seed + 200, label=i % 10) for i in range(n)]
         preds = caption_images(model, processor, [d.image for d in drawn], max_new_tokens=6)
         report[f'digits_{name}'] = dict(what=what, accuracy=float(np.mean([_named_digit(p) == d.label for p, d in zip(preds, drawn)])),
-                                        chance=0.1, n=n)
+                                        chance=0.1, n=n, distinct=_distinct([d.image for d in drawn]))
     return report
 
 # %% ../nbs/18_demo.ipynb #5b7f6c1e
@@ -817,6 +824,14 @@ def late_joined(report:dict) -> str:
     what = (f"{what} and {loss}" if what and loss else what or loss)
     return f"{what[0].upper()}{what[1:]} at step {late['step']:,}, {why}"
 
+def _images(r:dict) -> str:
+    "', 100 images, 10 different' for a perception set whose images repeat; '' when they all differ or the report predates `distinct`."
+    return f", {r['n']} images, {r['distinct']} different" if r.get('distinct', r['n']) < r['n'] else ''
+
+def _different(r:dict) -> str:
+    "' (100 different)': the perception table's note on how many of a set's images differ ('' for reports before `distinct`)."
+    return f" ({r['distinct']} different)" if 'distinct' in r else ''
+
 def format_report(report:dict) -> str:
     "The demo's report as text: captions, digits and in-context learning, each next to its baselines."
     c, lines = report['captions'], []
@@ -834,8 +849,8 @@ def format_report(report:dict) -> str:
     lines.append(f"digits (real images, held out): accuracy {report['digits']['accuracy']:.2f} (chance 0.10)")
     for name, r in report.get('perception', {}).items():
         kind = ', renders of this kind in training' if _in_training(report, r) else ''
-        if 'exact' in r: lines.append(f"{name} ({r['what']}): exact {r['exact']:.2f} (one caption for all {r['most_frequent']:.2f}{kind})")
-        else: lines.append(f"{name} ({r['what']}): accuracy {r['accuracy']:.2f} (chance {r['chance']:.2f}{kind})")
+        if 'exact' in r: lines.append(f"{name} ({r['what']}): exact {r['exact']:.2f} (one caption for all {r['most_frequent']:.2f}{kind}){_images(r)}")
+        else: lines.append(f"{name} ({r['what']}): accuracy {r['accuracy']:.2f} (chance {r['chance']:.2f}{kind}){_images(r)}")
     lines.append('in-context learning (fresh word-colour maps)   k  accuracy  chance  most-frequent  last-demo')
     for k, r in sorted(report['icl'].items(), key=lambda kv: int(kv[0])):
         lines.append(f"  {'':<44}{int(k):>2}{r['accuracy']:10.2f}{r['chance']:8.2f}{r['most_frequent']:15.2f}{r['last']:11.2f}")
@@ -984,8 +999,8 @@ def report_tables(report:dict) -> str:
     if report.get('perception'):
         measured = f" (measured {report['perception_measured']})" if 'perception_measured' in report else ''
         rows += ['', f'Held-out renders beyond the world\'s own{measured}; `demo.PERCEPTION_SCENES` and `PERCEPTION_DIGITS` say how each is drawn.', '',
-                 '| held-out renders beyond the world\'s own | exact caption / digit named | one caption for all / chance | n | its kind in training |', '|---|---|---|---|---|']
-        rows += [f"| {r['what']} | {r.get('exact', r.get('accuracy')):.2f} | {r.get('most_frequent', r.get('chance')):.2f} | {r['n']} | "
+                 '| held-out renders beyond the world\'s own | exact caption / digit named | one caption for all / chance | images (different ones) | its kind in training |', '|---|---|---|---|---|']
+        rows += [f"| {r['what']} | {r.get('exact', r.get('accuracy')):.2f} | {r.get('most_frequent', r.get('chance')):.2f} | {r['n']}{_different(r)} | "
                  f"{'yes' if _in_training(report, r) else 'no'} |" for r in report['perception'].values()]
         if joined := late_joined(report): rows += ['', joined + '.']
     rows += ['',

@@ -35,7 +35,9 @@ Variants of `run_demo` (each in its own 7.5-minute budget, so their steps differ
 - `long_w2`: `long_8` with the sixteen-demonstration source's loss weight doubled (`run_demo(weights=dict(long=2.))`):
   the same steps and batches, the same time;
 - `near_quarter_w2`: both, `once_near=0.25` and the long source's weight doubled;
-- `near_half_w2`: `once_near=0.5` and the long source's weight doubled: the demo's defaults since this experiment.
+- `near_half_w2`: `once_near=0.5` and the long source's weight doubled: the demo's defaults since this experiment;
+- `near_3q_w2` and `near_all_w2`: `near_half_w2` with three quarters and with all of the once-shown demonstrations drawn
+  from the last four places (`once_near` 0.75 and 1).
 
 Every variant pins its sixteen-demonstration episodes and the long source's weight, so that the demo's later changes to
 those two leave its run as it was.
@@ -62,6 +64,8 @@ The variants from `attribute_head` on run with fixed steps (`run_demo`'s default
     python tools/demo_answer_errors.py once_kinds --out reports/experiments/demo_once_near.json once_near=../runs/once_near
     python tools/demo_answer_errors.py train near_half_w2 ../runs/near_half_w2 --seed 1
     python tools/demo_answer_errors.py once_kinds --out reports/experiments/demo_once_recipes.json long_8=../runs/long_8 ...
+    python tools/demo_answer_errors.py train near_3q_w2 ../runs/near_3q_w2 --seed 1
+    python tools/demo_answer_errors.py once_kinds --out reports/experiments/demo_once_near_more.json near_3q_w2=../runs/... near_3q_w2:seed1=../runs/... ...
 """
 from __future__ import annotations
 import argparse, json
@@ -71,7 +75,7 @@ import numpy as np
 # the variants on the any pool from the join with eight sixteen-demonstration episodes a step: (`once_near`, the long
 # source's loss weight) of each
 LONG_8_VARIANTS = dict(long_8=(0., 1.), once_near=(0.5, 1.), long_w2=(0., 2.), near_quarter=(0.25, 1.), near_quarter_w2=(0.25, 2.),
-                       near_half_w2=(0.5, 2.))
+                       near_half_w2=(0.5, 2.), near_3q_w2=(0.75, 2.), near_all_w2=(1., 2.))
 VARIANTS = ('default', 'empty_half', 'one_token_spread', 'attribute_head', 'attribute_head_closed', 'any_pool', 'any_late', 'once_all', *LONG_8_VARIANTS)
 ONE_TOKEN_TERMS = ('circle', 'square', 'triangle', 'star', 'cross', 'diamond', 'small', 'big', 'left', 'right', 'top', 'bottom',
                    'middle', 'the', 'and', 'at', 'in', 'on', 'to', 'digit', 'b', 'd', 's', 't', 'z')
