@@ -148,6 +148,7 @@ class FeatureEpisodes:
                  ks=range(1, 9), # demonstrations per episode, drawn uniformly
                  p_once:float=0., # share of episodes (with k >= 4) whose query's value is shown once, anywhere among the others
                  once_near:float=0., # share of those whose once-shown demonstration is drawn from the last four places, next to the query (0: anywhere, as before)
+                 p_kin:float=0., # share of episodes whose words all begin with the query's word's first character, so that their first tokens often agree and only the image tells the rest of the word (0: none)
                  bursty:bool=True, # two or three values per episode, each shown several times (Chan et al. 2022)
                  cue:bool=False, # each episode starts with a text naming its key (`tasks.key_cue`: 'shape:')
                  n:int=100_000, # episodes in the dataset (a training loader shuffles an index list this long)
@@ -156,6 +157,7 @@ class FeatureEpisodes:
         if not self.ks or min(self.ks) < 1: raise ValueError(f"ks must be numbers of demonstrations >= 1, got {list(ks)}")
         if not 0 <= p_once <= 1: raise ValueError(f"p_once must be in [0, 1], got {p_once}")
         if not 0 <= once_near <= 1: raise ValueError(f"once_near must be in [0, 1], got {once_near}")
+        if not 0 <= p_kin <= 1: raise ValueError(f"p_kin must be in [0, 1], got {p_kin}")
         self.pool = {}
         for key in self.keys:
             if key not in BINDING_KEYS: raise ValueError(f"unknown key {key!r}; choose from {tuple(BINDING_KEYS)}")
@@ -166,7 +168,19 @@ class FeatureEpisodes:
             self.pool[key] = {v: np.flatnonzero(values == v) for v in BINDING_KEYS[key] if (values == v).any()}
             if len(self.pool[key]) < 2: raise ValueError(f"the images show fewer than two values of {key}")
         self.features, self.p_once, self.bursty, self.n, self.seed = torch.as_tensor(features), p_once, bursty, n, seed
-        self.cue, self.once_near = cue, once_near
+        self.cue, self.once_near, self.p_kin, self._initials = cue, once_near, p_kin, None
+
+    def _kin(self, rng, mapping:dict, query:str) -> dict:
+        "`mapping` with every other value's word replaced by a word of the pool that begins as the query's does (drawn uniformly; unchanged when too few do)."
+        if self._initials is None or self._initials[0] is not self.words:  # built once per pool (`words_sources` gives a copy a new one)
+            index = {}
+            for w in self.words: index.setdefault(w[:1].lower(), []).append(w)
+            self._initials = (self.words, index)
+        first = mapping[query]
+        kin = [w for w in self._initials[1].get(first[:1].lower(), []) if w != first]
+        others = [v for v in mapping if v != query]
+        if len(kin) < len(others): return mapping
+        return mapping | dict(zip(others, (kin[j] for j in rng.choice(len(kin), len(others), replace=False))))
 
     def __len__(self): return self.n
 
@@ -179,6 +193,7 @@ class FeatureEpisodes:
         if once_at is not None and self.once_near and rng.random() < self.once_near: once_at = k - 1 - int(rng.integers(4))  # drawn only with once_near, so the episodes without it stay as they were
         demos, mapping, query = binding_plan(rng, list(self.pool[key]), self.words, k, self.bursty, zipf=True, once_at=once_at)
         picks = [int(rng.choice(self.pool[key][v])) for v in demos + [query]]
+        if self.p_kin and rng.random() < self.p_kin: mapping = self._kin(rng, mapping, query)  # drawn only with p_kin, after the images: the other episodes stay as they were
         shown, start = demos + [query], [key_cue(key)] if self.cue else []
         return dict(texts=start + [t for v in shown for t in (None, demo_text(mapping[v]))],
                     image_features=[None] * len(start) + [f for j in picks for f in (self.features[j], None)],

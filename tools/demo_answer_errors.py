@@ -38,6 +38,9 @@ Variants of `run_demo` (each in its own 7.5-minute budget, so their steps differ
 - `near_half_w2`: `once_near=0.5` and the long source's weight doubled: the demo's defaults since this experiment;
 - `near_3q_w2` and `near_all_w2`: `near_half_w2` with three quarters and with all of the once-shown demonstrations drawn
   from the last four places (`once_near` 0.75 and 1).
+- `near_half_w2_kin`: `near_half_w2` with a quarter of the episodes of both sources drawing their words so that all begin
+  with the query's word's first character (`FeatureEpisodes(p_kin=0.25)`): first tokens that agree, as the numbers'
+  often do in `once_kinds`, where the right first digit was followed by another number's next one.
 
 Every variant pins its sixteen-demonstration episodes and the long source's weight, so that the demo's later changes to
 those two leave its run as it was.
@@ -76,7 +79,9 @@ import numpy as np
 # source's loss weight) of each
 LONG_8_VARIANTS = dict(long_8=(0., 1.), once_near=(0.5, 1.), long_w2=(0., 2.), near_quarter=(0.25, 1.), near_quarter_w2=(0.25, 2.),
                        near_half_w2=(0.5, 2.), near_3q_w2=(0.75, 2.), near_all_w2=(1., 2.))
-VARIANTS = ('default', 'empty_half', 'one_token_spread', 'attribute_head', 'attribute_head_closed', 'any_pool', 'any_late', 'once_all', *LONG_8_VARIANTS)
+# variants that add episodes whose words all begin alike (`FeatureEpisodes(p_kin=)`, to both episode sources) to one of those: (that variant, p_kin)
+KIN_VARIANTS = dict(near_half_w2_kin=('near_half_w2', 0.25))
+VARIANTS = ('default', 'empty_half', 'one_token_spread', 'attribute_head', 'attribute_head_closed', 'any_pool', 'any_late', 'once_all', *LONG_8_VARIANTS, *KIN_VARIANTS)
 ONE_TOKEN_TERMS = ('circle', 'square', 'triangle', 'star', 'cross', 'diamond', 'small', 'big', 'left', 'right', 'top', 'bottom',
                    'middle', 'the', 'and', 'at', 'in', 'on', 'to', 'digit', 'b', 'd', 's', 't', 'z')
 
@@ -84,7 +89,7 @@ ONE_TOKEN_TERMS = ('circle', 'square', 'triangle', 'star', 'cross', 'diamond', '
 def variant_pool(variant:str) -> tuple[str, ...]:
     "The open answer pool a variant trains on, in its Zipfian order."
     from flamingo_mini.tasks import OPEN_WORDS, WORDS, MIXED_WORDS, ATTRIBUTE_ANSWERS, ANY_WORDS
-    if variant in ('any_pool', 'any_late', 'once_all', *LONG_8_VARIANTS): return tuple(ANY_WORDS)  # any_late's (and those after it) from the join on
+    if variant in ('any_pool', 'any_late', 'once_all', *LONG_8_VARIANTS, *KIN_VARIANTS): return tuple(ANY_WORDS)  # any_late's (and those after it) from the join on
     if variant == 'attribute_head': return tuple(OPEN_WORDS)[:12] + ATTRIBUTE_ANSWERS + tuple(OPEN_WORDS)[12:]
     if variant == 'attribute_head_closed': return tuple(MIXED_WORDS)  # the library's pool since this experiment
     if variant != 'one_token_spread': return tuple(OPEN_WORDS)
@@ -103,9 +108,11 @@ def train(variant:str, out:str, seed:int=0):
     late = DEMO_LATE | (dict(empty=dict(rows=1000, batch=2, weight=1.)) if variant == 'empty_half' else {})
     # each variant's sixteen-demonstration episodes and the long source's loss weight, pinned, so that the demo's later
     # changes to those two leave its run as it was (`training_sources` reads `DEMO_LONG_EPISODES` when the run starts)
-    once_near, weight = LONG_8_VARIANTS.get(variant, (0., 1.))
+    base, p_kin = KIN_VARIANTS.get(variant, (variant, 0.))
+    once_near, weight = LONG_8_VARIANTS.get(base, (0., 1.))
     demo.DEMO_LONG_EPISODES = dict(ks=(16,), p_once=1. if variant == 'once_all' else 0.5, once_near=once_near)
     pinned = dict(late=late, seed=seed, weights=dict(long=weight))
+    if variant in KIN_VARIANTS: return run_demo(out, long_batch=8, episodes=dict(p_kin=p_kin), **pinned)
     if variant in LONG_8_VARIANTS: return run_demo(out, long_batch=8, **pinned)
     # the variants before long_8 trained four sixteen-demonstration episodes a step, the demo's default until then
     if variant in ('any_late', 'once_all'): return run_demo(out, long_batch=4, **pinned)
@@ -289,7 +296,8 @@ def once_kinds(runs:dict[str, str], n:int, out:str):
         if (Path(folder)/'report.json').is_file():  # a training run's own report: what else it measures (shipped layers have none beside them)
             saved = json.loads((Path(folder)/'report.json').read_text())
             report['runs'][name]['run'] = dict(steps=saved['steps'], seconds=saved['seconds'], measures=measures(saved),
-                                               long=saved.get('episodes', {}).get('long'), weights=saved.get('weights'))
+                                               long=saved.get('episodes', {}).get('long'), weights=saved.get('weights'),
+                                               p_kin=saved.get('episodes', {}).get('p_kin', 0.))
         with torch.no_grad():  # the demo's own never-trained words, then every kind (`evaluate_once_kinds`, the long made words too)
             results = {kind: evaluate_once(model, processor, words=pools[kind], n=n) for kind in ('made', 'world_last_four')}
             results |= evaluate_once_kinds(model, processor, kinds=tuple(WORD_KINDS), n=n)
