@@ -37,7 +37,7 @@ Variants of `run_demo` (each in its own 7.5-minute budget, so their steps differ
 - `near_quarter_w2`: both, `once_near=0.25` and the long source's weight doubled;
 - `near_half_w2`: `once_near=0.5` and the long source's weight doubled: the demo's defaults since this experiment;
 - `near_3q_w2` and `near_all_w2`: `near_half_w2` with three quarters and with all of the once-shown demonstrations drawn
-  from the last four places (`once_near` 0.75 and 1).
+  from the last four places (`once_near` 0.75 and 1);
 - `near_half_w2_kin`: `near_half_w2` with a quarter of the episodes of both sources drawing their words so that all begin
   with the query's word's first character (`FeatureEpisodes(p_kin=0.25)`): first tokens that agree, as the numbers'
   often do in `once_kinds`, where the right first digit was followed by another number's next one.
@@ -69,6 +69,8 @@ The variants from `attribute_head` on run with fixed steps (`run_demo`'s default
     python tools/demo_answer_errors.py once_kinds --out reports/experiments/demo_once_recipes.json long_8=../runs/long_8 ...
     python tools/demo_answer_errors.py train near_3q_w2 ../runs/near_3q_w2 --seed 1
     python tools/demo_answer_errors.py once_kinds --out reports/experiments/demo_once_near_more.json near_3q_w2=../runs/... near_3q_w2:seed1=../runs/... ...
+    python tools/demo_answer_errors.py train near_half_w2_kin ../runs/near_half_w2_kin --seed 1
+    python tools/demo_answer_errors.py once_kinds --out reports/experiments/demo_once_kin.json near_half_w2_kin=../runs/... ...
 """
 from __future__ import annotations
 import argparse, json
