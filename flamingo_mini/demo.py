@@ -27,8 +27,8 @@ __all__ = ['DEMO_FLAMINGO', 'DEMO_DOUBLE', 'DEMO_EPISODES', 'DEMO_LONG_EPISODES'
            'EVAL_STEPS', 'ATTRIBUTES', 'PERCEPTION_SCENES', 'PERCEPTION_DIGITS', 'PERCEPTION_TRAINED_BY',
            'BINDING_FORMED', 'BINDING_PROBE_N', 'WORD_KIND_TITLES', 'POOL_KINDS', 'ONCE_KINDS', 'BINDING_WORDS',
            'demo_sources', 'FeatureEpisodes', 'SeenWordLoss', 'SwappedColours', 'caption_accuracy', 'caption_images',
-           'evaluate_captions', 'evaluate_digits', 'evaluate_perception', 'evaluate_icl', 'binding_probe',
-           'evaluate_binding', 'evaluate_word_kinds', 'answer_tokens', 'word_tokens', 'evaluate_once',
+           'evaluate_captions', 'evaluate_digits', 'perception_digits', 'evaluate_perception', 'evaluate_icl',
+           'binding_probe', 'evaluate_binding', 'evaluate_word_kinds', 'answer_tokens', 'word_tokens', 'evaluate_once',
            'evaluate_once_kinds', 'evaluate_rices', 'seen_share', 'words_sources', 'seen_sources', 'render_sources',
            'encode_sources', 'training_sources', 'train_in_context', 'wall_clock_schedule', 'demo_figure', 'run_demo',
            'late_joined', 'format_report', 'read_report', 'once_worst_chance', 'report_summary', 'report_tables',
@@ -331,6 +331,10 @@ def _scene_exact(prediction:str, caption:str) -> bool:
     try: return parse_scene_caption(prediction) == parse_scene_caption(caption)
     except ValueError: return False
 
+def perception_digits(ranges, n:int, seed:int=0) -> list:
+    "The `n` held-out digits `evaluate_perception` draws from `ranges` (a `tasks.DigitRanges` or a `DIGIT_RANGES` name): every class in turn, as `tasks.DigitImage`s."
+    return [make_digit(i, ranges, 'test', seed + 200, label=i % 10) for i in range(n)]
+
 def _distinct(images) -> int:
     "How many of the images differ in some pixel."
     return len({(im.size, im.mode, im.tobytes()) for im in images})
@@ -350,7 +354,7 @@ def evaluate_perception(model, processor, n:int=100, seed:int=0, scenes:dict|Non
         report[name] = dict(what=what, exact=float(np.mean([_scene_exact(p, t) for p, t in zip(preds, truths)])),
                             most_frequent=common, n=n, distinct=_distinct(images), examples=[list(pair) for pair in zip(truths[:3], preds[:3])])
     for name, (what, ranges) in (PERCEPTION_DIGITS if digits is None else digits).items():
-        drawn = [make_digit(i, ranges, 'test', seed + 200, label=i % 10) for i in range(n)]
+        drawn = perception_digits(ranges, n, seed)
         preds = caption_images(model, processor, [d.image for d in drawn], max_new_tokens=6)
         report[f'digits_{name}'] = dict(what=what, accuracy=float(np.mean([_named_digit(p) == d.label for p, d in zip(preds, drawn)])),
                                         chance=0.1, n=n, distinct=_distinct([d.image for d in drawn]))
