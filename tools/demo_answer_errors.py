@@ -40,7 +40,10 @@ Variants of `run_demo` (each in its own 7.5-minute budget, so their steps differ
   from the last four places (`once_near` 0.75 and 1);
 - `near_half_w2_kin`: `near_half_w2` with a quarter of the episodes of both sources drawing their words so that all begin
   with the query's word's first character (`FeatureEpisodes(p_kin=0.25)`): first tokens that agree, as the numbers'
-  often do in `once_kinds`, where the right first digit was followed by another number's next one.
+  often do in `once_kinds`, where the right first digit was followed by another number's next one;
+- `near_far_w2_kin`: `near_half_w2_kin` with half of the once-shown sixteen-demonstration episodes not drawn near the
+  query drawing it from the first four places instead (`once_far=0.5` in `demo.DEMO_LONG_EPISODES`): `near_half_w2_kin`
+  missed most at the first places.
 
 Every variant pins its sixteen-demonstration episodes and the long source's weight, so that the demo's later changes to
 those two leave its run as it was.
@@ -71,6 +74,7 @@ The variants from `attribute_head` on run with fixed steps (`run_demo`'s default
     python tools/demo_answer_errors.py once_kinds --out reports/experiments/demo_once_near_more.json near_3q_w2=../runs/... near_3q_w2:seed1=../runs/... ...
     python tools/demo_answer_errors.py train near_half_w2_kin ../runs/near_half_w2_kin --seed 1
     python tools/demo_answer_errors.py once_kinds --out reports/experiments/demo_once_kin.json near_half_w2_kin=../runs/... ...
+    python tools/demo_answer_errors.py train near_far_w2_kin ../runs/near_far_w2_kin --seed 1
 """
 from __future__ import annotations
 import argparse, json
@@ -81,8 +85,9 @@ import numpy as np
 # source's loss weight) of each
 LONG_8_VARIANTS = dict(long_8=(0., 1.), once_near=(0.5, 1.), long_w2=(0., 2.), near_quarter=(0.25, 1.), near_quarter_w2=(0.25, 2.),
                        near_half_w2=(0.5, 2.), near_3q_w2=(0.75, 2.), near_all_w2=(1., 2.))
-# variants that add episodes whose words all begin alike (`FeatureEpisodes(p_kin=)`, to both episode sources) to one of those: (that variant, p_kin)
-KIN_VARIANTS = dict(near_half_w2_kin=('near_half_w2', 0.25))
+# variants that add episodes whose words all begin alike (`FeatureEpisodes(p_kin=)`, to both episode sources) to one of those: (that variant,
+# p_kin, the long source's `once_far`)
+KIN_VARIANTS = dict(near_half_w2_kin=('near_half_w2', 0.25, 0.), near_far_w2_kin=('near_half_w2', 0.25, 0.5))
 VARIANTS = ('default', 'empty_half', 'one_token_spread', 'attribute_head', 'attribute_head_closed', 'any_pool', 'any_late', 'once_all', *LONG_8_VARIANTS, *KIN_VARIANTS)
 ONE_TOKEN_TERMS = ('circle', 'square', 'triangle', 'star', 'cross', 'diamond', 'small', 'big', 'left', 'right', 'top', 'bottom',
                    'middle', 'the', 'and', 'at', 'in', 'on', 'to', 'digit', 'b', 'd', 's', 't', 'z')
@@ -110,18 +115,18 @@ def train(variant:str, out:str, seed:int=0):
     late = DEMO_LATE | (dict(empty=dict(rows=1000, batch=2, weight=1.)) if variant == 'empty_half' else {})
     # each variant's sixteen-demonstration episodes and the long source's loss weight, pinned, so that the demo's later
     # changes to those two leave its run as it was (`training_sources` reads `DEMO_LONG_EPISODES` when the run starts)
-    base, p_kin = KIN_VARIANTS.get(variant, (variant, 0.))
+    base, p_kin, once_far = KIN_VARIANTS.get(variant, (variant, 0., 0.))
     once_near, weight = LONG_8_VARIANTS.get(base, (0., 1.))
-    demo.DEMO_LONG_EPISODES = dict(ks=(16,), p_once=1. if variant == 'once_all' else 0.5, once_near=once_near)
+    demo.DEMO_LONG_EPISODES = dict(ks=(16,), p_once=1. if variant == 'once_all' else 0.5, once_near=once_near) | (dict(once_far=once_far) if once_far else {})
     pinned = dict(late=late, seed=seed, weights=dict(long=weight))
-    if variant in KIN_VARIANTS: return run_demo(out, long_batch=8, episodes=dict(p_kin=p_kin), **pinned)
-    if variant in LONG_8_VARIANTS: return run_demo(out, long_batch=8, **pinned)
+    # p_kin pinned as well (the demo's default since `near_far_w2_kin`)
+    if variant in (*KIN_VARIANTS, *LONG_8_VARIANTS): return run_demo(out, long_batch=8, episodes=dict(p_kin=p_kin), **pinned)
     # the variants before long_8 trained four sixteen-demonstration episodes a step, the demo's default until then
-    if variant in ('any_late', 'once_all'): return run_demo(out, long_batch=4, **pinned)
+    if variant in ('any_late', 'once_all'): return run_demo(out, long_batch=4, episodes=dict(p_kin=0.), **pinned)
     # the others keep one pool for the whole run (`late_words=None`), as every run did before `DEMO_LATE_WORDS`
-    if variant == 'any_pool': return run_demo(out, episodes=dict(words='any'), late_words=None, long_batch=4, **pinned)
+    if variant == 'any_pool': return run_demo(out, episodes=dict(words='any', p_kin=0.), late_words=None, long_batch=4, **pinned)
     tasks.WORD_POOLS['open'] = variant_pool(variant)  # the episodes read the pool by name when the run starts
-    run_demo(out, episodes=dict(words='open'), late_words=None, long_batch=4, **pinned)  # the variant's pool under the name 'open' (the demo's own is 'mixed' now)
+    run_demo(out, episodes=dict(words='open', p_kin=0.), late_words=None, long_batch=4, **pinned)  # the variant's pool under the name 'open' (the demo's own is 'mixed' now)
 
 
 def classify(prediction:str, answer:str, shown:set[str], head:set[str]) -> str:
