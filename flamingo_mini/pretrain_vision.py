@@ -21,8 +21,8 @@ from .pretrain_lm import _fit, _pad_rows
 
 # %% auto #0
 __all__ = ['SLOT_VALUES', 'world_vision_config', 'world_clip', 'world_image_processor', 'vision_tower', 'attribute_targets',
-           'scene_batches', 'AttributeHeads', 'pretrain_vision', 'encoder_tokens', 'vision_probe', 'clip_retrieval',
-           'canonical_pair', 'distil_invariance']
+           'scene_batches', 'AttributeHeads', 'pretrain_vision', 'encoder_tokens', 'vision_probe', 'ridge_probe',
+           'digit_probe', 'clip_retrieval', 'canonical_pair', 'distil_invariance']
 
 # %% ../nbs/10b_pretrain_vision.ipynb #c8c55b21
 def world_vision_config(**kwargs) -> CLIPVisionConfig:
@@ -212,18 +212,45 @@ def vision_probe(
             for i in range(n_test)]
     x_train = encoder_tokens(vision_model, [s.image for s in train]).flatten(1).double()  # (n, v*d)
     x_test = encoder_tokens(vision_model, [s.image for s in test]).flatten(1).double()
-    mean, std = x_train.mean(0), x_train.std(0) + 1e-6
-    x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
-    gram = x_train @ x_train.T  # (n, n): the dual form of ridge regression needs only this
-    gram += ridge * gram.diagonal().mean() * torch.eye(n_train, dtype=gram.dtype)
-    accuracy = {}
+    fit, accuracy = ridge_probe(x_train, ridge), {}
     for name, values in _ATTRIBUTES.items():
         y = torch.tensor([values.index(getattr(s.objects[0], name)) for s in train])
-        dual = torch.linalg.solve(gram, F.one_hot(y, len(values)).double())
-        predicted = (x_test @ x_train.T @ dual).argmax(-1)
         truth = torch.tensor([values.index(getattr(s.objects[0], name)) for s in test])
-        accuracy[name] = (predicted == truth).double().mean().item()
+        accuracy[name] = (fit(y, len(values))(x_test) == truth).double().mean().item()
     return accuracy
+
+def ridge_probe(
+    x_train:Tensor, # (n, f) features to fit on
+    ridge:float=1.0, # regularisation, relative to the mean squared feature norm
+):
+    "A linear (ridge-regression) classifier on standardised features: `ridge_probe(x)(labels, n_classes)` predicts the classes of other features."
+    mean, std = x_train.mean(0), x_train.std(0) + 1e-6
+    xs = (x_train - mean) / std
+    gram = xs @ xs.T  # (n, n): the dual form of ridge regression needs only this
+    gram += ridge * gram.diagonal().mean() * torch.eye(len(xs), dtype=gram.dtype)
+    def fit(y:Tensor, n_classes:int):
+        dual = torch.linalg.solve(gram, F.one_hot(y, n_classes).double())
+        return lambda x: (((x - mean) / std) @ xs.T @ dual).argmax(-1)
+    return fit
+
+@torch.no_grad()
+def digit_probe(
+    vision_model, # a `CLIPVisionModel`
+    ranges, # how the test digits are drawn: a `tasks.DigitRanges` or a `tasks.DIGIT_RANGES` name
+    n_train:int=1000, # digits to fit each probe on
+    n_test:int=300, # held-out digits to score them on (the scikit-learn test split has 360)
+    ridge:float=1.0,
+    seed:int=0,
+) -> dict[str, float]:
+    "Held-out accuracy of two ridge probes on all output tokens for digits drawn from `ranges`: one fitted on the world's own digits (`world`: does the tower give these the world's features?) and one on digits drawn as these are (`own`: is the identity there at all, for a linear read-out?)."
+    from flamingo_mini.tasks import make_digit
+    draw = lambda r, split, n: [make_digit(i, r, split, seed + 300) for i in range(n)]
+    tokens = lambda ds: encoder_tokens(vision_model, [d.image for d in ds]).flatten(1).double()
+    labels = lambda ds: torch.tensor([d.label for d in ds])
+    test = draw(ranges, 'test', n_test)
+    x_test, truth = tokens(test), labels(test)
+    return {name: (ridge_probe(tokens(ds), ridge)(labels(ds), 10)(x_test) == truth).double().mean().item()
+            for name, ds in (('world', draw('centre', 'train', n_train)), ('own', draw(ranges, 'train', n_train)))}
 
 @torch.no_grad()
 def clip_retrieval(
