@@ -238,12 +238,14 @@ def digit_probe(
     vision_model, # a `CLIPVisionModel`
     ranges, # how the test digits are drawn: a `tasks.DigitRanges` or a `tasks.DIGIT_RANGES` name
     n_train:int=1000, # digits to fit each probe on
-    n_test:int=300, # held-out digits to score them on (the scikit-learn test split has 360)
+    n_test:int=300, # held-out digits to score them on (at most the scikit-learn test split's 359)
     ridge:float=1.0,
     seed:int=0,
 ) -> dict[str, float]:
     "Held-out accuracy of two ridge probes on all output tokens for digits drawn from `ranges`: one fitted on the world's own digits (`world`: does the tower give these the world's features?) and one on digits drawn as these are (`own`: is the identity there at all, for a linear read-out?)."
-    from flamingo_mini.tasks import make_digit
+    from flamingo_mini.tasks import _sklearn_digits, make_digit
+    for n, split in ((n_train, 'train'), (n_test, 'test')):  # more would repeat handwritten digits
+        if not 0 < n <= len(_sklearn_digits(split)[1]): raise ValueError(f"the {split} split has {len(_sklearn_digits(split)[1])} digits; asked for {n}")
     draw = lambda r, split, n: [make_digit(i, r, split, seed + 300) for i in range(n)]
     tokens = lambda ds: encoder_tokens(vision_model, [d.image for d in ds]).flatten(1).double()
     labels = lambda ds: torch.tensor([d.label for d in ds])

@@ -1,6 +1,6 @@
 """What the shipped vision tower carries of digits drawn in other styles: ridge probes on its output tokens (issue #21).
 
-For each way of drawing (`CONDITIONS`), `pretrain_vision.digit_probe` scores two linear probes on held-out digits: one
+For each way of drawing (`conditions()`), `pretrain_vision.digit_probe` scores two linear probes on held-out digits: one
 fitted on the world's own digits (does the tower give these digits the world's features, so that layers trained on the
 world's digits read them?) and one fitted on digits drawn the same way (is the identity there at all, for a linear
 read-out?). The demo's styled set (`demo.PERCEPTION_DIGITS['styled']`, `tasks.DIGIT_RANGES['outside']`) is one of them.
