@@ -7,6 +7,7 @@ defaults). The experiments page renders reports/experiments/invariance.json:
 
     python tools/invariance.py tower --steps 3000 --renders 30000 --out ../runs/inv/t5     # one thread, as the build's vision job
     python tools/invariance.py tower --steps 6000 --renders 60000 --out ../runs/inv/t4
+    python tools/invariance.py tower --p-digit 0.5 --threads 2 --teacher V6_TOWER --out ../runs/inv/d5   # half of the pairs digits
     python tools/invariance.py swap shipped ../runs/inv/t5 ../runs/inv/t4 --out ../runs/inv/swap.json
     python tools/invariance.py demo --lm ../runs/w8/world/lm --vision ../runs/inv/t5 --out ../runs/inv/demo_t5
     python tools/invariance.py demo --lm ../runs/w8/world/lm --vision ../runs/inv/t4 --out ../runs/inv/demo_t4
@@ -21,16 +22,16 @@ import argparse, json, shutil, time
 from pathlib import Path
 import torch
 
-def tower(out:str, steps:int, renders:int, teacher:str|None=None, threads:int=1, log_every:int=500) -> dict:
-    "`distil_invariance` of the version-6 tower (default: the package's) into `out`, with the world's image processor."
+def tower(out:str, steps:int, renders:int, teacher:str|None=None, threads:int=1, log_every:int=500, p_digit:float=0.2) -> dict:
+    "`distil_invariance` of the version-6 tower (default: the package's) into `out`, with the world's image processor; `p_digit` the share of digits among its pairs (`canonical_pair`)."
     from transformers import CLIPVisionModel
     from flamingo_mini.pretrain_vision import distil_invariance, world_image_processor
     from flamingo_mini.world import shipped_world_dir
     start = time.time()
     source = CLIPVisionModel.from_pretrained(teacher or str(shipped_world_dir()/'vision'))
-    distilled = distil_invariance(source, steps=steps, renders=renders, seed=0, threads=threads, log_every=log_every)
+    distilled = distil_invariance(source, steps=steps, renders=renders, seed=0, threads=threads, log_every=log_every, p_digit=p_digit)
     distilled.save_pretrained(out); world_image_processor().save_pretrained(out)
-    record = dict(steps=steps, renders=renders, threads=threads, seconds=round(time.time() - start, 1))
+    record = dict(steps=steps, renders=renders, threads=threads, p_digit=p_digit, seconds=round(time.time() - start, 1))
     (Path(out)/'distil.json').write_text(json.dumps(record))
     return record
 
@@ -99,6 +100,7 @@ def main(argv=None):
     sub = ap.add_subparsers(dest='cmd', required=True)
     t = sub.add_parser('tower'); t.add_argument('--out', required=True); t.add_argument('--steps', type=int, default=3000)
     t.add_argument('--renders', type=int, default=30000); t.add_argument('--teacher'); t.add_argument('--threads', type=int, default=1)
+    t.add_argument('--p-digit', type=float, default=0.2, help="share of digits among the distillation's pairs (canonical_pair's default 0.2)")
     s = sub.add_parser('swap'); s.add_argument('towers', nargs='+'); s.add_argument('--out', required=True)
     s.add_argument('--n', type=int, default=100)
     d = sub.add_parser('demo'); d.add_argument('--lm', required=True); d.add_argument('--vision', required=True)
@@ -106,7 +108,7 @@ def main(argv=None):
     g = sub.add_parser('gather'); g.add_argument('folder'); g.add_argument('--runs', nargs='+', required=True)
     g.add_argument('--out', default='reports/experiments/invariance.json')
     a = ap.parse_args(argv)
-    if a.cmd == 'tower': print(tower(a.out, a.steps, a.renders, a.teacher, a.threads))
+    if a.cmd == 'tower': print(tower(a.out, a.steps, a.renders, a.teacher, a.threads, p_digit=a.p_digit))
     elif a.cmd == 'swap': Path(a.out).write_text(json.dumps(swap(a.towers, a.n), indent=1))
     elif a.cmd == 'demo': demo(a.lm, a.vision, a.out, a.seed)
     else: gather(a.folder, a.out, a.runs)
