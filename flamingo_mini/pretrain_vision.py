@@ -21,8 +21,8 @@ from .pretrain_lm import _fit, _pad_rows
 
 # %% auto #0
 __all__ = ['SLOT_VALUES', 'world_vision_config', 'world_clip', 'world_image_processor', 'vision_tower', 'attribute_targets',
-           'scene_batches', 'AttributeHeads', 'pretrain_vision', 'encoder_tokens', 'vision_probe', 'ridge_probe',
-           'digit_probe', 'clip_retrieval', 'canonical_pair', 'distil_invariance']
+           'scene_batches', 'AttributeHeads', 'pretrain_vision', 'encoder_tokens', 'vision_probe', 'Ridge',
+           'ridge_probe', 'digit_probe', 'clip_retrieval', 'canonical_pair', 'distil_invariance']
 
 # %% ../nbs/10b_pretrain_vision.ipynb #c8c55b21
 def world_vision_config(**kwargs) -> CLIPVisionConfig:
@@ -219,18 +219,26 @@ def vision_probe(
         accuracy[name] = (fit(y, len(values))(x_test) == truth).double().mean().item()
     return accuracy
 
+class Ridge:
+    "Ridge regression in the dual form on standardised features: one Gram matrix for any number of one-hot targets; `kernel(x) @ dual(y, classes)` scores each class."
+    def __init__(self, x:Tensor, # (n, f) features to fit on
+                 ridge:float=1.0): # regularisation, relative to the mean squared feature norm
+        self.mean, self.std = x.mean(0), x.std(0) + 1e-6
+        self.x = (x - self.mean) / self.std
+        self.gram = self.x @ self.x.T  # (n, n): the dual form needs only this
+        self.gram += ridge * self.gram.diagonal().mean() * torch.eye(len(x), dtype=self.gram.dtype)
+    def kernel(self, x:Tensor) -> Tensor: return ((x - self.mean) / self.std) @ self.x.T  # (n_test, n_train): computed once for many targets
+    def dual(self, y:Tensor, classes:int) -> Tensor: return torch.linalg.solve(self.gram, F.one_hot(y, classes).double())
+
 def ridge_probe(
     x_train:Tensor, # (n, f) features to fit on
     ridge:float=1.0, # regularisation, relative to the mean squared feature norm
 ):
-    "A linear (ridge-regression) classifier on standardised features: `ridge_probe(x)(labels, n_classes)` predicts the classes of other features."
-    mean, std = x_train.mean(0), x_train.std(0) + 1e-6
-    xs = (x_train - mean) / std
-    gram = xs @ xs.T  # (n, n): the dual form of ridge regression needs only this
-    gram += ridge * gram.diagonal().mean() * torch.eye(len(xs), dtype=gram.dtype)
+    "A linear (ridge-regression) classifier on standardised features (`Ridge`): `ridge_probe(x)(labels, n_classes)` predicts the classes of other features."
+    fitted = Ridge(x_train, ridge)
     def fit(y:Tensor, n_classes:int):
-        dual = torch.linalg.solve(gram, F.one_hot(y, n_classes).double())
-        return lambda x: (((x - mean) / std) @ xs.T @ dual).argmax(-1)
+        dual = fitted.dual(y, n_classes)
+        return lambda x: (fitted.kernel(x) @ dual).argmax(-1)
     return fit
 
 @torch.no_grad()

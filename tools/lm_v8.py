@@ -54,17 +54,6 @@ def _parts(world:str) -> dict:
     from flamingo_mini.world import shipped_world_dir
     return _parts(shipped_world_dir() if world == 'shipped' else Path(world))
 
-class _Ridge:
-    "Ridge regression in the dual form on standardised features, as `pretrain_vision.vision_probe` fits it: one Gram matrix, any number of one-hot targets."
-    def __init__(self, x:torch.Tensor, ridge:float=1.0):
-        self.mean, self.std = x.mean(0), x.std(0) + 1e-6
-        self.x = (x - self.mean) / self.std
-        self.gram = self.x @ self.x.T
-        self.gram += ridge * self.gram.diagonal().mean() * torch.eye(len(x), dtype=self.gram.dtype)
-    def kernel(self, x:torch.Tensor) -> torch.Tensor: return ((x - self.mean) / self.std) @ self.x.T  # (n_test, n_train)
-    def dual(self, y:torch.Tensor, classes:int) -> torch.Tensor:  # kernel @ dual: each class's score
-        return torch.linalg.solve(self.gram, torch.nn.functional.one_hot(y, classes).double())
-
 @torch.no_grad()
 def pair_prior(lm, tok) -> dict:
     "The LM's probability of each shape word after 'a SIZE COLOUR' (and after a first object, 'a ... and a SIZE COLOUR'), renormalised over the six shapes: the held-out pair's share beside the mean of the others."
@@ -106,7 +95,7 @@ def third_object(lm, tok, n:int=200) -> dict:
 def tower_probe(n_train:int=3000, n_test:int=300, ridge:float=1.0, seed:int=11) -> dict:
     "Where the information is: a linear (ridge) probe on all output tokens of the shipped tower, one per place and attribute, fitted on `tasks` renders of 1-3 objects in the centre ranges (training pairs), scored per object and per whole scene on held-out renders of one, two and three objects and of two held-out pairs."
     from transformers import CLIPVisionModel
-    from flamingo_mini.pretrain_vision import encoder_tokens
+    from flamingo_mini.pretrain_vision import Ridge, encoder_tokens
     from flamingo_mini.tasks import make_varied_scene
     from flamingo_mini.world import COLOURS, POSITIONS, SHAPES, SIZES, shipped_world_dir
     tower = CLIPVisionModel.from_pretrained(shipped_world_dir()/'vision').eval()
@@ -116,7 +105,7 @@ def tower_probe(n_train:int=3000, n_test:int=300, ridge:float=1.0, seed:int=11) 
         at = [o for o in scene.objects if o.position == place]
         return 0 if not at else 1 if attribute == 'occupied' else 1 + values[attribute].index(getattr(at[0], attribute))
     train = scenes(n_train, (1, 2, 3), 'train', seed)
-    fitted = _Ridge(encoder_tokens(tower, [s.image for s in train]).flatten(1).double(), ridge)
+    fitted = Ridge(encoder_tokens(tower, [s.image for s in train]).flatten(1).double(), ridge)
     attributes = ('occupied', 'colour', 'shape', 'size')
     duals = {(p, a): fitted.dual(torch.tensor([target(s, p, a) for s in train]), 2 if a == 'occupied' else 1 + len(values[a]))
              for p in POSITIONS for a in attributes}
@@ -138,7 +127,7 @@ def tower_probe(n_train:int=3000, n_test:int=300, ridge:float=1.0, seed:int=11) 
 def latent_probe(checkpoint:str, n_train:int=2000, n_test:int=400, n_captions:int=200, seed:int=21) -> dict:
     "Where a trained demo loses a held-out pair's shape: ridge probes for shape and colour on the tower's tokens and on the resampler's latents of a `run_demo` checkpoint, fitted on the world's single-object training scenes and scored on its test scenes (training pairs) and its held-out pairs (the 'comp' split); and the checkpoint's captions of two-object scenes of held-out pairs in the world's own renders."
     from flamingo_mini.model import FlamingoModel
-    from flamingo_mini.pretrain_vision import _normalised_pixels, world_image_processor
+    from flamingo_mini.pretrain_vision import Ridge, _normalised_pixels, world_image_processor
     from flamingo_mini.world import COLOURS, SHAPES, make_scene
     model, image_processor = FlamingoModel.from_pretrained(checkpoint).eval(), world_image_processor()
     def features(scenes):  # (n, v*d) tower tokens and (n, latents*d) resampled
@@ -151,7 +140,7 @@ def latent_probe(checkpoint:str, n_train:int=2000, n_test:int=400, n_captions:in
     fitted, scored = features(train), {k: features(v) for k, v in tests.items()}
     out = {}
     for j, stage in enumerate(('tower_tokens', 'resampler_latents')):
-        ridge = _Ridge(fitted[j])
+        ridge = Ridge(fitted[j])
         kernels = {name: ridge.kernel(scored[name][j]) for name in tests}
         for attribute, values in (('shape', SHAPES), ('colour', COLOURS)):
             truth = lambda scenes: torch.tensor([values.index(getattr(s.objects[0], attribute)) for s in scenes])
